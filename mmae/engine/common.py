@@ -1,0 +1,349 @@
+"""What every training engine shares: run directories, atomic checkpoints, resume, RNG state,
+JSON-lines logs, schedules, parameter groups, LARS, autocast and the non-finite-loss guard.
+
+One mechanism for both method families (masked image modeling and the Siamese methods), so a run
+of either kind looks the same on disk::
+
+    out_dir/config.json     the run's configuration (a rerun with a different one is refused)
+    out_dir/log.jsonl       one JSON object per epoch (and per evaluation)
+    out_dir/checkpoint.pt   model, optimiser, epoch, RNG states, config (written atomically)
+    out_dir/metrics.json    final metrics; its presence means the run is finished
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+
+from .. import dist
+
+__all__ = [
+    "seed_everything", "get_rng_state", "set_rng_state", "atomic_write_bytes", "write_json_atomic",
+    "save_checkpoint", "load_checkpoint", "JsonlLogger", "lr_at", "cosine_momentum", "param_groups",
+    "LARS", "set_lr", "autocast", "NonFiniteLoss", "FiniteGuard", "progress", "RunDir",
+    "resolve_device", "count_parameters",
+]
+
+
+# ------------------------------------------------------------------ randomness
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def get_rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+# ------------------------------------------------------------------ files
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never half.
+
+    The bytes go to a temporary file in the same directory, are flushed to disk, and replace the
+    target with ``os.replace`` (atomic on POSIX and Windows).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n").encode())
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer, np.floating)):
+        return o.item()
+    if isinstance(o, torch.Tensor) and o.numel() == 1:
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
+    """``torch.save`` through :func:`atomic_write_bytes`: an interrupted save leaves the previous
+    checkpoint intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict | None:
+    """The checkpoint at ``path``, or ``None`` if there is none. A corrupt file raises ValueError."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        # our checkpoints hold RNG states and configs, not only tensors
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:  # noqa: BLE001 - re-raised with the path
+        raise ValueError(f"checkpoint {path} cannot be read ({type(e).__name__}: {e})") from e
+
+
+class JsonlLogger:
+    """Appends one JSON object per line and flushes, so a crash loses at most the line in flight.
+
+    Only the main rank writes. Values must already be Python numbers: convert tensors once per
+    epoch, never inside the training step.
+    """
+
+    def __init__(self, path: str | os.PathLike, enabled: bool | None = None):
+        self.path = Path(path)
+        self.enabled = dist.is_main() if enabled is None else enabled
+        if self.enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def log(self, record: dict) -> None:
+        if self.enabled:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record, default=_json_default) + "\n")
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+
+class RunDir:
+    """The directory of one run (see the module docstring for its files)."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.config_path = self.root / "config.json"
+        self.log_path = self.root / "log.jsonl"
+        self.ckpt_path = self.root / "checkpoint.pt"
+        self.metrics_path = self.root / "metrics.json"
+
+    @property
+    def done(self) -> bool:
+        return self.metrics_path.exists()
+
+    def metrics(self) -> dict | None:
+        return json.loads(self.metrics_path.read_text()) if self.done else None
+
+    def save_config(self, cfg: dict, ignore: Iterable[str] = ()) -> None:
+        """Record ``cfg``; if the directory already holds a different one, refuse to mix them.
+
+        Fields in ``ignore`` (device, logging cadence, ...) may change between a run and its resumption.
+        """
+        cfg = json.loads(json.dumps(cfg, default=_json_default))
+        if self.config_path.exists():
+            old = json.loads(self.config_path.read_text())
+            skip = set(ignore)
+            diff = sorted(k for k in set(old) | set(cfg) if k not in skip and old.get(k) != cfg.get(k))
+            if diff:
+                detail = ", ".join(f"{k}: {old.get(k)!r} -> {cfg.get(k)!r}" for k in diff)
+                raise ValueError(f"{self.root} holds a run with a different configuration ({detail}); "
+                                 "use another output directory")
+        if dist.is_main():
+            write_json_atomic(self.config_path, cfg)
+
+    def write_metrics(self, metrics: dict) -> None:
+        if dist.is_main():
+            write_json_atomic(self.metrics_path, metrics)
+
+
+# ------------------------------------------------------------------ schedules
+
+def lr_at(it: float, *, base_lr: float, warmup_iters: float, total_iters: float, min_lr: float = 0.0) -> float:
+    """Linear warmup from 0 over ``warmup_iters``, then half-cycle cosine to ``min_lr`` at
+    ``total_iters`` (the MAE recipe, evaluated per iteration; ``it`` may be fractional)."""
+    if it < warmup_iters:
+        return base_lr * it / warmup_iters
+    span = max(total_iters - warmup_iters, 1e-12)
+    t = min(max((it - warmup_iters) / span, 0.0), 1.0)
+    return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def cosine_momentum(it: float, total_iters: float, base: float = 0.996) -> float:
+    """BYOL's target momentum ``1 - (1 - base) (cos(pi it / T) + 1) / 2``, from ``base`` to 1."""
+    t = min(max(it / max(total_iters, 1e-12), 0.0), 1.0)
+    return 1.0 - (1.0 - base) * (math.cos(math.pi * t) + 1.0) / 2.0
+
+
+# ------------------------------------------------------------------ optimisation
+
+def _vit_layer_id(name: str, num_layers: int) -> int:
+    # MAE's layer-wise decay: embeddings are layer 0, block i is layer i + 1, the head is last
+    if name.startswith(("cls_token", "pos_embed", "patch_embed", "mask_token", "dist_token")):
+        return 0
+    if name.startswith("blocks."):
+        return int(name.split(".")[1]) + 1
+    return num_layers + 1
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float,
+                 no_decay_names: Iterable[str] = ("cls_token", "pos_embed", "mask_token", "dist_token"),
+                 layer_decay: float | None = None, num_layers: int | None = None) -> list[dict]:
+    """Optimiser parameter groups: no weight decay on biases, norms (every parameter with
+    ``ndim <= 1``) and the named tokens; with ``layer_decay`` (ViT fine-tuning) each group also
+    carries ``lr_scale = layer_decay ** (num_layers + 1 - layer_id)``, applied by :func:`set_lr`."""
+    if layer_decay is not None and num_layers is None:
+        raise ValueError("layer_decay needs num_layers (the number of transformer blocks)")
+    skip = tuple(no_decay_names)
+    groups: dict[tuple, dict] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        no_decay = p.ndim <= 1 or name.endswith(".bias") or name.split(".")[-1] in skip or name in skip
+        layer = _vit_layer_id(name, num_layers) if layer_decay is not None else 0
+        key = (no_decay, layer)
+        if key not in groups:
+            g = {"params": [], "weight_decay": 0.0 if no_decay else weight_decay}
+            if layer_decay is not None:
+                g["lr_scale"] = layer_decay ** (num_layers + 1 - layer)
+            groups[key] = g
+        groups[key]["params"].append(p)
+    return list(groups.values())
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for g in optimizer.param_groups:
+        g["lr"] = lr * g.get("lr_scale", 1.0)
+
+
+class LARS(torch.optim.Optimizer):
+    """LARS (You et al., 2017) as used by MAE's linear probe and SimCLR/BYOL/Barlow Twins.
+
+    For a weight matrix (``ndim > 1``): ``u = g + wd w``, scaled by the trust ratio
+    ``eta ||w|| / ||u||`` (1 where a norm is 0), then heavy-ball momentum. Biases and norms
+    (``ndim <= 1``) get neither weight decay nor the trust ratio. ``torch.where`` keeps the step
+    free of host synchronisation.
+    """
+
+    def __init__(self, params, lr: float = 0.0, weight_decay: float = 0.0, momentum: float = 0.9,
+                 trust_coefficient: float = 0.001):
+        if lr < 0 or weight_decay < 0 or not 0 <= momentum < 1 or trust_coefficient <= 0:
+            raise ValueError(f"invalid LARS hyper-parameters: lr={lr}, weight_decay={weight_decay}, "
+                             f"momentum={momentum}, trust_coefficient={trust_coefficient}")
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum,
+                                      trust_coefficient=trust_coefficient))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                u = p.grad
+                if p.ndim > 1:
+                    u = u.add(p, alpha=g["weight_decay"])
+                    w_norm, u_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(u)
+                    one = torch.ones_like(w_norm)
+                    q = torch.where((w_norm > 0) & (u_norm > 0), g["trust_coefficient"] * w_norm / u_norm, one)
+                    u = u.mul(q)
+                state = self.state[p]
+                if "mu" not in state:
+                    state["mu"] = torch.zeros_like(p)
+                buf = state["mu"]
+                buf.mul_(g["momentum"]).add_(u)
+                p.add_(buf, alpha=-g["lr"])
+        return loss
+
+
+def autocast(device: torch.device | str, enabled: bool = True):
+    """bf16 autocast on CUDA; a no-op on CPU, where bf16 matmuls are slower than float32 on most
+    machines and the tiny models of the mini scale gain nothing from it."""
+    device = torch.device(device)
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+class FiniteGuard:
+    """Accumulates ``isfinite(loss)`` on the device at every step (no host sync) and checks it
+    only when asked, typically before a checkpoint, so a non-finite model is never saved."""
+
+    def __init__(self):
+        self._ok: torch.Tensor | None = None
+
+    def update(self, loss: torch.Tensor) -> None:
+        ok = torch.isfinite(loss.detach()).all()
+        self._ok = ok if self._ok is None else self._ok & ok
+
+    def check(self, where: str = "") -> None:
+        ok, self._ok = self._ok, None
+        if ok is not None and not bool(ok):
+            raise NonFiniteLoss(f"the loss became non-finite{(' ' + where) if where else ''}; "
+                                "stopping without saving (the last checkpoint is intact); "
+                                "lower the learning rate or check the data")
+
+
+# ------------------------------------------------------------------ misc
+
+def progress(iterable, total: int | None = None, desc: str = "", enabled: bool | None = None):
+    """A tqdm bar on the main rank when stderr is a terminal (or ``enabled=True``); plain
+    iteration otherwise, so logs and CI output stay clean."""
+    if enabled is None:
+        enabled = dist.is_main() and sys.stderr.isatty()
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+
+
+def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"``: CUDA if available, else CPU. A CUDA request without CUDA raises ValueError."""
+    if spec in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(spec)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {spec!r} was requested but CUDA is not available; use --device cpu")
+    return dev
+
+
+def count_parameters(model: torch.nn.Module, trainable_only: bool = True) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,140 @@
+"""The shared engine machinery: atomic files, checkpoints, schedules, parameter groups, LARS."""
+import json
+import math
+import os
+import random
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+
+from mmae.engine import common as C
+
+
+def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path):
+    target = tmp_path / "metrics.json"
+    C.write_json_atomic(target, {"acc": 1})
+    with mock.patch("os.replace", side_effect=KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):
+            C.write_json_atomic(target, {"acc": 2})
+    assert json.loads(target.read_text()) == {"acc": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary left behind
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path):
+    path = tmp_path / "run" / "checkpoint.pt"
+    assert C.load_checkpoint(path) is None
+    state = {"model": {"w": torch.arange(3.0)}, "epoch": 4, "rng": C.get_rng_state()}
+    C.save_checkpoint(path, state)
+    back = C.load_checkpoint(path)
+    assert back["epoch"] == 4 and torch.equal(back["model"]["w"], torch.arange(3.0))
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot be read"):
+        C.load_checkpoint(path)
+
+
+def test_rng_state_round_trip():
+    C.seed_everything(3)
+    state = C.get_rng_state()
+    a = (random.random(), np.random.rand(), torch.rand(1).item())
+    C.set_rng_state(state)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == a
+
+
+def test_jsonl_logger_appends(tmp_path):
+    log = C.JsonlLogger(tmp_path / "log.jsonl", enabled=True)
+    log.log({"epoch": 0, "loss": 1.5})
+    log.log({"epoch": 1, "loss": np.float32(0.5)})
+    assert log.read() == [{"epoch": 0, "loss": 1.5}, {"epoch": 1, "loss": 0.5}]
+
+
+def test_run_dir_refuses_a_different_config(tmp_path):
+    run = C.RunDir(tmp_path)
+    run.save_config({"lr": 0.1, "epochs": 3, "device": "cpu"})
+    run.save_config({"lr": 0.1, "epochs": 3, "device": "cuda"}, ignore=("device",))
+    with pytest.raises(ValueError, match=r"lr: 0.1 -> 0.2"):
+        run.save_config({"lr": 0.2, "epochs": 3, "device": "cpu"})
+    assert not run.done
+    run.write_metrics({"top1": 50.0})
+    assert run.done and run.metrics() == {"top1": 50.0}
+
+
+def test_lr_schedule_warmup_then_cosine():
+    kw = dict(base_lr=1.0, warmup_iters=10, total_iters=110, min_lr=0.1)
+    assert C.lr_at(0, **kw) == 0.0
+    assert C.lr_at(5, **kw) == pytest.approx(0.5)
+    assert C.lr_at(10, **kw) == pytest.approx(1.0)
+    assert C.lr_at(60, **kw) == pytest.approx(0.1 + 0.9 * 0.5)  # half way down the cosine
+    assert C.lr_at(110, **kw) == pytest.approx(0.1)
+    assert C.lr_at(500, **kw) == pytest.approx(0.1)
+
+
+def test_cosine_momentum_runs_from_base_to_one():
+    assert C.cosine_momentum(0, 100) == pytest.approx(0.996)
+    assert C.cosine_momentum(50, 100) == pytest.approx(0.998)
+    assert C.cosine_momentum(100, 100) == pytest.approx(1.0)
+
+
+class _TinyViT(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cls_token = torch.nn.Parameter(torch.zeros(1, 1, 4))
+        self.pos_embed = torch.nn.Parameter(torch.zeros(1, 3, 4))
+        self.patch_embed = torch.nn.Linear(4, 4)
+        self.blocks = torch.nn.ModuleList([torch.nn.Sequential(torch.nn.LayerNorm(4), torch.nn.Linear(4, 4)) for _ in range(2)])
+        self.head = torch.nn.Linear(4, 2)
+
+
+def test_param_groups_exclude_norms_biases_and_tokens_from_decay():
+    m = _TinyViT()
+    groups = C.param_groups(m, 0.05)
+    decayed = {id(p) for g in groups if g["weight_decay"] > 0 for p in g["params"]}
+    named = dict(m.named_parameters())
+    assert decayed == {id(named[n]) for n in ["patch_embed.weight", "blocks.0.1.weight", "blocks.1.1.weight", "head.weight"]}
+
+
+def test_param_groups_layer_decay_scales():
+    m = _TinyViT()
+    groups = C.param_groups(m, 0.05, layer_decay=0.5, num_layers=2)
+    scale = {id(p): g["lr_scale"] for g in groups for p in g["params"]}
+    named = dict(m.named_parameters())
+    assert scale[id(named["cls_token"])] == 0.5 ** 3
+    assert scale[id(named["blocks.0.1.weight"])] == 0.5 ** 2
+    assert scale[id(named["blocks.1.1.weight"])] == 0.5
+    assert scale[id(named["head.weight"])] == 1.0
+    opt = torch.optim.SGD(groups, lr=0.0)
+    C.set_lr(opt, 2.0)
+    assert sorted({g["lr"] for g in opt.param_groups}) == [0.25, 0.5, 1.0, 2.0]
+
+
+def test_lars_step_matches_the_formula():
+    w = torch.nn.Parameter(torch.tensor([[3.0, 4.0]]))    # ||w|| = 5
+    b = torch.nn.Parameter(torch.tensor([1.0]))
+    w.grad, b.grad = torch.tensor([[0.6, 0.8]]), torch.tensor([0.5])
+    opt = C.LARS([w, b], lr=0.1, weight_decay=0.2, momentum=0.9, trust_coefficient=0.001)
+    opt.step()
+    u = torch.tensor([[0.6, 0.8]]) + 0.2 * torch.tensor([[3.0, 4.0]])  # ||u|| = 2
+    expect_w = torch.tensor([[3.0, 4.0]]) - 0.1 * (0.001 * 5 / 2) * u
+    assert torch.allclose(w.data, expect_w)
+    assert torch.allclose(b.data, torch.tensor([1.0 - 0.1 * 0.5]))  # no decay, no trust ratio
+    with pytest.raises(ValueError, match="invalid LARS"):
+        C.LARS([w], lr=-1.0)
+
+
+def test_finite_guard_raises_only_when_checked():
+    g = C.FiniteGuard()
+    g.update(torch.tensor(1.0))
+    g.check()
+    g.update(torch.tensor(float("nan")))
+    g.update(torch.tensor(2.0))
+    with pytest.raises(C.NonFiniteLoss, match="non-finite in epoch 3"):
+        g.check("in epoch 3")
+    g.check()  # the flag resets after a check
+
+
+def test_resolve_device():
+    assert C.resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            C.resolve_device("cuda")
