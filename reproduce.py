@@ -1,0 +1,140 @@
+#!/usr/bin/env python
+"""Regenerate the tables and figures of *Information Flow in Self-Supervised Learning*.
+
+    python reproduce.py --table 1 --scale mini            # minutes on a CPU, bundled data
+    python reproduce.py --table 1 --data /data            # the paper's settings, GPU node
+    torchrun --nproc_per_node=8 reproduce.py --table 1 --data /data
+
+Rerunning a command skips the finished stages and resumes an interrupted one. Everything is
+written under --out (default results/): per run its log and metrics, per target a JSON file, a
+Markdown table beside the paper's values and, for figures, a PNG and an SVG. The experiments
+themselves are defined in mmae.experiments; this file only reads the command line.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit code 2, as for every other bad input
+        raise SystemExit(_fail(message))
+
+
+def _fail(message: str) -> int:
+    print(f"reproduce.py: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = p.add_argument_group("what to reproduce (at least one)")
+    what.add_argument("--table", action="append", default=[], metavar="N", help="1, 2 or 3 (repeatable)")
+    what.add_argument("--figure", action="append", default=[], metavar="N", help="1 to 5 (repeatable)")
+    what.add_argument("--all", action="store_true", help="every table and figure")
+    p.add_argument("--scale", default="paper", help="paper (default) or mini")
+    p.add_argument("--data", default=None, help="data root for --scale paper (default: $MMAE_DATA)")
+    p.add_argument("--out", default="results", help="output directory (default: results/)")
+    p.add_argument("--only", default=None, help="run only one kind of stage: pretrain, linprobe, finetune or siamese")
+    p.add_argument("--methods", default=None, help="comma-separated subset, e.g. mae,mmae or simclr,byol")
+    p.add_argument("--models", default=None, help="comma-separated subset of Table 1's models: vit_base, vit_large")
+    p.add_argument("--epochs", type=int, default=None, help="override the pretraining epochs (short trials)")
+    p.add_argument("--seeds", type=int, default=None, help="number of seeds (mini default 3, paper default 1)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--plan", action="store_true", help="print the plan and exit")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def _targets(args) -> list[str]:
+    keys = []
+    for n in args.table:
+        if n not in ("1", "2", "3"):
+            raise ValueError(f"unknown table {n!r}: the paper has Tables 1, 2 and 3")
+        keys.append(f"table{n}")
+    for n in args.figure:
+        if n not in ("1", "2", "3", "4", "5"):
+            raise ValueError(f"unknown figure {n!r}: the paper has Figures 1 to 5")
+        keys.append(f"figure{n}")
+    if args.all and keys:
+        raise ValueError("--all already includes every table and figure; drop --table/--figure")
+    if args.all:
+        from mmae.experiments import TARGETS
+        keys = list(TARGETS)
+    if not keys:
+        raise ValueError("nothing to reproduce: give --table N, --figure N or --all")
+    return list(dict.fromkeys(keys))
+
+
+def _check_out(out: str) -> None:
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise ValueError(f"cannot write to the output directory {out}: {e.strerror or e}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        keys = _targets(args)
+        if args.scale not in ("paper", "mini", "smoke"):
+            raise ValueError(f"unknown scale {args.scale!r}: use paper or mini")
+        if args.epochs is not None and args.epochs < 1:
+            raise ValueError(f"--epochs must be a positive integer, got {args.epochs}")
+        if args.seeds is not None and args.seeds < 1:
+            raise ValueError(f"--seeds must be a positive integer, got {args.seeds}")
+        data = args.data or os.environ.get("MMAE_DATA")
+        if args.scale != "paper" and args.data:
+            raise ValueError(f"--data is for --scale paper; the {args.scale} scale uses the bundled digits")
+        _check_out(args.out)
+
+        from mmae import experiments as ex
+        from mmae import dist
+
+        split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None  # noqa: E731
+        targets = [ex.build_target(k, args.scale, args.out, data_root=data, seeds=args.seeds, epochs=args.epochs,
+                                   methods=split(args.methods), models=split(args.models), only=args.only)
+                   for k in keys]
+        for t in targets:
+            if args.scale == "paper":
+                ex.check_data(t, data)
+    except ValueError as e:
+        if args.debug:
+            raise
+        return _fail(str(e))
+
+    info = dist.init_distributed(None if args.device == "auto" else args.device)
+    say = print if info.rank == 0 else (lambda *a, **k: None)
+    for t in targets:
+        say(ex.plan_text(t, info.world_size))
+        if args.scale == "paper":
+            say(ex.cost_text(t, info.world_size))
+    if args.plan:
+        return 0
+    try:
+        for t in targets:
+            ex.run_target(t, device=args.device, log=say)
+            if info.rank == 0:
+                ex.summarize(t, args.scale, args.out)
+                say("")
+                say(Path(args.out, t.key, f"{t.key}.md").read_text())
+                say(f"written: {Path(args.out, t.key)}")
+    except (ValueError, RuntimeError) as e:
+        if args.debug:
+            raise
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        return _fail("interrupted; rerun the same command to resume")
+    finally:
+        dist.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""reproduce.py's command line: bad input gives one line on stderr and exit code 2, nothing written."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args, cwd=None, env=None):
+    e = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    e.pop("MMAE_DATA", None)
+    return subprocess.run([sys.executable, str(ROOT / "reproduce.py"), *args], capture_output=True, text=True,
+                          cwd=cwd, env=e, timeout=300)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--table", "4", "--scale", "mini"], "unknown table '4': the paper has Tables 1, 2 and 3"),
+    (["--figure", "9"], "unknown figure '9': the paper has Figures 1 to 5"),
+    (["--all", "--table", "1"], "--all already includes every table and figure"),
+    ([], "nothing to reproduce: give --table N, --figure N or --all"),
+    (["--table", "1", "--epochs", "0"], "--epochs must be a positive integer, got 0"),
+    (["--table", "1", "--seeds", "-1"], "--seeds must be a positive integer, got -1"),
+    (["--table", "1", "--scale", "huge"], "unknown scale 'huge': use paper or mini"),
+    (["--table", "1", "--scale", "mini", "--data", "/somewhere"], "--data is for --scale paper"),
+    (["--table", "1", "--scale", "mini", "--methods", "mae,dino"], "unknown method(s) dino for table1"),
+    (["--figure", "1", "--scale", "mini", "--methods", "mae"], "unknown method(s) mae for figure1"),
+    (["--table", "1", "--scale", "mini", "--models", "vit_huge"], "unknown model(s) vit_huge"),
+    (["--table", "1", "--scale", "mini", "--only", "train"], "--only must be pretrain, linprobe, finetune or siamese"),
+    (["--table", "1", "--epochs", "x"], "argument --epochs: invalid int value: 'x'"),
+    (["--table", "1"], "needs ImageNet-1K in folder layout"),
+])
+def test_bad_input_one_line_exit_2(tmp_path, args, message):
+    r = run(*args, "--out", str(tmp_path / "out"))
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("reproduce.py: error: "), r.stderr
+    assert message in lines[0]
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_missing_data_names_the_path_and_the_mini_scale(tmp_path):
+    r = run("--table", "3", "--data", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2
+    assert f"{tmp_path}/cifar-100-python does not exist" in r.stderr and "--scale mini" in r.stderr
+
+
+def test_malformed_imagenet_folder(tmp_path):
+    (tmp_path / "train").mkdir()
+    (tmp_path / "val").mkdir()
+    r = run("--table", "1", "--data", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and "holds no class folders" in r.stderr
+
+
+def test_unwritable_output_directory(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    r = run("--table", "1", "--scale", "mini", "--out", str(blocker / "sub"))
+    assert r.returncode == 2 and "cannot write to the output directory" in r.stderr
+
+
+def test_plan_at_paper_scale_lists_stages_batches_and_cost(tmp_path):
+    for split in ("train", "val"):
+        (tmp_path / "imagenet" / split / "n01440764").mkdir(parents=True)
+    r = run("--table", "1", "--data", str(tmp_path), "--out", str(tmp_path / "out"), "--plan")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("] pretrain ") == 6 and "global batch 1024 = 1 x 1024" in r.stdout
+    assert "H200 GPU-hours" in r.stdout
