@@ -517,7 +517,7 @@ def _plot(out_dir: Path, name: str, panels: list[tuple[str, dict, str]], label: 
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
     for ax, (title, curves, ylabel) in zip(axes[0], panels):
         for key, c in curves.items():
-            x, m, s = np.array(c["epoch"]) + 1, np.array(c["mean"]), np.array(c["std"])
+            x, m, s = np.array(c["epoch"]), np.array(c["mean"]), np.array(c["std"])
             ax.plot(x, m, label=label(key))
             if c["seeds"] > 1:
                 ax.fill_between(x, m - s, m + s, alpha=0.2)
@@ -538,8 +538,10 @@ def _plot(out_dir: Path, name: str, panels: list[tuple[str, dict, str]], label: 
 
 
 def _curve_md(curves: dict, label: Callable[[str], str], what: str) -> str:
-    rows = [f"| {label(k)} | {c['mean'][0]:.4f} | {c['mean'][-1]:.4f} | {c['epoch'][-1] + 1} |" for k, c in curves.items()]
-    return "\n".join([f"| run | {what} at epoch 1 | {what} at the last epoch | epochs |", "|---|---|---|---|"] + rows)
+    # epoch 0 of the logs is the initialisation; epoch e is the state after e epochs
+    rows = [f"| {label(k)} | {c['mean'][0]:.4f} (epoch {c['epoch'][0]}) | {c['mean'][-1]:.4f} (epoch {c['epoch'][-1]}) |"
+            for k, c in curves.items()]
+    return "\n".join([f"| run | {what}, first logged | {what}, last logged |", "|---|---|---|"] + rows)
 
 
 def _siamese_figure(keys):

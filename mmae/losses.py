@@ -20,7 +20,7 @@ import torch.nn.functional as F_
 
 __all__ = [
     "mae_loss", "uniformity_loss", "umae_penalty", "tcr_loss", "mmae_objective", "umae_objective",
-    "info_nce", "spectral_contrastive_loss", "barlow_twins_loss", "byol_loss",
+    "info_nce", "nt_xent", "spectral_contrastive_loss", "barlow_twins_loss", "byol_loss",
 ]
 
 
@@ -164,6 +164,26 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 1.0, reduc
     s = (_unit_rows(z1) @ _unit_rows(z2).T) / temperature
     total = -0.5 * (torch.diagonal(F_.log_softmax(s, dim=1)).sum() + torch.diagonal(F_.log_softmax(s, dim=0)).sum())
     return _reduce(total, z1.shape[0], reduction)
+
+
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, reduction: str = "sum") -> torch.Tensor:
+    """SimCLR's NT-Xent loss (Chen et al., 2020, Eq. 1): InfoNCE over all ``2B`` views.
+
+    Each of the ``2B`` l2-normalised views is classified against the other ``2B - 1``: its
+    positive (the other view of its sample) and ``2B - 2`` negatives from *both* branches. The
+    total is the sum of the ``2B`` cross-entropies divided by 2, so that it is on the scale of
+    :func:`info_nce` (Eq. 1 of the paper), which keeps only the ``B - 1`` cross-branch negatives.
+    """
+    _pair(z1, z2)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    b = z1.shape[0]
+    f = _unit_rows(torch.cat([z1, z2]))
+    s = (f @ f.T) / temperature
+    s = s.masked_fill(torch.eye(2 * b, dtype=torch.bool, device=s.device), float("-inf"))
+    target = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(s.device)
+    total = 0.5 * F_.cross_entropy(s, target, reduction="sum")
+    return _reduce(total, b, reduction)
 
 
 def spectral_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, lam: float = 1.0, reduction: str = "sum") -> torch.Tensor:

@@ -139,3 +139,27 @@ def test_objectives_are_eq_11_and_umae():
 def test_bad_input_raises_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ------------------------------------------------------------------ SimCLR's NT-Xent
+
+def test_nt_xent_matches_a_transcription_of_simclr():
+    z1, z2 = _rows(5, 3, seed=11), _rows(5, 3, seed=12)
+    t = 0.5
+    v = torch.cat([z1, z2])
+    v = v / v.norm(dim=1, keepdim=True)
+    total = 0.0
+    for i in range(10):
+        pos = (i + 5) % 10
+        den = sum(math.exp(float(v[i] @ v[k]) / t) for k in range(10) if k != i)
+        total += -math.log(math.exp(float(v[i] @ v[pos]) / t) / den)
+    assert L.nt_xent(z1, z2, t).item() == pytest.approx(total / 2, rel=1e-12)
+    assert L.nt_xent(z1, z2, t, reduction="mean").item() == pytest.approx(total / 10, rel=1e-12)
+
+
+def test_nt_xent_has_more_negatives_than_eq_1():
+    # identical branches: Eq. (1)'s per-row denominator has B terms, NT-Xent's 2B - 1
+    z = torch.eye(4, dtype=F64)
+    b, e = 4, math.e
+    assert L.info_nce(z, z).item() == pytest.approx(b * math.log(e + (b - 1)) - b)
+    assert L.nt_xent(z, z, 1.0).item() == pytest.approx(b * math.log(e + 2 * (b - 1)) - b)

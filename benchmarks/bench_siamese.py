@@ -1,0 +1,152 @@
+"""Training throughput of the four Siamese methods on CIFAR-10-shaped data with ResNet-18.
+
+Times the full training step of `mmae.engine.siamese` (two-view augmentation on the device,
+forward of both views, loss, backward, LARS step, BYOL's EMA update) on a uint8 dataset held on
+the device, and prints a Markdown table: ms per step, images per second (an image counts once,
+although each step sees it in two views) and the epoch time on the 50,000 CIFAR-10 training
+images, extrapolated from the timed steps. Synthetic pixels by default (the step cost does not
+depend on them); `--data-root` uses the real training set.
+
+    python benchmarks/bench_siamese.py                          # GPU if present: batch 512, bf16
+    python benchmarks/bench_siamese.py --device cpu --batch-size 32 --steps 3 --threads 2
+    python benchmarks/bench_siamese.py --mini --device cpu --threads 2   # the digits recipes, end to end
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from mmae.data.cifar import CIFAR10_MEAN, CIFAR10_STD, load_cifar
+from mmae.data.views import TwoViews, view_recipe
+from mmae.engine.common import LARS, autocast, cosine_momentum, param_groups, resolve_device, set_lr
+from mmae.engine.siamese import build_model, recipe, run
+from mmae.models.siamese import METHODS
+
+CIFAR10_TRAIN = 50_000
+
+
+def bench(method: str, device: torch.device, batch_size: int, steps: int, warmup: int, amp: bool,
+          compile_: bool, images: torch.Tensor) -> dict:
+    cfg = recipe(method, "cifar10", batch_size=batch_size, amp=amp, compile=compile_)
+    torch.manual_seed(0)
+    model = build_model(cfg, 3).to(device)
+    fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    model = model.to(memory_format=fmt).train()
+    opt = LARS(param_groups(model, cfg.weight_decay), lr=0.0, weight_decay=cfg.weight_decay, momentum=cfg.momentum)
+    set_lr(opt, cfg.lr * batch_size / 256)
+    views = TwoViews(view_recipe(method, "cifar10", CIFAR10_MEAN, CIFAR10_STD, 32), 3).to(device)
+    fwd = torch.compile(model) if compile_ else model
+    n = images.shape[0]
+
+    def step(i):
+        idx = torch.randint(0, n, (batch_size,), device=device)
+        x1, x2 = views(images[idx])
+        x1, x2 = x1.contiguous(memory_format=fmt), x2.contiguous(memory_format=fmt)
+        with autocast(device, amp):
+            loss = fwd(x1, x2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if method == "byol":
+            model.update_target(cosine_momentum(i, 1000, cfg.byol_momentum))
+        return loss
+
+    for i in range(warmup):
+        step(i)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for i in range(steps):
+        loss = step(i)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    dt = (time.perf_counter() - t0) / steps
+    if not torch.isfinite(loss.detach()).item():
+        raise RuntimeError(f"{method}: non-finite loss in the benchmark")
+    return {"method": method, "batch": batch_size, "step_ms": 1e3 * dt, "images_per_s": batch_size / dt,
+            "epoch_s": (CIFAR10_TRAIN // batch_size) * dt}
+
+
+def mini(methods, device: str) -> None:
+    """Full mini-scale runs (digits recipes: pretraining, per-epoch kNN and matrix logging, linear probe)."""
+    print("| method | epochs | run, s | training, s | matrix logging, s | kNN top-1 | linear top-1 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for m in methods:
+            cfg = recipe(m, "digits", device=device)
+            t0 = time.perf_counter()
+            out = run(cfg, Path(tmp) / m)
+            total = time.perf_counter() - t0
+            log = [json.loads(x) for x in (Path(tmp) / m / "log.jsonl").read_text().splitlines()]
+            info_s = sum(r.get("info_time_s", 0.0) for r in log)
+            print(f"| {m} | {cfg.epochs} | {total:.1f} | {out['train_time_s']:.1f} | {info_s:.1f} | "
+                  f"{out['knn_top1']:.1f} | {out['linear_top1']:.1f} |", flush=True)
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=None, help="default: 512 on CUDA, 32 on CPU")
+    p.add_argument("--steps", type=int, default=None, help="timed steps (default: 50 on CUDA, 3 on CPU)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 10 on CUDA, 1 on CPU)")
+    p.add_argument("--no-amp", action="store_true", help="float32 on CUDA")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training forward")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--data-root", default=None, help="time on the real CIFAR-10 training images")
+    p.add_argument("--mini", action="store_true", help="time complete runs of the digits (mini-scale) recipes instead")
+    a = p.parse_args(argv)
+    try:
+        device = resolve_device(a.device)
+    except ValueError as e:
+        p.exit(2, f"bench_siamese: error: {e}\n")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.mini:
+        print(f"device: {_cpu_name() if device.type == 'cpu' else torch.cuda.get_device_name(device)}, "
+              f"{torch.get_num_threads()} threads; torch {torch.__version__}\n")
+        mini(a.methods, str(device))
+        return 0
+    cuda = device.type == "cuda"
+    bs = a.batch_size or (512 if cuda else 32)
+    steps = a.steps or (50 if cuda else 3)
+    warmup = a.warmup if a.warmup is not None else (10 if cuda else 1)
+    if a.data_root:
+        images = load_cifar(a.data_root, "cifar10", "train")[0]
+    else:
+        images = torch.randint(0, 256, (max(4 * bs, 2048), 3, 32, 32), dtype=torch.uint8,
+                               generator=torch.Generator().manual_seed(0))
+    images = images.to(device)
+    amp = cuda and not a.no_amp
+    rows = [bench(m, device, bs, steps, warmup, amp, a.compile, images) for m in a.methods]
+    dev = torch.cuda.get_device_name(device) if cuda else f"CPU ({_cpu_name()}, {torch.get_num_threads()} threads)"
+    print(f"device: {dev}; torch {torch.__version__}; ResNet-18 (CIFAR stem), 32x32, two views per image; "
+          f"{'bf16 autocast' if amp else 'float32'}{', compiled' if a.compile else ''}; "
+          f"{warmup} warm-up + {steps} timed steps\n")
+    print("| method | batch | ms / step | images / s | epoch (50k images), s |")
+    print("|---|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['method']} | {r['batch']} | {r['step_ms']:.0f} | {r['images_per_s']:.1f} | {r['epoch_s']:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
