@@ -85,11 +85,13 @@ SCALES: dict[str, Scale] = {
         mim_dataset_t1="digits", mim_dataset_t3="digits",
         models_t1=("mini-b", "mini-l"), model_t3="mini-b",
         mu_t1={"mini-b": 1.0, "mini-l": 3.0},
-        pretrain=dict(epochs=30, warmup_epochs=3, batch_size=128, blr=1.5e-3, mask_ratio=0.75),
-        pretrain_t3=dict(epochs=30, warmup_epochs=3, batch_size=128, blr=1.5e-3, mask_ratio=0.75),
-        linprobe=dict(epochs=30, warmup_epochs=3, batch_size=256, blr=0.1),
-        finetune={"mini-b": dict(epochs=15, warmup_epochs=2, batch_size=128, blr=1e-3, layer_decay=0.75, drop_path=0.0),
-                  "mini-l": dict(epochs=15, warmup_epochs=2, batch_size=128, blr=1e-3, layer_decay=0.75, drop_path=0.0)},
+        # the engines' own mini recipes (``Config.mini()``) supply the rest: no crops or mixing on 8x8
+        # digits, a large LARS rate for the short probe
+        pretrain=dict(epochs=15, warmup_epochs=2, batch_size=128, mask_ratio=0.75),
+        pretrain_t3=dict(epochs=15, warmup_epochs=2, batch_size=128, mask_ratio=0.75),
+        linprobe=dict(epochs=30, warmup_epochs=3, batch_size=256),
+        finetune={"mini-b": dict(epochs=10, warmup_epochs=1, batch_size=128),
+                  "mini-l": dict(epochs=10, warmup_epochs=1, batch_size=128)},
         siamese_dataset="digits",
         siamese=dict(epochs=30),
     ),
@@ -98,13 +100,13 @@ SCALES: dict[str, Scale] = {
         mim_dataset_t1="digits", mim_dataset_t3="digits",
         models_t1=("mini-b", "mini-l"), model_t3="mini-b",
         mu_t1={"mini-b": 1.0, "mini-l": 3.0},
-        pretrain=dict(epochs=1, warmup_epochs=0, batch_size=256, blr=1.5e-3, mask_ratio=0.75),
-        pretrain_t3=dict(epochs=1, warmup_epochs=0, batch_size=256, blr=1.5e-3, mask_ratio=0.75),
-        linprobe=dict(epochs=1, warmup_epochs=0, batch_size=512, blr=0.1),
-        finetune={"mini-b": dict(epochs=1, warmup_epochs=0, batch_size=256, blr=1e-3, layer_decay=0.75, drop_path=0.0),
-                  "mini-l": dict(epochs=1, warmup_epochs=0, batch_size=256, blr=1e-3, layer_decay=0.75, drop_path=0.0)},
+        pretrain=dict(epochs=1, warmup_epochs=0, batch_size=256, mask_ratio=0.75),
+        pretrain_t3=dict(epochs=1, warmup_epochs=0, batch_size=256, mask_ratio=0.75),
+        linprobe=dict(epochs=1, warmup_epochs=0, batch_size=512, eval_every=1),
+        finetune={"mini-b": dict(epochs=1, warmup_epochs=0, batch_size=256, eval_every=1),
+                  "mini-l": dict(epochs=1, warmup_epochs=0, batch_size=256, eval_every=1)},
         siamese_dataset="digits",
-        siamese=dict(epochs=1),
+        siamese=dict(epochs=1, info_batch=128, linprobe_epochs=2),
     ),
 }
 
@@ -384,11 +386,12 @@ def _engine_config(stage: Stage, device: str):
     if glob % world:
         raise ValueError(f"the global batch {glob} of {stage.run_dir} is not divisible by {world} processes")
     per = glob // world
-    accum = next(a for a in range(math.ceil(per / _MICRO[stage.kind]), per + 1) if per % a == 0)
+    cap = per if cfg["dataset"] == "digits" else _MICRO[stage.kind]
+    accum = next(a for a in range(math.ceil(per / cap), per + 1) if per % a == 0)
     cfg.update(batch_size=per // accum, accum_iter=accum)
     cls = {"pretrain": pretrain.PretrainConfig, "linprobe": linprobe.LinProbeConfig,
            "finetune": finetune.FinetuneConfig}[stage.kind]
-    return cls(**cfg)
+    return cls.mini(**cfg) if cfg["dataset"] == "digits" else cls(**cfg)
 
 
 # ------------------------------------------------------------------ summaries: tables and figures
