@@ -1,0 +1,573 @@
+"""The Theory, Verification and Errata pages, generated from ``proofs/`` and its report.
+
+Pure functions, no MkDocs import, so that ``tests/test_docs_site.py`` can check them without
+building the site; ``docs/hooks.py`` wires them into the build.
+
+* :func:`scan_proofs` reads every ``proofs/test_*.py`` with :mod:`ast` (never importing it):
+  its module docstring (the statement and its proof) and its metadata (STATEMENT, TITLE, TWINS,
+  VERDICT, CONDITION, CORRECTED).
+* :func:`rst_to_md` turns a docstring written in the reStructuredText subset the proofs use
+  (``:math:`` roles, ``.. math::`` blocks, double-backquoted literals, simple tables) into
+  Markdown with ``\\(...\\)`` / ``$$...$$`` math for ``pymdownx.arithmatex``.
+* :func:`statement_page`, :func:`twin_page`, :func:`verification_page`, :func:`errata_page`
+  render the pages. The check code is never copied into a page: the page holds a
+  ``pymdownx.snippets`` include of the lines after the docstring, read when the page is built.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KINDS = ("symbolic", "high-precision", "randomized")
+KIND_TITLES = {"symbolic": "symbolic", "high-precision": "high precision", "randomized": "randomized"}
+VERDICT_ADMONITION = {  # pymdownx admonition type for each verdict
+    "holds": "success",
+    "holds under a condition": "warning",
+    "false as printed": "danger",
+    "check failed": "failure",
+    "not checked": "question",
+}
+VERDICT_ICON = {
+    "holds": ":material-check-circle:",
+    "holds under a condition": ":material-alert-circle:",
+    "false as printed": ":material-close-circle:",
+    "check failed": ":material-bug:",
+    "not checked": ":material-help-circle:",
+}
+# Nav groups, in the paper's order.
+SECTION_TITLES = {
+    "3": "3 · Matrix information theory",
+    "4": "4 · Siamese methods",
+    "5": "5 · Masked image modeling",
+    "A": "Appendix A · Proofs",
+    "C": "Appendix C · Divergences",
+    None: "Neighbouring results",
+}
+# Every numbered statement of the paper, in its order. Used to order the nav and to list the
+# statements that have no check yet; verdicts never come from here.
+PAPER_STATEMENTS = (
+    "Definition 3.1", "Definition 3.2", "Definition 3.3",
+    "Eq. (5)",
+    "Proposition 4.1", "Lemma 4.2", "Theorem 4.3", "Theorem 4.4", "Proposition 4.5", "Corollary 4.6",
+    "Proposition 4.7", "Definition 4.8", "Definition 4.9", "Proposition 4.10", "Proposition 4.11",
+    "Proposition 4.12", "Theorem 4.13", "Theorem 4.14", "Proposition 4.15", "Corollary 4.16",
+    "Theorem 4.17", "Remark 4.17",
+    "Definition 5.1", "Theorem 5.2", "Remark 5.2", "Convention 5.2",
+    "Lemma A.12", "Theorem A.13", "Lemma A.14", "Theorem A.15",
+    "Definition C.1", "Definition C.2",
+    "Barlow Twins IB", "ER bound",
+)
+# Where a numbered equation sits among the numbered statements: Eq. (5) opens Section 4.1.
+EQUATION_POSITION = {n: ("3", 99) for n in range(1, 5)} | {n: ("4", 0) for n in range(5, 10)} | {
+    n: ("5", 1) for n in range(10, 12)}
+KIND_RANK = {"remark": 1, "convention": 2}  # after the statement that shares their number
+
+
+# ----------------------------------------------------------------------------- statements
+
+@dataclass
+class Statement:
+    """One ``proofs/test_*.py`` module, read without importing it."""
+    path: Path                      # the file, absolute
+    rel: str                        # its path from the repository root, e.g. proofs/test_x.py
+    name: str                       # STATEMENT
+    title: str = ""
+    twins: tuple = ()
+    verdict: str | None = None      # declared VERDICT
+    condition: str | None = None
+    corrected: str | None = None
+    docstring: str = ""
+    code_start: int = 1             # first line after the module docstring
+    n_lines: int = 0
+    problems: list = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return page_slug(self.path)
+
+    @property
+    def url(self) -> str:
+        return f"theory/{self.slug}.md"
+
+
+def page_slug(path: Path) -> str:
+    stem = Path(path).stem
+    return (stem[5:] if stem.startswith("test_") else stem).replace("_", "-").lower()
+
+
+def name_slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def read_statement(path: Path, root: Path) -> Statement:
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    st = Statement(path=path, rel=path.relative_to(root).as_posix(), name=page_slug(path),
+                   n_lines=len(text.splitlines()))
+    try:
+        tree = ast.parse(text, filename=str(path))
+    except SyntaxError as e:
+        st.problems.append(f"{st.rel} does not parse: {e.msg} (line {e.lineno})")
+        return st
+    doc = ast.get_docstring(tree, clean=True)
+    if doc:
+        st.docstring = doc
+        st.code_start = tree.body[0].end_lineno + 1
+    else:
+        st.problems.append(f"{st.rel} has no module docstring (the statement and its proof)")
+    meta = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            key = node.targets[0].id
+            if key in ("STATEMENT", "TITLE", "TWINS", "VERDICT", "CONDITION", "CORRECTED"):
+                try:
+                    meta[key] = ast.literal_eval(node.value)
+                except ValueError:
+                    st.problems.append(f"{st.rel}: {key} is not a literal")
+    if "STATEMENT" not in meta:
+        st.problems.append(f"{st.rel} declares no STATEMENT")
+    st.name = meta.get("STATEMENT") or st.name
+    st.title = meta.get("TITLE") or ""
+    st.twins = tuple(meta.get("TWINS") or ())
+    st.verdict = meta.get("VERDICT")
+    st.condition = meta.get("CONDITION")
+    st.corrected = meta.get("CORRECTED")
+    return st
+
+
+def scan_proofs(root: Path) -> list[Statement]:
+    """Every ``proofs/test_*.py`` under ``root``, in the paper's order."""
+    root = Path(root)
+    found = [read_statement(p, root) for p in sorted((root / "proofs").glob("test_*.py"))]
+    return sorted(found, key=lambda s: statement_key(s.name))
+
+
+_NUMBERED = re.compile(r"^(?P<kind>[A-Za-z]+)\.?\s+\(?(?P<sec>[0-9]+|[A-Z])\.(?P<num>[0-9]+)\)?$")
+_EQUATION = re.compile(r"^(?:Eq\.?|Eqn\.?|Equation)\s*\(?(?P<num>[0-9]+)\)?$", re.I)
+
+
+def canonical_name(name: str) -> str:
+    """One spelling per statement: 'Equation 5', 'Eq. 5' and 'Eqn. (5)' are all 'Eq. (5)'."""
+    m = _EQUATION.match(name.strip())
+    return f"Eq. ({int(m.group('num'))})" if m else name.strip()
+
+
+def statement_section(name: str) -> str | None:
+    """'3', '4', 'A', ... for a numbered statement; None for the neighbouring results."""
+    m = _NUMBERED.match(name.strip())
+    if m:
+        return m.group("sec")
+    m = _EQUATION.match(name.strip())
+    if m:
+        return EQUATION_POSITION.get(int(m.group("num")), ("9", 0))[0]
+    return None
+
+
+def statement_key(name: str):
+    """Sort key in the paper's order: sections 3-9, appendix letters, then unnumbered results."""
+    name = name.strip()
+    m = _NUMBERED.match(name)
+    if m:
+        sec, num, kind = m.group("sec"), int(m.group("num")), m.group("kind").lower()
+        return (0, (0, int(sec)) if sec.isdigit() else (1, ord(sec)), num, KIND_RANK.get(kind, 0), name)
+    m = _EQUATION.match(name)
+    if m:
+        sec, num = EQUATION_POSITION.get(int(m.group("num")), ("9", 0))
+        return (0, (0, int(sec)), num, 0, name)
+    order = {n: i for i, n in enumerate(PAPER_STATEMENTS)}
+    return (1, (0, 0), order.get(name, len(order)), 0, name)
+
+
+# ----------------------------------------------------------------------------- reST -> Markdown
+
+_MATH_ROLE = re.compile(r":math:`(?P<tex>[^`]+)`", re.S)
+_OTHER_ROLE = re.compile(r":(?:func|class|mod|meth|attr|obj|data|exc|ref|doc|term):`~?(?P<x>[^`]+)`")
+_LITERAL = re.compile(r"``(?P<x>[^`]+?)``")
+_MATH_DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. math::[ \t]*(?P<rest>.*)$")
+_TABLE_BORDER = re.compile(r"^[ \t]*=+(?:[ \t]+=+)+[ \t]*$")
+_LEAD_LABEL = re.compile(
+    r"^(?P<pre>\s*)(?P<label>[A-Z][A-Za-z-]*(?: [A-Za-z-]+){0,3}(?: \([^()\n]{0,160}\))?)\.(?=\s)")
+_MD_ESCAPE = re.compile(r"<")
+_PLACEHOLDER = "\x00{}\x00"
+
+
+def _protect(text: str, store: list) -> str:
+    store.append(text)
+    return _PLACEHOLDER.format(len(store) - 1)
+
+
+def _restore(text: str, store: list) -> str:
+    for _ in range(3):  # placeholders may nest once (a table cell holding math)
+        text = re.sub("\x00(\\d+)\x00", lambda m: store[int(m.group(1))], text)
+    return text
+
+
+def _inline_math(tex: str) -> str:
+    tex = " ".join(part.strip() for part in tex.splitlines())
+    return r"\(" + tex + r"\)"
+
+
+def _simple_table(lines: list[str]) -> list[str]:
+    """An RST simple table (``===`` borders) as a Markdown table."""
+    border = lines[0]
+    spans = [(m.start(), m.end()) for m in re.finditer(r"=+", border)]
+    rows = [ln for ln in lines if not _TABLE_BORDER.match(ln) and ln.strip()]
+
+    def cells(line: str) -> list[str]:
+        out = []
+        for i, (a, b) in enumerate(spans):
+            end = spans[i + 1][0] if i + 1 < len(spans) else len(line)
+            out.append(line[a:end].strip().replace("|", r"\|"))
+        return out
+
+    n_borders = sum(1 for ln in lines if _TABLE_BORDER.match(ln))
+    head, body = (rows[:1], rows[1:]) if n_borders >= 3 else ([""] * 0, rows)
+    header = cells(head[0]) if head else [""] * len(spans)
+    md = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in spans) + "|"]
+    md += ["| " + " | ".join(cells(r)) + " |" for r in body]
+    return md
+
+
+def rst_to_md(text: str, link=None) -> str:
+    """Markdown for a docstring in the reST subset the proofs use.
+
+    ``link(name) -> url | None`` turns mentions of other statements ("Lemma 4.2") into links;
+    math, literals and code are never touched by it.
+    """
+    store: list[str] = []
+    lines = text.expandtabs(4).splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = _MATH_DIRECTIVE.match(line)
+        if m:  # .. math:: block: the rest of the line plus the lines indented deeper
+            indent = len(m.group("indent"))
+            body = [m.group("rest")] if m.group("rest").strip() else []
+            i += 1
+            while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+                body.append(lines[i])
+                i += 1
+            while body and not body[-1].strip():
+                body.pop()
+            tex = "\n".join(ln.strip() for ln in body if ln.strip())
+            pad = " " * indent
+            block = f"{pad}$$\n" + "\n".join(pad + t for t in tex.splitlines()) + f"\n{pad}$$"
+            out += ["", _protect(block, store), ""]
+            continue
+        if _TABLE_BORDER.match(line):  # simple table up to the closing border
+            j, borders = i, 0
+            while j < len(lines) and lines[j].strip():
+                borders += bool(_TABLE_BORDER.match(lines[j]))
+                j += 1
+            out += [""] + _simple_table(lines[i:j]) + [""]
+            i = j
+            continue
+        if line.rstrip().endswith("::") and not line.strip().startswith(".."):  # literal block marker
+            line = line.rstrip()[:-1]
+        out.append(line)
+        i += 1
+    md = "\n".join(out)
+    md = _MATH_ROLE.sub(lambda m: _protect(_inline_math(m.group("tex")), store), md)
+    md = _OTHER_ROLE.sub(lambda m: _protect(f"`{m.group('x')}`", store), md)
+    md = _LITERAL.sub(lambda m: _protect(f"`{m.group('x')}`", store), md)
+    md = re.sub(r"(?<!\\)\$[^$\n]+\$", lambda m: _protect(m.group(0), store), md)  # already Markdown math
+    md = re.sub(r"(?<!`)`[^`\n]+`(?!`)", lambda m: _protect(m.group(0), store), md)  # already Markdown code
+    md = _MD_ESCAPE.sub("&lt;", md)
+    if link is not None:
+        md = linkify(md, link)
+    paras = re.split(r"(\n[ \t]*\n)", md)
+    paras = [_LEAD_LABEL.sub(lambda m: f"{m.group('pre')}**{m.group('label')}.**", p, count=1) if k % 2 == 0 else p
+             for k, p in enumerate(paras)]
+    return _restore("".join(paras), store).strip() + "\n"
+
+
+_MENTION = re.compile(
+    r"\b(?P<name>(?:Definition|Lemma|Proposition|Theorem|Corollary|Remark|Convention)s?\s+[0-9A-C]\.[0-9]+)\b")
+
+
+def linkify(md: str, link) -> str:
+    """Link statement names in Markdown text (placeholders for math and code are left alone)."""
+    def repl(m):
+        name = re.sub(r"^(\w+?)s\s", r"\1 ", m.group("name"))
+        url = link(re.sub(r"\s+", " ", name))
+        return f"[{m.group('name')}]({url})" if url else m.group(0)
+    return _MENTION.sub(repl, md)
+
+
+# ----------------------------------------------------------------------------- report helpers
+
+def report_entry(report: dict | None, name: str) -> dict | None:
+    if not report:
+        return None
+    for e in report.get("statements", []):
+        if e.get("statement") == name:
+            return e
+    return None
+
+
+def verdict_of(entry: dict | None) -> str:
+    return (entry or {}).get("verdict") or "not checked"
+
+
+def slack_text(c: dict | None) -> str:
+    """The smallest slack of one check kind, as the report recorded it."""
+    if not c or c.get("min_slack_text") in (None, ""):
+        return "–"
+    text = str(c["min_slack_text"])
+    v = c.get("min_slack")
+    if v is None:
+        try:
+            v = float(text)
+        except ValueError:
+            return text[:12]
+    if v == 0.0 and text.strip("0.-+e") != "":  # an mpf below double range: keep its digits
+        return text[:12]
+    if not math.isfinite(v):
+        return text[:12]
+    return "0" if v == 0 else f"{v:.3g}"
+
+
+def min_slack(entry: dict | None) -> str:
+    best = None
+    for c in (entry or {}).get("checks", {}).values():
+        s = slack_text(c)
+        if s == "–":
+            continue
+        try:
+            v = float(s)
+        except ValueError:
+            v = 0.0
+        if best is None or v < best[0]:
+            best = (v, s)
+    return best[1] if best else "–"
+
+
+def check_cell(c: dict | None) -> str:
+    if not c:
+        return "–"
+    total = c.get("passed", 0) + c.get("failed", 0)
+    mark = ":material-check:" if not c.get("failed") and c.get("passed") else ":material-close:"
+    return f"{mark} {c.get('passed', 0)}/{total}"
+
+
+def verdict_badge(verdict: str, url: str | None = None) -> str:
+    text = f"{VERDICT_ICON.get(verdict, '')} {verdict}".strip()
+    return f"[{text}]({url})" if url else text
+
+
+# ----------------------------------------------------------------------------- pages
+
+def _admonition(kind: str, title: str, body: str) -> str:
+    inner = "\n".join(("    " + ln) if ln.strip() else "" for ln in body.strip("\n").splitlines())
+    return f'!!! {kind} "{title}"\n\n{inner}\n'
+
+
+def verdict_block(st: Statement, entry: dict | None, verification_url: str, inline=rst_to_md) -> str:
+    verdict = verdict_of(entry)
+    parts = []
+    if verdict != "not checked" and st.verdict and verdict != st.verdict:
+        parts.append(f"The module declares **{st.verdict}**, but its checks did not all pass.")
+    if verdict == "not checked":
+        parts.append("This statement is not in the proofs report of this build.")
+    condition = (entry or {}).get("condition", st.condition)
+    corrected = (entry or {}).get("corrected", st.corrected)
+    if condition:
+        parts.append("**Condition.** " + inline(condition).strip())
+    if corrected:
+        parts.append("**Corrected statement.** " + inline(corrected).strip())
+    checks = (entry or {}).get("checks", {})
+    if checks:
+        rows = ["| check | passed | smallest slack |", "| --- | --- | --- |"]
+        for k in KINDS:
+            if k in checks:
+                c = checks[k]
+                what = f" ({c['min_slack_what']})" if c.get("min_slack_what") else ""
+                rows.append(f"| {KIND_TITLES[k]} | {check_cell(c)} | {slack_text(c)}{what} |")
+        parts.append("\n".join(rows))
+    for ce in (entry or {}).get("counterexamples", []):
+        data = ", ".join(f"`{k} = {v}`" for k, v in ce.get("data", {}).items())
+        parts.append("**Counterexample**" + (f" ({ce['what']})" if ce.get("what") else "") + ": " + data)
+    for t in (entry or {}).get("failed_tests", []):
+        parts.append(f"Failed: `{t}`")
+    for p in (entry or {}).get("problems", []) + st.problems:
+        parts.append(f"Problem: {p}")
+    parts.append(f"[All verdicts]({verification_url})")
+    return _admonition(VERDICT_ADMONITION.get(verdict, "note"), f"Verdict: {verdict}", "\n\n".join(parts))
+
+
+def strip_name(doc: str, name: str) -> str:
+    """Drop the statement's name (and a parenthesis after it) that opens a docstring's summary
+    line: the page's heading already says it."""
+    m = re.match(rf"{re.escape(name)}(?:\s*\([^)]*\))?\s*[:.-]\s*", doc)
+    if not m:
+        return doc
+    rest = doc[m.end():]
+    return rest[:1].upper() + rest[1:]
+
+
+def statement_page(st: Statement, entry: dict | None, link=None, page_dir: str = "theory") -> str:
+    """Markdown of a statement's page; ``link(name)`` gives other statements' page URLs."""
+    rel = lambda url: url if url is None else _relative(url, page_dir)
+    lk = (lambda n: rel(link(n)) if n != st.name else None) if link else None
+    title = f"{st.name}" + (f": {st.title}" if st.title else "")
+    out = [f"---\ntitle: {_yaml_str(st.name)}\n---\n", f"# {_md_text(title)}\n"]
+    if st.twins:
+        out.append("*Restated in the appendix as " + ", ".join(
+            f"[{t}]({rel('theory/' + name_slug(t) + '.md')})" for t in st.twins) + ".*\n")
+    out.append(verdict_block(st, entry, rel("verification.md"), inline=lambda s: rst_to_md(s, lk)))
+    out.append("## Statement and proof\n")
+    out.append(rst_to_md(strip_name(st.docstring, st.name), lk) if st.docstring else "*No docstring.*\n")
+    out.append("## The check\n")
+    out.append(f"The code below is included from `{st.rel}` when the site is "
+               "built, so it is exactly what `pytest proofs` runs. Each test carries its kind "
+               "(`@pytest.mark.check(...)`) and records the slack by which the inequality held.\n")
+    if st.code_start <= st.n_lines:
+        out.append(f'```` {{ .python title="{st.rel}" linenums="{st.code_start}" }}\n'
+                   f'--8<-- "{st.rel}:{st.code_start}:{st.n_lines}"\n````\n')
+    return "\n".join(out)
+
+
+def twin_page(twin: str, main: Statement, entry: dict | None) -> str:
+    url = _relative(main.url, "theory")
+    verdict = verdict_of(entry)
+    return "\n".join([
+        f"---\ntitle: {_yaml_str(twin)}\n---\n",
+        f"# {twin}\n",
+        f"{twin} is the appendix restatement of **[{main.name}]({url})**"
+        + (f" ({_md_text(main.title)})" if main.title else "") + ", with its proof. "
+        f"Both are checked together; the statement, the proof and the check are on the page of "
+        f"[{main.name}]({url}).\n",
+        _admonition(VERDICT_ADMONITION.get(verdict, "note"), f"Verdict: {verdict}",
+                    f"The verdict of [{main.name}]({url}) applies to {twin}."),
+    ])
+
+
+def theory_index(statements: list[Statement], report: dict | None, link) -> str:
+    out = ["# Theory\n",
+           "One page per numbered statement of the paper, in the paper's order. Each page states the "
+           "result in our own words, gives a proof a reader can follow (corrected where the printed "
+           "one is wrong or has gaps, saying what changed), shows the verdict of the machine check "
+           "and includes the code of the check itself.\n",
+           "| statement | | verdict |", "| --- | --- | --- |"]
+    for st in statements:
+        e = report_entry(report, st.name)
+        url = _relative(st.url, "theory")
+        out.append(f"| [{st.name}]({url}) | {_md_text(st.title)} | {verdict_badge(verdict_of(e))} |")
+    twins = [(t, st) for st in statements for t in st.twins]
+    if twins:
+        out += ["", "Appendix restatements:", ""]
+        out += [f"- {t} → [{st.name}]({_relative(st.url, 'theory')})" for t, st in
+                sorted(twins, key=lambda x: statement_key(x[0]))]
+    return "\n".join(out) + "\n"
+
+
+def verification_page(statements: list[Statement], report: dict | None, report_label: str, link) -> str:
+    out = ["# Verification\n"]
+    if not report:
+        out.append("!!! failure \"No proofs report\"\n\n    This build found no report of `pytest proofs`.\n")
+        return "\n".join(out)
+    entries = report.get("statements", [])
+    counts: dict[str, int] = {}
+    for e in entries:
+        counts[verdict_of(e)] = counts.get(verdict_of(e), 0) + 1
+    n_tests = sum(c.get("passed", 0) + c.get("failed", 0) for e in entries for c in e.get("checks", {}).values())
+    out.append(
+        f"Generated when this site was built, from the report of an actual run of `pytest proofs` "
+        f"({report_label}; generated {report.get('generated', '?')}, hypothesis profile "
+        f"`{report.get('hypothesis_profile', '?')}`): {len(entries)} statements, {n_tests} checks. "
+        "`python -m proofs.report` prints the same table in a terminal.\n")
+    out.append(" · ".join(f"{verdict_badge(v)}: **{n}**" for v, n in sorted(counts.items())) + "\n")
+    out.append("A check is **symbolic** (exact algebra with sympy), **high precision** (60-digit "
+               "arithmetic with mpmath) or **randomized** (hypothesis search, adversarial where the "
+               "inequality is tight). The slack is the margin by which an inequality held (0: "
+               "attained exactly; negative only where a counterexample is asserted); each cell shows "
+               "passed/total.\n")
+    head = "| statement | " + " | ".join(KIND_TITLES[k] for k in KINDS) + " | verdict | smallest slack |"
+    rows = [head, "|" + " --- |" * (len(KINDS) + 3)]
+    by_name = {st.name: st for st in statements}
+    for e in sorted(entries, key=lambda e: statement_key(e["statement"])):
+        name = e["statement"]
+        url = link(name)
+        label = f"[{name}]({url})" if url else name
+        cells = [check_cell(e.get("checks", {}).get(k)) for k in KINDS]
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {verdict_badge(verdict_of(e))} | {min_slack(e)} |")
+    out.append("\n".join(rows) + "\n")
+    missing_report = [st for st in statements if not report_entry(report, st.name)]
+    if missing_report:
+        out.append("Checks in `proofs/` that this report does not contain: " + ", ".join(
+            f"[{st.name}]({link(st.name)})" for st in missing_report) + ".\n")
+    twins = report.get("twins") or {}
+    if twins:
+        out.append("## Appendix restatements\n")
+        out.append("| appendix | checked as |\n| --- | --- |")
+        out += [f"| {t} | [{m}]({link(m)}) |" if link(m) else f"| {t} | {m} |"
+                for t, m in sorted(twins.items(), key=lambda x: statement_key(x[0]))]
+        out.append("")
+    covered = {canonical_name(n) for n in set(by_name) | {e["statement"] for e in entries}}
+    todo = [s for s in PAPER_STATEMENTS if canonical_name(s) not in covered]
+    if todo:
+        out.append("## Not yet checked\n")
+        out.append("Statements of the paper with no file in `proofs/` yet: " + ", ".join(todo) + ".\n")
+    return "\n".join(out)
+
+
+def errata_page(errata_md: str | None, link) -> str:
+    if not errata_md:
+        return "# Errata\n\n`proofs/ERRATA.md` is missing.\n"
+    md = _paragraphs(errata_md)
+    # Links to test files point at the statement pages; statement names become links.
+    md = re.sub(r"\]\((?:\.\./)?(?:proofs/)?(test_[a-z0-9_]+)\.py[^)]*\)",
+                lambda m: f"]({'theory/' + page_slug(Path(m.group(1) + '.py')) + '.md'})", md)
+    store: list[str] = []
+    md = re.sub(r"```.*?```", lambda m: _protect(m.group(0), store), md, flags=re.S)
+    md = re.sub(r"`[^`\n]+`|\$[^$\n]+\$|\\\(.*?\\\)|\[[^\]\n]*\]\([^)\n]*\)|^#.*$",
+                lambda m: _protect(m.group(0), store), md, flags=re.M)
+    md = linkify(md, link)
+    return _restore(md, store)
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+_LIST_ITEM = re.compile(r"^(?:[-*+]|\d+\.)\s")
+_LABEL_LINE = re.compile(r"^(?:Corrected|Correction|Evidence|Consequence|Counterexample|Fix|Note)\b[^:\n]{0,30}:")
+
+
+def _paragraphs(text: str) -> str:
+    """Blank lines where plain-text notes start a list or a labelled line inside a paragraph,
+    which Markdown would otherwise run together."""
+    out: list[str] = []
+    in_code = in_list = False
+    for ln in text.splitlines():
+        if ln.startswith("```"):
+            in_code = not in_code
+        prev = out[-1] if out else ""
+        if not in_code and prev.strip() and not prev.startswith("#"):
+            if _LIST_ITEM.match(ln) and not in_list:
+                out.append("")
+            elif not ln.startswith((" ", "\t")) and ln.strip() and not _LIST_ITEM.match(ln) and (
+                    in_list or _LABEL_LINE.match(ln)):
+                out.append("")
+        if _LIST_ITEM.match(ln):
+            in_list = True
+        elif not ln.strip() or not ln.startswith((" ", "\t")):
+            in_list = False
+        out.append(ln)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
+def _relative(url: str, page_dir: str) -> str:
+    """``url`` (from the docs root) as seen from a page in ``page_dir``."""
+    depth = len([p for p in page_dir.split("/") if p])
+    return "../" * depth + url
+
+
+def _yaml_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _md_text(s: str) -> str:
+    return (s or "").replace("<", "&lt;").replace("|", r"\|")

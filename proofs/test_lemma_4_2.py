@@ -1,0 +1,88 @@
+r"""Lemma 4.2 (twin A.2): |a.b| <= |a.b'| + ||b - b'|| = |a.b'| + sqrt(2 (1 - b.b')).
+
+Statement.  For unit vectors a, b, b' in R^m.  (The printed statement also names a vector a'
+that appears nowhere: a typo.)  The inequality needs only ||a|| <= 1; the equality needs
+||b|| = ||b'|| = 1.
+
+Proof.  a.b = a.b' + a.(b - b'), so |a.b| <= |a.b'| + ||a|| ||b - b'|| (triangle and
+Cauchy-Schwarz), and ||b - b'||^2 = ||b||^2 + ||b'||^2 - 2 b.b' = 2 (1 - b.b').  Equality needs
+equality in both steps: a parallel to b - b', with a.b' and a.(b - b') of the same sign, which
+is impossible unless b = b': for a = +-(b - b')/||b - b'||, (b - b').b' = b.b' - 1 < 0 has the
+opposite sign to (b - b').(b - b') > 0.  So the inequality is
+strict whenever b != b', and its infimum margin 0 is approached only as b' -> b.
+"""
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, strategies as st
+
+from proofs import _mp
+from proofs import _strategies as S
+
+STATEMENT = "Lemma 4.2"
+TITLE = "|a.b| <= |a.b'| + |b - b'| = |a.b'| + sqrt(2(1 - b.b'))"
+TWINS = ("Lemma A.2",)
+VERDICT = "holds"
+CONDITION = None
+CORRECTED = None
+
+
+@pytest.mark.check("symbolic")
+def test_norm_identity_and_cauchy_schwarz_symbolically():
+    b = sp.Matrix(sp.symbols("b0:3", real=True))
+    c = sp.Matrix(sp.symbols("c0:3", real=True))
+    a = sp.Matrix(sp.symbols("a0:3", real=True))
+    diff2 = ((b - c).T * (b - c))[0]
+    # |b - b'|^2 = |b|^2 + |b'|^2 - 2 b.b' -> 2(1 - b.b') on the unit sphere
+    assert sp.expand(diff2 - ((b.T * b)[0] + (c.T * c)[0] - 2 * (b.T * c)[0])) == 0
+    # Lagrange's identity: |a|^2 |v|^2 - (a.v)^2 = sum of squares >= 0 (Cauchy-Schwarz)
+    v = b - c
+    lag = sum(((a[i] * v[j] - a[j] * v[i]) ** 2) for i in range(3) for j in range(i + 1, 3))
+    assert sp.expand((a.T * a)[0] * (v.T * v)[0] - (a.T * v)[0] ** 2 - lag) == 0
+    # equality analysis: (b - b').b' = b.b' - |b'|^2 = b.b' - 1 on the sphere, (b - b').(b - b') >= 0
+    assert sp.expand((v.T * c)[0] - ((b.T * c)[0] - (c.T * c)[0])) == 0
+
+
+@pytest.mark.check("high-precision")
+def test_rational_unit_vectors_in_60_digits(slack):
+    rng = np.random.default_rng(2)
+    worst = mpmath.inf
+    for _ in range(40):
+        a, b, c = S.rational_unit_rows(rng, 3, 3)
+        lhs = abs(sum(_mp.to_mpf(x * y) for x, y in zip(a, b)))
+        bc = sum(_mp.to_mpf(x * y) for x, y in zip(b, c))
+        dist = mpmath.sqrt(sum(_mp.to_mpf((x - y) ** 2) for x, y in zip(b, c)))
+        assert abs(dist - mpmath.sqrt(2 * (1 - bc))) < mpmath.mpf(10) ** -55
+        m = abs(sum(_mp.to_mpf(x * y) for x, y in zip(a, c))) + dist - lhs
+        assert m >= 0
+        worst = min(worst, m)
+    slack(_mp.clean(worst), "smallest margin over 40 exact rational triples")
+
+
+@pytest.mark.check("randomized")
+@given(S.normalised_batch(B=3, min_d=1, max_d=6))
+def test_random_unit_triples(slack, z):
+    a, b, c = z
+    m = abs(a @ c) + math.sqrt(max(0.0, 2 * (1 - b @ c))) - abs(a @ b)
+    slack(_mp.clean(m), "margin")
+    assert m >= -1e-12
+
+
+@pytest.mark.check("randomized")
+def test_adversarial_search(slack, effort):
+    def f(x):
+        a, b, c = _mp.np_unit_rows(x.reshape(3, -1))
+        return abs(a @ c) + np.linalg.norm(b - c) - abs(a @ b)
+    worst = mpmath.inf
+    for m in (2, 5):
+        for v, x in S.multistart_minimize(f, lambda rng: rng.standard_normal(3 * m), starts=3 * effort,
+                                          seed=m, maxiter=50)[:1]:
+            a, b, c = (_mp.normalise_rows(x.reshape(3, m))[i, :] for i in range(3))
+            dot = lambda u, w: mpmath.fsum(u[k] * w[k] for k in range(m))
+            vm = abs(dot(a, c)) + mpmath.sqrt(2 * (1 - dot(b, c))) - abs(dot(a, b))
+            assert vm >= -mpmath.mpf(10) ** -40
+            worst = min(worst, vm)
+    slack(_mp.clean(worst), "smallest margin found by local search")

@@ -1,0 +1,199 @@
+r"""Theorem 4.17 (twin: Theorem A.11): the Barlow Twins loss bounds the joint total coding rate.
+
+Statement. Let :math:`\bar Z_1, \bar Z_2 \in \mathbb{R}^{d\times B}` be the two branches with every
+feature (row) l2-normalised over the batch, without centring (Sec. 3.2), :math:`K_k = \bar Z_k\bar Z_k^\top`
+(unit diagonal), :math:`\mathcal C = \bar Z_1\bar Z_2^\top` and
+:math:`\mathcal L_{BT} = \sum_i(1-\mathcal C_{ii})^2 + \lambda\sum_{i\ne j}\mathcal C_{ij}^2` (Eq. 3). Then, for
+:math:`\mu > 0` and :math:`\lambda > 0`,
+
+.. math:: \mathrm{TCR}_\mu(K_1\odot K_2) \ge d\log(\mu+1) - \frac1{2\mu^2}\Big(\frac2\lambda\mathcal L_{BT}
+          + 4(d-1)\sqrt{d\,\mathcal L_{BT}}\Big).
+
+The printed proof is garbled (it repeats one equation a dozen times) and skips steps; here it is
+reconstructed. (The paper uses :math:`\lambda` both for the loss weight and for eigenvalues; below the
+eigenvalues are :math:`\nu_i`.)
+
+1. :math:`K = K_1\odot K_2` is PSD (Schur) with unit diagonal, so its eigenvalues satisfy
+   :math:`\nu_i \ge 0`, :math:`\sum_i\nu_i = d`, :math:`\sum_i\nu_i^2 = \|K\|_F^2`.
+2. :math:`\mathrm{TCR}_\mu(K) = d\log\mu + \sum_i\log(1+\nu_i/\mu)`. Lemma A.12 with
+   :math:`x = \nu_i/\mu \ge 0`, :math:`a = 1/\mu`, summed over ``i``: the linear terms add to
+   :math:`(\sum_i\nu_i - d)/(\mu+1) = 0` and the quadratic ones to :math:`-\tfrac1{2\mu^2}\sum_i(\nu_i-1)^2
+   = -\tfrac1{2\mu^2}(\|K\|_F^2 - d)`, so
+   :math:`\mathrm{TCR}_\mu(K) \ge d\log(\mu+1) - \tfrac1{2\mu^2}\sum_{i\ne j}K_1(i,j)^2K_2(i,j)^2`.
+3. :math:`|K_2(i,j)| \le 1` (Cauchy-Schwarz on unit rows; unstated in the paper) gives
+   :math:`\sum_{i\ne j}K_1^2K_2^2 \le \sum_{i\ne j}K_1(i,j)^2`.
+4. Lemma 4.2 with :math:`a = \bar z^{(1)}_i, b = \bar z^{(1)}_j, b' = \bar z^{(2)}_j` (all unit):
+   :math:`|K_1(i,j)| \le |\mathcal C_{ij}| + \sqrt{2(1-\mathcal C_{jj})}`, and :math:`(u+v)^2 \le 2(u^2+v^2)`:
+   :math:`K_1(i,j)^2 \le 2\mathcal C_{ij}^2 + 4(1-\mathcal C_{jj})`. Summing over :math:`i\ne j` (each ``j``
+   appears ``d - 1`` times): :math:`\sum_{i\ne j}K_1^2 \le 2\sum_{i\ne j}\mathcal C_{ij}^2 + 4(d-1)\sum_j(1-\mathcal C_{jj})`.
+5. :math:`\sum_{i\ne j}\mathcal C_{ij}^2 \le \mathcal L_{BT}/\lambda`, and by Cauchy-Schwarz (unstated in
+   the paper) :math:`\sum_j(1-\mathcal C_{jj}) \le \sqrt{d\sum_j(1-\mathcal C_{jj})^2} \le \sqrt{d\,\mathcal L_{BT}}`.
+
+Tightness (the remark after the theorem): at :math:`\mathcal L_{BT} = 0` we get :math:`\mathcal C = I`, hence
+:math:`\bar Z_1 = \bar Z_2` with orthonormal rows, :math:`K_1 = K_2 = I`, and both sides equal
+:math:`d\log(\mu+1)`; this needs ``B >= d``. Conditions the statement leaves implicit: :math:`\mu > 0`
+(Definition 4.8 allows :math:`\mu = 0`, where the right side is undefined), :math:`\lambda > 0`, and no
+all-zero feature over the batch (else the normalisation of Sec. 3.2 does not exist).
+"""
+import mpmath as mp
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, strategies as st
+
+from proofs._mp import DPS, hadamard, matrix
+from proofs._strategies import near_zero_loss_pair, normalised_batch
+from proofs._tcr import (adversarial_min, mp_bt, mp_logdet_shift, mp_offdiag2, np_bt, np_logdet_shift, settle,
+                         with_fixtures)
+
+STATEMENT = "Theorem 4.17"
+TITLE = "Barlow Twins loss lower-bounds the joint TCR"
+TWINS = ("Theorem A.11",)
+VERDICT = "holds under a condition"
+CONDITION = "mu > 0 and lambda > 0 (the bound divides by both), and no feature identically zero over the batch"
+CORRECTED = None
+
+
+def bound(d, mu, lam, loss, sqrt=mp.sqrt):
+    return d * mp.log(mu + 1) - (2 * loss / lam + 4 * (d - 1) * sqrt(d * loss)) / (2 * mu ** 2)
+
+
+def chain_mp(z1, z2, lam, mu):
+    """The five quantities of the proof, at 60 digits: TCR >= s2 >= s3 >= s4 >= bound."""
+    loss, c, k1, k2 = mp_bt(z1, z2, lam)
+    d = c.rows
+    k = hadamard(k1, k2)
+    tcr = mp_logdet_shift(k, mu)
+    s2 = d * mp.log(mu + 1) - mp_offdiag2(k) / (2 * mu ** 2)
+    s3 = d * mp.log(mu + 1) - mp_offdiag2(k1) / (2 * mu ** 2)
+    s4 = d * mp.log(mu + 1) - (2 * mp_offdiag2(c) + 4 * (d - 1) * mp.fsum(1 - c[j, j] for j in range(d))) / (2 * mu ** 2)
+    return [tcr, s2, s3, s4, bound(d, mu, lam, loss)], loss
+
+
+@pytest.mark.check("symbolic")
+def test_lemma_summation_step():
+    mu = sp.symbols("mu", positive=True)
+    nu = sp.symbols("n0:3", nonnegative=True)
+    d, a = 3, 1 / mu
+    rhs = sum(sp.log(mu) + sp.log(1 + a) + (n / mu - a) / (1 + a) - (n / mu - a) ** 2 / 2 for n in nu)
+    target = d * sp.log(mu + 1) - (sum(n ** 2 for n in nu) - d) / (2 * mu ** 2)
+    diff = sp.expand(sp.expand_log(rhs - target, force=True))
+    assert sp.simplify(diff.subs(nu[2], d - nu[0] - nu[1])) == 0  # uses sum(nu) = d
+
+
+@pytest.mark.check("symbolic")
+def test_elementary_steps():
+    u, v = sp.symbols("u v", real=True)
+    assert sp.expand(2 * (u ** 2 + v ** 2) - (u + v) ** 2 - (u - v) ** 2) == 0  # (u+v)^2 <= 2(u^2+v^2)
+    t = sp.symbols("t0:3", real=True)  # Cauchy-Schwarz: d sum t^2 - (sum t)^2 = sum_{i<j} (t_i - t_j)^2
+    assert sp.expand(3 * sum(x ** 2 for x in t) - sum(t) ** 2 - sum((t[i] - t[j]) ** 2 for i in range(3) for j in range(i + 1, 3))) == 0
+    # ||b - b'||^2 = 2 (1 - b.b') for unit b, b' (Lemma 4.2's equality), on the unit circle
+    p, q = sp.symbols("p q", real=True)
+    b, b2 = sp.Matrix([sp.cos(p), sp.sin(p)]), sp.Matrix([sp.cos(q), sp.sin(q)])
+    assert sp.simplify((b - b2).dot(b - b2) - 2 * (1 - b.dot(b2))) == 0
+
+
+@pytest.mark.check("symbolic")
+def test_tight_at_zero_loss_exactly(slack):
+    mu, lam = sp.symbols("mu lambda", positive=True)
+    d = 3
+    z = sp.Matrix([[sp.Rational(3, 5), sp.Rational(4, 5), 0], [sp.Rational(-4, 5), sp.Rational(3, 5), 0], [0, 0, 1]])
+    zb = z  # rows and columns already unit: B = d = 3, an exact rational rotation
+    c = zb.T * zb  # C = zbar1^T zbar2 with both branches equal (row-major, features = columns)
+    assert c == sp.eye(3)
+    loss = sum((1 - c[i, i]) ** 2 for i in range(d)) + lam * sum(c[i, j] ** 2 for i in range(d) for j in range(d) if i != j)
+    assert loss == 0
+    k = c.multiply_elementwise(c)
+    rhs = d * sp.log(mu + 1) - (2 * loss / lam + 4 * (d - 1) * sp.sqrt(d * loss)) / (2 * mu ** 2)
+    assert rhs == d * sp.log(mu + 1)
+    assert sp.factor((mu * sp.eye(d) + k).det()) == (mu + 1) ** d  # TCR = d log(mu + 1) = the bound
+    slack(0, "TCR - bound at zero loss (exact)")
+
+
+@pytest.mark.check("high-precision")
+def test_each_step_of_the_proof_60_digits(slack):
+    rng = np.random.default_rng(417)
+    with mp.workdps(DPS):
+        for b, d in [(3, 2), (5, 3), (2, 4), (8, 4)]:
+            for scale in (1.0, 1e-2, 1e-5):  # generic, near zero loss, very near zero loss
+                q = np.linalg.qr(rng.standard_normal((max(b, d), max(b, d))))[0][:b, :d]
+                z1 = matrix(q + scale * rng.standard_normal((b, d)))
+                z2 = matrix(q + scale * rng.standard_normal((b, d)))
+                for lam, mu in [(mp.mpf("0.005"), mp.mpf(1)), (mp.mpf(1), mp.mpf("0.3")), (mp.mpf(10), mp.mpf(3))]:
+                    vals, loss = chain_mp(z1, z2, lam, mu)
+                    for hi, lo in zip(vals, vals[1:]):
+                        assert hi - lo >= -mp.mpf(10) ** -45
+                    slack(vals[0] - vals[-1], "TCR - bound")
+                    assert vals[0] - vals[-1] > mp.mpf(10) ** -40
+
+
+@pytest.mark.check("randomized")
+@with_fixtures
+@given(pair=near_zero_loss_pair(kind="columns", max_B=8, max_d=4),
+       lam=st.sampled_from([1e-3, 5e-3, 0.1, 1.0, 100.0]), mu=st.sampled_from([0.05, 0.5, 1.0, 3.0, 30.0]))
+def test_near_zero_loss_randomized(pair, lam, mu, slack):
+    z1, z2, _, _ = pair
+    loss, c, k1, k2 = np_bt(z1, z2, lam)
+    d = c.shape[0]
+    s = np_logdet_shift(k1 * k2, mu) - (d * np.log(mu + 1) - (2 * loss / lam + 4 * (d - 1) * np.sqrt(d * loss)) / (2 * mu ** 2))
+    if s < 1e-9:  # re-evaluate at 60 digits before judging
+        with mp.workdps(DPS):
+            vals, _ = chain_mp(matrix(z1), matrix(z2), mp.mpf(lam), mp.mpf(mu))
+            s = settle(vals[0] - vals[-1])
+    slack(s, "TCR - bound")
+    assert s >= 0
+
+
+@pytest.mark.check("randomized")
+@with_fixtures
+@given(z1=normalised_batch(min_B=2, max_B=6, max_d=4), seed=st.integers(0, 2 ** 16),
+       lam=st.sampled_from([5e-3, 1.0]), mu=st.sampled_from([0.2, 1.0, 3.0]))
+def test_generic_batches_randomized(z1, seed, lam, mu, slack):
+    z2 = z1 + 0.3 * np.random.default_rng(seed).standard_normal(z1.shape)
+    if np.min(np.abs(z1).sum(0)) < 1e-12 or np.min(np.abs(z2).sum(0)) < 1e-12:
+        return
+    loss, c, k1, k2 = np_bt(z1, z2, lam)
+    d = c.shape[0]
+    s = np_logdet_shift(k1 * k2, mu) - (d * np.log(mu + 1) - (2 * loss / lam + 4 * (d - 1) * np.sqrt(d * loss)) / (2 * mu ** 2))
+    slack(s, "TCR - bound (float64)")
+    assert s >= -1e-9
+
+
+@pytest.mark.check("randomized")
+def test_adversarial_search(slack, effort):
+    """Local search for the smallest TCR - bound from random starts and from perturbed zero-loss
+    configurations; the best point found is re-evaluated at 60 digits."""
+    rng = np.random.default_rng(4170)
+    b, d, lam, mu = 4, 2, 5e-3, 1.0
+
+    def gap(x):
+        z = x.reshape(2, b, d)
+        loss, c, k1, k2 = np_bt(z[0], z[1], lam)
+        return np_logdet_shift(k1 * k2, mu) - (d * np.log(mu + 1) - (2 * loss / lam + 4 * (d - 1) * np.sqrt(max(d * loss, 0.0))) / (2 * mu ** 2))
+
+    q = np.concatenate([np.eye(d)] * (b // d))
+    starts = [np.concatenate([q.ravel(), q.ravel()]) + 10.0 ** -k * rng.standard_normal(2 * b * d) for k in (1, 2)]
+    starts += [rng.standard_normal(2 * b * d) for _ in range(effort)]
+    val, x = adversarial_min(gap, starts, maxiter=80)
+    z = x.reshape(2, b, d)
+    with mp.workdps(DPS):
+        vals, _ = chain_mp(matrix(z[0]), matrix(z[1]), mp.mpf(lam), mp.mpf(mu))
+    s = settle(vals[0] - vals[-1])
+    slack(s, "smallest TCR - bound found by local search (60 digits)")
+    assert s >= 0
+
+
+@pytest.mark.check("high-precision")
+def test_mmae_barlow_twins_and_tcr_agree():
+    from mmae import losses
+    from mmae import info
+    import torch
+    rng = np.random.default_rng(41700)
+    z1, z2 = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    with mp.workdps(DPS):
+        loss, c, k1, k2 = mp_bt(matrix(z1), matrix(z2), mp.mpf("0.005"))
+        tcr = mp_logdet_shift(hadamard(k1, k2), mp.mpf(1))
+    t1, t2 = torch.tensor(z1), torch.tensor(z2)
+    assert abs(float(losses.barlow_twins_loss(t1, t2, 0.005, normalize="paper")) - float(loss)) <= 1e-12
+    kk = info.feature_gram(t1) * info.feature_gram(t2)
+    assert abs(float(info.total_coding_rate(kk, 1.0)) - float(tcr)) <= 1e-11

@@ -1,0 +1,170 @@
+"""The generators of the documentation site's Theory, Verification and Errata pages (docs/theory.py).
+
+These run without MkDocs: the full build and the browser test are ``bash docs/ci.sh``.
+"""
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("mmae_docs_theory", ROOT / "docs" / "theory.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+T = _load()
+
+PROOF = '''r"""Theorem 9.9 (twin: Theorem A.99): a made-up bound.
+
+Statement. For :math:`x \\ge 0`, ``f(x) < g(x)`` and
+
+.. math:: \\log(1+x) \\le x
+          + 0,
+
+which Lemma 4.2 implies; see also :math:`a < b`.
+
+=====  =======
+name   value
+=====  =======
+alpha  :math:`\\alpha`
+beta   2
+=====  =======
+"""
+import not_a_module_that_exists  # the page generator must never import a proofs file
+
+STATEMENT = "Theorem 9.9"
+TITLE = "made-up bound"
+TWINS = ("Theorem A.99",)
+VERDICT = "holds under a condition"
+CONDITION = r"x >= 0 and :math:`\\mu > 0`"
+CORRECTED = None
+
+
+def test_it(slack):
+    slack(0.5)
+'''
+
+
+@pytest.fixture
+def repo(tmp_path):
+    (tmp_path / "proofs").mkdir()
+    (tmp_path / "proofs" / "test_theorem_9_9.py").write_text(PROOF)
+    return tmp_path
+
+
+def test_paper_order_is_the_sort_order():
+    names = list(T.PAPER_STATEMENTS)
+    assert sorted(reversed(names), key=T.statement_key) == names
+    # appendix twins sit in Appendix A, before A.12; remarks and conventions follow their statement
+    assert sorted(["Lemma A.12", "Proposition A.1", "Theorem 4.17", "Remark 4.17", "Eq. (5)", "Definition 3.3"],
+                  key=T.statement_key) == ["Definition 3.3", "Eq. (5)", "Theorem 4.17", "Remark 4.17",
+                                           "Proposition A.1", "Lemma A.12"]
+    assert [T.statement_section(n) for n in ("Definition 3.1", "Eq. (5)", "Lemma A.12", "ER bound")] == ["3", "4", "A", None]
+
+
+def test_rst_math_literals_and_links():
+    md = T.rst_to_md("Proof. For :math:`a < b`, ``x<y`` and\n\n.. math:: \\sum_i\n          p_i = 1\n\n"
+                     "by Lemma 4.2, not :math:`\\text{Lemma 4.2}`.", link=lambda n: "lemma.md" if n == "Lemma 4.2" else None)
+    assert md.startswith("**Proof.** For \\(a < b\\), `x<y` and")   # math and code keep their '<'
+    assert "$$\n\\sum_i\np_i = 1\n$$" in md                            # the whole indented block, as display math
+    assert "[Lemma 4.2](lemma.md)" in md and "\\(\\text{Lemma 4.2}\\)" in md  # no link inside math
+    assert ":math:" not in md and "``" not in md
+    assert T.rst_to_md("if a <b> then") == "if a &lt;b> then\n"     # no raw HTML from prose
+
+
+def test_rst_simple_table():
+    md = T.rst_to_md("====  ======\nname  value\n====  ======\na|b   :math:`x`\nc     2\n====  ======\n")
+    rows = [r for r in md.splitlines() if r.startswith("|")]
+    assert rows[0] == "| name | value |"
+    assert rows[2] == "| a\\|b | \\(x\\) |" and rows[3] == "| c | 2 |"
+
+
+def test_statement_page_includes_the_check_by_line_range(repo):
+    st, = T.scan_proofs(repo)
+    assert (st.name, st.title, st.twins, st.verdict, st.slug) == (
+        "Theorem 9.9", "made-up bound", ("Theorem A.99",), "holds under a condition", "theorem-9-9")
+    lines = PROOF.splitlines()
+    assert lines[st.code_start - 2].endswith('"""') and lines[st.code_start - 1].startswith("import not_a_module")
+    entry = {"statement": "Theorem 9.9", "verdict": "holds under a condition", "condition": st.condition,
+             "checks": {"randomized": {"passed": 3, "failed": 0, "min_slack": 0.5, "min_slack_text": "0.5",
+                                       "min_slack_what": "gap"}}, "counterexamples": []}
+    page = T.statement_page(st, entry, link=lambda n: {"Lemma 4.2": "theory/lemma-4-2.md"}.get(n))
+    assert f'--8<-- "proofs/test_theorem_9_9.py:{st.code_start}:{len(lines)}"' in page
+    assert "def test_it" not in page                        # the code is included at build time, not copied
+    assert '!!! warning "Verdict: holds under a condition"' in page
+    assert "**Condition.** x >= 0 and \\(\\mu > 0\\)" in page
+    assert "| randomized | :material-check: 3/3 | 0.5 (gap) |" in page
+    assert "[Lemma 4.2](../theory/lemma-4-2.md)" in page
+    assert "[Theorem A.99](../theory/theorem-a-99.md)" in page
+    assert "\n# Theorem 9.9: made-up bound\n" in page and "A made-up bound." in page  # name not repeated
+
+
+def test_failed_check_is_shown_as_such(repo):
+    st, = T.scan_proofs(repo)
+    entry = {"statement": st.name, "verdict": "check failed", "checks": {}, "failed_tests": ["proofs/t.py::x"]}
+    page = T.statement_page(st, entry)
+    assert '!!! failure "Verdict: check failed"' in page and "Failed: `proofs/t.py::x`" in page
+    assert "declares **holds under a condition**" in page
+
+
+def test_verification_page_rows_come_from_the_report(repo):
+    sts = T.scan_proofs(repo)
+    report = {"generated": "G", "hypothesis_profile": "ci", "twins": {"Theorem A.99": "Theorem 9.9"}, "statements": [
+        {"statement": "Theorem 9.9", "verdict": "holds", "checks": {
+            "symbolic": {"passed": 2, "failed": 0, "min_slack": 0.0, "min_slack_text": "0"},
+            "high-precision": {"passed": 1, "failed": 0, "min_slack": 0.0, "min_slack_text": "1.5e-400"}}},
+        {"statement": "Lemma 8.1", "verdict": "false as printed", "checks": {
+            "randomized": {"passed": 1, "failed": 1, "min_slack": -0.25, "min_slack_text": "-0.25"}}},
+    ]}
+    md = T.verification_page(sts, report, "test", link=lambda n: {"Theorem 9.9": "theory/theorem-9-9.md"}.get(n))
+    rows = [r for r in md.splitlines() if r.startswith("| [") or r.startswith("| Lemma")]
+    assert rows == [  # in the paper's numbering: 8.1 before 9.9
+        "| Lemma 8.1 | – | – | :material-close: 1/2 | :material-close-circle: false as printed | -0.25 |",
+        "| [Theorem 9.9](theory/theorem-9-9.md) | :material-check: 2/2 | :material-check: 1/1 | – "
+        "| :material-check-circle: holds | 0 |",
+    ]
+    # an mpf slack below double range keeps its digits instead of printing 0
+    assert T.slack_text(report["statements"][0]["checks"]["high-precision"]) == "1.5e-400"
+    assert "| Theorem A.99 | [Theorem 9.9](theory/theorem-9-9.md) |" in md
+    assert "Not yet checked" in md and "Definition 3.1" in md
+
+
+def test_equation_spellings_are_one_statement():
+    assert {T.canonical_name(n) for n in ("Equation 5", "Eq. (5)", "Eqn. 5", "eq 5")} == {"Eq. (5)"}
+    assert T.canonical_name("Theorem 4.17") == "Theorem 4.17"
+
+
+def test_errata_plain_text_lists_become_markdown_lists():
+    md = T.errata_page("### Proposition 4.7 -- false\nFails:\n- alpha = 2: x\n  more\n- alpha = inf\n"
+                       "Corrected: y\nEvidence: `t`\n", link=lambda n: None)
+    assert "Fails:\n\n- alpha = 2: x\n  more\n- alpha = inf\n\nCorrected: y\n\nEvidence: `t`\n" in md
+
+
+def test_errata_links_statements_and_test_files():
+    md = T.errata_page("# Errata\n\n## Theorem 4.17\n\nSee [the test](test_theorem_4_17.py::test_x) and "
+                       "Lemma 4.2; `Lemma 4.2` in code stays.\n", link=lambda n: f"theory/{T.name_slug(n)}.md")
+    assert "## Theorem 4.17\n" in md                                   # headings untouched
+    assert "[the test](theory/theorem-4-17.md)" in md
+    assert "and [Lemma 4.2](theory/lemma-4-2.md);" in md and "`Lemma 4.2` in code" in md
+
+
+def test_every_proofs_file_renders_without_leftover_rest():
+    statements = T.scan_proofs(ROOT)
+    if not statements:
+        pytest.skip("no proofs/test_*.py in this checkout")
+    names = [st.name for st in statements]
+    assert len(set(names)) == len(names), "two proofs files declare the same STATEMENT"
+    for st in statements:
+        assert not st.problems, st.problems
+        page = T.statement_page(st, None, link=lambda n: None)
+        text = re.sub(r"```` .*?````", "", page, flags=re.S)
+        assert ":math:`" not in text and ".. math::" not in text, st.rel
+        assert text.count("$$") % 2 == 0, st.rel
