@@ -28,7 +28,7 @@ import numpy as np
 from .engine.common import JsonlLogger, RunDir, write_json_atomic
 
 __all__ = ["TARGETS", "SCALES", "PAPER", "Stage", "Target", "build_target", "run_target", "check_data",
-           "plan_text", "METHODS_MIM", "METHODS_SIAMESE"]
+           "plan_text", "cost_text", "summarize", "read_log", "run_stage", "METHODS_MIM", "METHODS_SIAMESE"]
 
 PAPER = json.loads(resources.files("mmae").joinpath("paper_results.json").read_text())
 
@@ -192,7 +192,7 @@ def build_target(key: str, scale_name: str, out: str | Path, *, data_root: str |
     methods = tuple(methods) if methods else None
     t = Target(key, _TITLES[key])
 
-    def want(method, family):
+    def want(method):
         return methods is None or method in methods
 
     if key in ("table1", "table2", "table3", "figure4"):
@@ -218,7 +218,7 @@ def build_target(key: str, scale_name: str, out: str | Path, *, data_root: str |
             model_list = tuple(m for m in scale.models_t1 if m in chosen)
         for model in model_list:
             for method in METHODS_MIM:
-                if want(method, "mim"):
+                if want(method):
                     for s in seed_list:
                         t.stages += _mim_stages(root, scale, dataset=scale.mim_dataset_t1, model=model, method=method,
                                                 seed=s, mu=scale.mu_t1[model], pretrain=scale.pretrain, finetune=True,
@@ -231,7 +231,7 @@ def build_target(key: str, scale_name: str, out: str | Path, *, data_root: str |
                                         mu=mu, pretrain=scale.pretrain, finetune=False, data_root=data_root, epochs=epochs)
     elif key in ("table3", "figure4"):
         for method in METHODS_MIM:
-            if want(method, "mim"):
+            if want(method):
                 for s in seed_list:
                     stages = _mim_stages(root, scale, dataset=scale.mim_dataset_t3, model=scale.model_t3, method=method,
                                          seed=s, mu=1.0, pretrain=scale.pretrain_t3, finetune=True,
@@ -240,7 +240,7 @@ def build_target(key: str, scale_name: str, out: str | Path, *, data_root: str |
                     t.stages += stages if key == "table3" else stages[:1]
     elif key in ("figure1", "figure2", "figure5"):
         for method in METHODS_SIAMESE:
-            if want(method, "siamese"):
+            if want(method):
                 for s in seed_list:
                     t.stages.append(_siamese_stage(root, scale, method=method, seed=s, data_root=data_root, epochs=epochs))
     elif key == "figure3":
@@ -414,7 +414,8 @@ def _metric(stage: Stage, key: str):
     return None if m is None else m.get(key)
 
 
-def _log(stage: Stage) -> list[dict]:
+def read_log(stage: Stage) -> list[dict]:
+    """The JSON-lines log of a stage (one record per epoch)."""
     return JsonlLogger(RunDir(stage.run_dir).log_path, enabled=False).read()
 
 
@@ -459,7 +460,8 @@ def _table1(target, scale_name, out_dir):
                 ref = PAPER["table1"][task][method][paper_names[model]]
                 cells += [_fmt(st), f"{ref:.1f}"]
             rows.append(f"| {'Linear probing' if kind == 'linprobe' else 'Fine-tuning'} | {METHOD_LABEL[method]} | " + " | ".join(cells) + " |")
-    head = "| Downstream task | Method | " + " | ".join(f"{m} (measured) | {paper_names[m].replace('_', '-')} (paper)" for m in models) + " |"
+    nice = {"vit_base": "ViT-Base", "vit_large": "ViT-Large"}
+    head = "| Downstream task | Method | " + " | ".join(f"{m} (measured) | {nice[paper_names[m]]} (paper)" for m in models) + " |"
     sep = "|" + "---|" * (2 + 2 * len(models))
     return {"measured": measured, "markdown": "\n".join([head, sep] + rows)}
 
@@ -501,7 +503,7 @@ def _curves(stages: list[Stage], key: str, by: str) -> dict:
     """Per group (method or temperature): epochs and the mean/std over seeds of ``key``."""
     out = {}
     for label in sorted({s.labels[by] for s in stages}, key=str):
-        logs = [[r for r in _log(s) if key in r and r[key] is not None] for s in stages if s.labels[by] == label]
+        logs = [[r for r in read_log(s) if key in r and r[key] is not None] for s in stages if s.labels[by] == label]
         n = min((len(l) for l in logs), default=0)
         if n == 0:
             continue
@@ -564,11 +566,11 @@ def _siamese_figure(keys):
 
 
 def _figure4(target, scale_name, out_dir):
-    curves = _curves(target.stages, "effective_rank", "method")
+    curves = _curves(target.stages, "erank", "method")
     label = lambda k: METHOD_LABEL.get(k, k)  # noqa: E731
     paths = _plot(out_dir, "figure4", [("Effective rank during pretraining", curves, "effective rank")], label)
     md = _curve_md(curves, label, "effective rank") + "\n\n![Figure 4](figure4.png)"
-    return {"measured": {"effective_rank": curves}, "figures": paths, "markdown": md}
+    return {"measured": {"erank": curves}, "figures": paths, "markdown": md}
 
 
 _SUMMARIZERS = {

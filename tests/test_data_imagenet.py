@@ -12,13 +12,6 @@ from mmae.data.transforms import (GpuAugment, mixup_cutmix, normalize, one_hot_s
                                   random_hflip, resized_crop, sample_crop_boxes, soft_target_cross_entropy)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _jpeg(path, w=40, h=30, seed=0):
     rng = np.random.default_rng(seed)

@@ -14,13 +14,6 @@ from mmae.engine import finetune, linprobe, pretrain
 from mmae.engine.common import NonFiniteLoss, load_checkpoint
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _pre(**kw):
     return pretrain.PretrainConfig.mini(**{"epochs": 3, "warmup_epochs": 1, "ckpt_every": 1, "erank_batch": 64, **kw})

@@ -15,14 +15,6 @@ F64 = torch.float64
 DPS = 50
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matrices: extra BLAS threads only add synchronisation stalls on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 # ----------------------------------------------------------------------------- inputs
 

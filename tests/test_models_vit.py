@@ -13,15 +13,6 @@ from mmae.models import (MaskedAutoencoderViT, VisionTransformer, get_2d_sincos_
 from mmae.models.vit import Attention, DropPath
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny tensors: a second thread only adds synchronisation (and contention on a shared machine)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _block_layout(prefix, dim, hidden):
     return {
         f"{prefix}.norm1.weight": (dim,), f"{prefix}.norm1.bias": (dim,),

@@ -65,7 +65,7 @@ def test_table3_reuses_table1_runs(out):
 
 
 @pytest.mark.parametrize("n,keys", [(1, ["feat_mi_a1"]), (2, ["feat_joint_a1"]), (3, ["feat_joint_a1", "feat_mi_a1", "knn_top1"]),
-                                    (4, ["effective_rank"]), (5, ["feat_js", "feat_spectrum_js"])])
+                                    (4, ["erank"]), (5, ["feat_js", "feat_spectrum_js"])])
 def test_figures(out, n, keys):
     run(out, "--figure", str(n))
     key = f"figure{n}"

@@ -19,13 +19,6 @@ LOSS_KEYS = {"sc_align", "sc_offdiag", "sc_loss", "bt_ondiag", "bt_offdiag", "bt
 BOUND_KEYS = {"bound_4_3_sc", "bound_4_13_sc", "bound_4_3_bt", "bound_4_13_bt", "bound_4_17_bt_mu1"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _tiny_cifar(root, n_train=96, n_test=32):
     d = root / "cifar-10-batches-py"

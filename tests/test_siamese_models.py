@@ -16,13 +16,6 @@ from mmae.models.resnet import build_backbone, convnet_small, resnet18
 from mmae.models.siamese import BYOL, BarlowTwins, SimCLR, SpectralContrastive, build_siamese, mlp
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 # ------------------------------------------------------------------ backbones
 
