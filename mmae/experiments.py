@@ -515,11 +515,11 @@ def _curves(stages: list[Stage], key: str, by: str) -> dict:
 
 
 def _plot(out_dir: Path, name: str, panels: list[tuple[str, dict, str]], label: Callable[[str], str]) -> list[str]:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a bare Figure renders without pyplot, so no global backend is switched (notebooks keep theirs)
+    from matplotlib.figure import Figure
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
+    fig = Figure(figsize=(5.2 * len(panels), 3.8))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (title, curves, ylabel) in zip(axes[0], panels):
         for key, c in curves.items():
             x, m, s = np.array(c["epoch"]), np.array(c["mean"]), np.array(c["std"])
@@ -538,7 +538,6 @@ def _plot(out_dir: Path, name: str, panels: list[tuple[str, dict, str]], label: 
         p = out_dir / f"{name}.{ext}"
         fig.savefig(p, dpi=150)
         paths.append(str(p))
-    plt.close(fig)
     return paths
 
 
