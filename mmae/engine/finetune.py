@@ -15,7 +15,7 @@ and top-5 on the test / validation split (final and best epoch).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,11 +25,12 @@ import torch.nn.functional as F
 from mmae import dist
 from mmae.data import data_info
 from mmae.data.transforms import GpuAugment, mixup_cutmix, soft_target_cross_entropy
-from mmae.engine.common import (FiniteGuard, JsonlLogger, autocast, load_checkpoint, lr_at, param_groups, progress,
-                                save_checkpoint, seed_everything, set_lr)
+from mmae.engine.common import (FiniteGuard, JsonlLogger, autocast, lr_at, param_groups, progress,
+                                seed_everything, set_lr)
 from mmae.engine.linprobe import load_pretrained
-from mmae.engine.pretrain import (Batches, _check_common, cli, evaluate_topk, grad_step, last_record, make_adamw,
-                                  micro_context, rank_rng_states, restore_rank_rng, run_prologue, wrap_ddp)
+from mmae.engine.pretrain import (Batches, _check_common, cli, epoch_record, evaluate_topk, grad_step, last_record,
+                                  make_adamw, maybe_checkpoint, micro_context, resume, run_prologue, schedule,
+                                  train_test_batches, wrap_ddp)
 from mmae.models import VisionTransformer, load_encoder_weights, build_vit
 
 __all__ = ["FinetuneConfig", "run", "main", "build_finetune_model"]
@@ -148,17 +149,8 @@ def run(cfg: FinetuneConfig, out_dir: str | Path) -> dict:
         from mmae.engine.pretrain import default_patch_size
         state, size, patch = None, cfg.model, cfg.patch_size or default_patch_size(cfg.dataset)
     model = build_finetune_model(size, patch, cfg.dataset, cfg.drop_path, state).to(device)
-    train = Batches(cfg.dataset, "train", train=True, batch_size=cfg.batch_size, device=device,
-                    data_root=cfg.data_root, seed=cfg.seed, crop_scale=(cfg.crop_scale_min, 1.0),
-                    num_workers=cfg.num_workers, skip_corrupt=cfg.skip_corrupt)
-    test = Batches(cfg.dataset, "test", train=False, batch_size=cfg.batch_size, device=device,
-                   data_root=cfg.data_root, num_workers=cfg.num_workers, classes=train.classes,
-                   skip_corrupt=cfg.skip_corrupt)
-    steps_per_epoch = len(train) // cfg.accum_iter
-    if steps_per_epoch == 0:
-        raise ValueError(f"accum_iter={cfg.accum_iter} exceeds the {len(train)} batches of an epoch")
-    global_batch = cfg.batch_size * cfg.accum_iter * dist.get_world_size()
-    base_lr = cfg.lr or cfg.blr * global_batch / 256
+    train, test = train_test_batches(cfg, device)
+    steps_per_epoch, global_batch, base_lr = schedule(cfg, train)
     groups = param_groups(model, cfg.weight_decay, layer_decay=cfg.layer_decay, num_layers=model.num_layers)
     optimizer = make_adamw(groups, base_lr, (0.9, 0.999), device)
     aug = GpuAugment("finetune", info.mean, info.std, info.img_size, crop=cfg.dataset != "imagenet",
@@ -166,13 +158,8 @@ def run(cfg: FinetuneConfig, out_dir: str | Path) -> dict:
                      randaug_mstd=cfg.randaug_mstd, reprob=cfg.reprob)
     plain = GpuAugment("eval", info.mean, info.std, info.img_size)
     log = JsonlLogger(rd.log_path)
-    start, best = 0, {"top1": 0.0, "top5": 0.0}
-    ckpt = load_checkpoint(rd.ckpt_path) if cfg.resume else None
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        restore_rank_rng(ckpt["rng"])
-        start, best = ckpt["epoch"], ckpt["best"]
+    ckpt = resume(rd, cfg, model, optimizer)
+    start, best = (ckpt["epoch"], ckpt["best"]) if ckpt is not None else (0, {"top1": 0.0, "top5": 0.0})
     ddp = wrap_ddp(model, device)
     step_model = torch.compile(ddp) if cfg.compile else ddp
     guard = FiniteGuard()
@@ -184,21 +171,14 @@ def run(cfg: FinetuneConfig, out_dir: str | Path) -> dict:
         guard.check(f"in fine-tuning epoch {epoch + 1}")
         stats = {k: float(v) for k, v in stats.items()}
         seconds = time.perf_counter() - t0
-        record = {"epoch": epoch + 1, **stats, "images_per_s": steps_per_epoch * global_batch / seconds}
-        if cfg.skip_corrupt:
-            record["skipped_images"] = train.skipped  # this rank's
+        record = epoch_record(epoch, stats, seconds, steps_per_epoch, global_batch, train, cfg.skip_corrupt)
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             ev = evaluate_topk(model, test, plain)
             record.update({f"test_{k}": v for k, v in ev.items()})
             if ev["top1"] > best["top1"]:
                 best = {"top1": ev["top1"], "top5": ev["top5"]}
         log.log(record)
-        if (epoch + 1) % cfg.ckpt_every == 0 or epoch + 1 == cfg.epochs:
-            rng = rank_rng_states()
-            if dist.is_main():
-                save_checkpoint(rd.ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                               "epoch": epoch + 1, "rng": rng, "best": best, "config": asdict(cfg)})
-            dist.barrier()
+        maybe_checkpoint(rd, cfg, epoch, model, optimizer, best=best)
     if not ev:
         ev = evaluate_topk(model, test, plain)
     metrics = {"dataset": cfg.dataset, "model": size, "epochs": cfg.epochs, "top1": ev["top1"], "top5": ev["top5"],

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,10 +28,10 @@ from mmae import dist
 from mmae.data import data_info
 from mmae.data.transforms import GpuAugment
 from mmae.engine.common import (LARS, FiniteGuard, JsonlLogger, autocast, load_checkpoint, lr_at, progress,
-                                save_checkpoint, seed_everything, set_lr)
-from mmae.engine.pretrain import (Batches, _check_common, cli, default_patch_size, evaluate_topk, grad_step,
-                                  last_record, micro_context, rank_rng_states, restore_rank_rng, run_prologue,
-                                  wrap_ddp)
+                                seed_everything, set_lr)
+from mmae.engine.pretrain import (Batches, _check_common, cli, default_patch_size, epoch_record, evaluate_topk,
+                                  grad_step, last_record, maybe_checkpoint, micro_context, resume, run_prologue,
+                                  schedule, train_test_batches, wrap_ddp)
 from mmae.models import VisionTransformer, load_encoder_weights, build_vit
 
 __all__ = ["LinProbeConfig", "run", "main", "load_pretrained", "build_probe"]
@@ -169,29 +169,15 @@ def run(cfg: LinProbeConfig, out_dir: str | Path) -> dict:
     state, size, patch = load_pretrained(cfg.pretrained, cfg.model, cfg.patch_size, cfg.dataset)
     model = build_probe(size, patch, cfg.dataset, state).to(device)
     model.eval()  # the frozen encoder has no train-time behaviour; the head's BatchNorm is set to train below
-    train = Batches(cfg.dataset, "train", train=True, batch_size=cfg.batch_size, device=device,
-                    data_root=cfg.data_root, seed=cfg.seed, crop_scale=(cfg.crop_scale_min, 1.0),
-                    num_workers=cfg.num_workers, skip_corrupt=cfg.skip_corrupt)
-    test = Batches(cfg.dataset, "test", train=False, batch_size=cfg.batch_size, device=device,
-                   data_root=cfg.data_root, num_workers=cfg.num_workers, classes=train.classes,
-                   skip_corrupt=cfg.skip_corrupt)
-    steps_per_epoch = len(train) // cfg.accum_iter
-    if steps_per_epoch == 0:
-        raise ValueError(f"accum_iter={cfg.accum_iter} exceeds the {len(train)} batches of an epoch")
-    global_batch = cfg.batch_size * cfg.accum_iter * dist.get_world_size()
-    base_lr = cfg.lr or cfg.blr * global_batch / 256
+    train, test = train_test_batches(cfg, device)
+    steps_per_epoch, global_batch, base_lr = schedule(cfg, train)
     optimizer = LARS(model.head.parameters(), lr=base_lr, weight_decay=cfg.weight_decay)
     aug = GpuAugment("linprobe", info.mean, info.std, info.img_size, crop=cfg.dataset != "imagenet",
                      flip=info.flip, scale=(cfg.crop_scale_min, 1.0))
     plain = GpuAugment("eval", info.mean, info.std, info.img_size)
     log = JsonlLogger(rd.log_path)
-    start = 0
-    ckpt = load_checkpoint(rd.ckpt_path) if cfg.resume else None
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        restore_rank_rng(ckpt["rng"])
-        start = ckpt["epoch"]
+    ckpt = resume(rd, cfg, model, optimizer)
+    start = ckpt["epoch"] if ckpt is not None else 0
     probe = _Probe(model)
     if aug.deterministic and train.loader is None:
         # no augmentation draws randomness (digits: no flip, no crop), and the encoder is frozen: every
@@ -211,19 +197,12 @@ def run(cfg: LinProbeConfig, out_dir: str | Path) -> dict:
         guard.check(f"in linear probing epoch {epoch + 1}")
         stats = {k: float(v) for k, v in stats.items()}
         seconds = time.perf_counter() - t0
-        record = {"epoch": epoch + 1, **stats, "images_per_s": steps_per_epoch * global_batch / seconds}
-        if cfg.skip_corrupt:
-            record["skipped_images"] = train.skipped  # this rank's
+        record = epoch_record(epoch, stats, seconds, steps_per_epoch, global_batch, train, cfg.skip_corrupt)
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             ev = evaluate_topk(model, test, plain)
             record.update({f"test_{k}": v for k, v in ev.items()})
         log.log(record)
-        if (epoch + 1) % cfg.ckpt_every == 0 or epoch + 1 == cfg.epochs:
-            rng = rank_rng_states()
-            if dist.is_main():
-                save_checkpoint(rd.ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                               "epoch": epoch + 1, "rng": rng, "config": asdict(cfg)})
-            dist.barrier()
+        maybe_checkpoint(rd, cfg, epoch, model, optimizer)
     if not ev:
         ev = evaluate_topk(model, test, plain)
     metrics = {"dataset": cfg.dataset, "model": size, "epochs": cfg.epochs, "top1": ev["top1"], "top5": ev["top5"],

@@ -286,6 +286,60 @@ def micro_context(model: nn.Module, sync: bool):
     return contextlib.nullcontext()
 
 
+def schedule(cfg, batches) -> tuple[int, int, float]:
+    """``(optimiser steps per epoch, global batch, base lr)``; lr = blr x global batch / 256 unless
+    ``cfg.lr`` gives it (the MAE recipe's linear scaling rule)."""
+    steps_per_epoch = len(batches) // cfg.accum_iter
+    if steps_per_epoch == 0:
+        raise ValueError(f"accum_iter={cfg.accum_iter} exceeds the {len(batches)} batches of an epoch")
+    global_batch = cfg.batch_size * cfg.accum_iter * dist.get_world_size()
+    return steps_per_epoch, global_batch, cfg.lr or cfg.blr * global_batch / 256
+
+
+def train_test_batches(cfg, device) -> tuple["Batches", "Batches"]:
+    """The labelled training and test batches of the linear probe and of fine-tuning."""
+    train = Batches(cfg.dataset, "train", train=True, batch_size=cfg.batch_size, device=device,
+                    data_root=cfg.data_root, seed=cfg.seed, crop_scale=(cfg.crop_scale_min, 1.0),
+                    num_workers=cfg.num_workers, skip_corrupt=cfg.skip_corrupt)
+    test = Batches(cfg.dataset, "test", train=False, batch_size=cfg.batch_size, device=device,
+                   data_root=cfg.data_root, num_workers=cfg.num_workers, classes=train.classes,
+                   skip_corrupt=cfg.skip_corrupt)
+    return train, test
+
+
+def resume(rd: RunDir, cfg, model: nn.Module, optimizer) -> dict | None:
+    """Load the run's checkpoint into ``model`` and ``optimizer`` and restore every rank's RNG;
+    returns the checkpoint (for its epoch and extras), or None for a fresh start."""
+    ckpt = load_checkpoint(rd.ckpt_path) if cfg.resume else None
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        restore_rank_rng(ckpt["rng"])
+    return ckpt
+
+
+def epoch_record(epoch: int, stats: dict, seconds: float, steps_per_epoch: int, global_batch: int,
+                 batches: "Batches", skip_corrupt: bool) -> dict:
+    """The log line of a finished epoch (``stats`` already synced to floats)."""
+    record = {"epoch": epoch + 1, **stats, "images_per_s": steps_per_epoch * global_batch / seconds,
+              "epoch_s": seconds}
+    if skip_corrupt:
+        record["skipped_images"] = batches.skipped  # this rank's
+    return record
+
+
+def maybe_checkpoint(rd: RunDir, cfg, epoch: int, model: nn.Module, optimizer, **extra) -> None:
+    """Every ``ckpt_every`` epochs and after the last: model, optimiser, epoch, every rank's RNG
+    state and the config, written atomically by rank 0."""
+    if (epoch + 1) % cfg.ckpt_every and epoch + 1 != cfg.epochs:
+        return
+    rng = rank_rng_states()  # a collective: every rank takes part
+    if dist.is_main():
+        save_checkpoint(rd.ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                       "epoch": epoch + 1, "rng": rng, "config": asdict(cfg), **extra})
+    dist.barrier()
+
+
 def run_prologue(cfg, out_dir):
     """Common start of every engine: device, distributed init, run directory and config check."""
     resolve_device(cfg.device)  # a CUDA request on a machine without CUDA is a ValueError
@@ -356,11 +410,7 @@ def run(cfg: PretrainConfig, out_dir: str | Path) -> dict:
     batches = Batches(cfg.dataset, "train", train=True, batch_size=cfg.batch_size, device=device,
                       data_root=cfg.data_root, seed=cfg.seed, crop_scale=(cfg.crop_scale_min, 1.0),
                       num_workers=cfg.num_workers, skip_corrupt=cfg.skip_corrupt)
-    steps_per_epoch = len(batches) // cfg.accum_iter
-    if steps_per_epoch == 0:
-        raise ValueError(f"accum_iter={cfg.accum_iter} exceeds the {len(batches)} batches of an epoch")
-    global_batch = cfg.batch_size * cfg.accum_iter * world
-    base_lr = cfg.lr or cfg.blr * global_batch / 256
+    steps_per_epoch, global_batch, base_lr = schedule(cfg, batches)
     optimizer = make_adamw(param_groups(model, cfg.weight_decay), base_lr, (cfg.beta1, cfg.beta2), device)
     aug = GpuAugment("pretrain", info.mean, info.std, info.img_size, crop=cfg.dataset != "imagenet",
                      flip=info.flip, scale=(cfg.crop_scale_min, 1.0))
@@ -368,14 +418,9 @@ def run(cfg: PretrainConfig, out_dir: str | Path) -> dict:
     heldout = heldout_batch(cfg.dataset, cfg.data_root, cfg.erank_batch, device) if dist.is_main() else None
     log = JsonlLogger(rd.log_path)
 
-    start = 0
-    ckpt = load_checkpoint(rd.ckpt_path) if cfg.resume else None
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        restore_rank_rng(ckpt["rng"])
-        start = ckpt["epoch"]
-    elif dist.is_main():
+    ckpt = resume(rd, cfg, model, optimizer)
+    start = ckpt["epoch"] if ckpt is not None else 0
+    if ckpt is None and dist.is_main():
         log.log({"epoch": 0, "erank": features_erank(model.features, heldout, plain)})
     ddp = wrap_ddp(model, device)
     step_model = torch.compile(ddp) if cfg.compile else ddp
@@ -387,20 +432,11 @@ def run(cfg: PretrainConfig, out_dir: str | Path) -> dict:
         guard.check(f"in pretraining epoch {epoch + 1}")  # one sync per epoch; raises before any save
         stats = {k: float(v) for k, v in stats.items()}
         seconds = time.perf_counter() - t0
-        record = {"epoch": epoch + 1, **stats, "images_per_s": steps_per_epoch * global_batch / seconds,
-                  "epoch_s": seconds}
-        if cfg.skip_corrupt:
-            record["skipped_images"] = batches.skipped  # this rank's
+        record = epoch_record(epoch, stats, seconds, steps_per_epoch, global_batch, batches, cfg.skip_corrupt)
         if dist.is_main():
             record["erank"] = features_erank(model.features, heldout, plain)
         log.log(record)
-        if (epoch + 1) % cfg.ckpt_every == 0 or epoch + 1 == cfg.epochs:
-            rng = rank_rng_states()
-            if dist.is_main():
-                save_checkpoint(rd.ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                               "epoch": epoch + 1, "rng": rng, "config": asdict(cfg),
-                                               "world_size": world})
-            dist.barrier()
+        maybe_checkpoint(rd, cfg, epoch, model, optimizer, world_size=world)
     if not stats and dist.is_main():  # resumed from the final checkpoint: the last epoch's line has the losses
         stats = {k: v for k, v in last_record(log, cfg.epochs).items() if k in ("loss", "mae_loss", "reg_loss", "lr")}
     metrics = {"method": cfg.method, "model": cfg.model, "dataset": cfg.dataset, "epochs": cfg.epochs, **stats,
