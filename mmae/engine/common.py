@@ -27,7 +27,7 @@ import torch
 from .. import dist
 
 __all__ = [
-    "seed_everything", "get_rng_state", "set_rng_state", "atomic_write_bytes", "write_json_atomic",
+    "seed_everything", "get_rng_state", "set_rng_state", "rank_rng_states", "restore_rank_rng", "atomic_write_bytes", "write_json_atomic",
     "save_checkpoint", "load_checkpoint", "JsonlLogger", "lr_at", "cosine_momentum", "param_groups",
     "LARS", "set_lr", "autocast", "NonFiniteLoss", "FiniteGuard", "progress", "RunDir",
     "resolve_device", "count_parameters",
@@ -56,6 +56,23 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def rank_rng_states() -> list:
+    """The RNG states of every rank (each rank draws its own masks and augmentations)."""
+    state = get_rng_state()
+    if not dist.is_distributed():
+        return [state]
+    out = [None] * dist.get_world_size()
+    torch.distributed.all_gather_object(out, state)
+    return out
+
+
+def restore_rank_rng(states: list) -> None:
+    if len(states) != dist.get_world_size():
+        raise ValueError(f"the checkpoint holds RNG states of {len(states)} processes but this run has "
+                         f"{dist.get_world_size()}; resume with the same number of processes")
+    set_rng_state(states[dist.get_rank()])
 
 
 # ------------------------------------------------------------------ files

@@ -44,9 +44,9 @@ import torch.nn.functional as F
 from mmae import dist
 from mmae.data import DATASETS, data_info, load_tensors
 from mmae.data.transforms import GpuAugment
-from mmae.engine.common import (FiniteGuard, JsonlLogger, NonFiniteLoss, RunDir, autocast, get_rng_state, load_checkpoint, lr_at,
-                                param_groups, progress, resolve_device, save_checkpoint, seed_everything, set_lr,
-                                set_rng_state)
+from mmae.engine.common import (FiniteGuard, JsonlLogger, NonFiniteLoss, RunDir, autocast, load_checkpoint, lr_at,
+                                param_groups, progress, rank_rng_states, resolve_device, restore_rank_rng,
+                                save_checkpoint, seed_everything, set_lr)
 from mmae.losses import tcr_loss, uniformity_loss
 from mmae.models import VIT_SIZES, mae_vit
 
@@ -237,23 +237,6 @@ def evaluate_topk(model: nn.Module, batches: Batches, norm: GpuAugment, ks=(1, 5
     out = {f"top{k}": 100.0 * float(stats[i]) / n for i, k in enumerate(ks)}
     out["loss"] = float(stats[len(ks)]) / n
     return out
-
-
-def rank_rng_states() -> list:
-    """The RNG states of every rank (each rank draws its own masks and augmentations)."""
-    state = get_rng_state()
-    if not dist.is_distributed():
-        return [state]
-    out = [None] * dist.get_world_size()
-    torch.distributed.all_gather_object(out, state)
-    return out
-
-
-def restore_rank_rng(states: list) -> None:
-    if len(states) != dist.get_world_size():
-        raise ValueError(f"the checkpoint holds RNG states of {len(states)} processes but this run has "
-                         f"{dist.get_world_size()}; resume with the same number of processes")
-    set_rng_state(states[dist.get_rank()])
 
 
 def last_record(log: JsonlLogger, epoch: int) -> dict:

@@ -42,8 +42,8 @@ import torch.nn.functional as F
 from mmae import dist
 from mmae.data.views import TwoViews, view_recipe
 from mmae.engine.common import (LARS, FiniteGuard, JsonlLogger, RunDir, atomic_write_bytes, autocast,
-                                cosine_momentum, get_rng_state, load_checkpoint, lr_at, param_groups, progress,
-                                resolve_device, save_checkpoint, seed_everything, set_lr, set_rng_state)
+                                cosine_momentum, load_checkpoint, lr_at, param_groups, progress, rank_rng_states,
+                                resolve_device, restore_rank_rng, save_checkpoint, seed_everything, set_lr)
 from mmae.engine.knn import extract_features, knn_accuracy
 from mmae.engine.matrix_logging import BranchMonitor
 from mmae.models.resnet import build_backbone
@@ -305,10 +305,7 @@ def run(cfg: SiameseConfig, out_dir: str) -> dict:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         start_epoch = int(ckpt["epoch"])
-        if di.rank == 0:
-            set_rng_state(ckpt["rng"])
-        else:  # only rank 0's stream is saved; the others restart from a fresh, distinct seed
-            seed_everything(cfg.seed + di.rank + 100003 * start_epoch)
+        restore_rank_rng(ckpt["rng"])  # every rank's own stream, as saved
 
     net = model
     if di.world_size > 1:
@@ -386,9 +383,10 @@ def run(cfg: SiameseConfig, out_dir: str) -> dict:
         if main:
             logger.log(evaluate(rec, done))
         if done % cfg.ckpt_every == 0 or done == cfg.epochs:
+            rng = rank_rng_states()  # a collective: every rank takes part
             if main:
                 save_checkpoint(rd.ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                               "epoch": done, "rng": get_rng_state(), "config": asdict(cfg)})
+                                               "epoch": done, "rng": rng, "config": asdict(cfg)})
             dist.barrier()
 
     metrics: dict = {"method": cfg.method, "dataset": cfg.dataset, "epochs": cfg.epochs, "train_time_s": t_train}
