@@ -5,7 +5,8 @@
     python reproduce.py --table 1 --data /data            # the paper's settings, GPU node
     torchrun --nproc_per_node=8 reproduce.py --table 1 --data /data
 
-Rerunning a command skips the finished stages and resumes an interrupted one. Everything is
+Rerunning a command skips the finished stages and resumes an interrupted one (at the step where it
+stopped; SIGTERM or SIGUSR1 makes it write its checkpoint and exit with code 75). Everything is
 written under --out (default results/): per run its log and metrics, per target a JSON file, a
 Markdown table beside the paper's values and, for figures, a PNG and an SVG. The experiments
 themselves are defined in mmae.experiments; this file only reads the command line.
@@ -19,18 +20,17 @@ import tempfile
 from pathlib import Path
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line and exit code 2, as for every other bad input
-        raise SystemExit(_fail(message))
+from mmae.cli import EXIT_DIVERGED, EXIT_PREEMPTED, Parser, error_line, fail
+
+PROG = "reproduce.py"
 
 
-def _fail(message: str) -> int:
-    print(f"reproduce.py: error: {message}", file=sys.stderr)
-    return 2
+def _fail(message: str, code: int = 2) -> int:
+    return fail(PROG, message, code)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = p.add_argument_group("what to reproduce (at least one)")
     what.add_argument("--table", action="append", default=[], metavar="N", help="1, 2 or 3 (repeatable)")
     what.add_argument("--figure", action="append", default=[], metavar="N", help="1 to 5 (repeatable)")
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         if args.debug:
             raise
-        return _fail(str(e))
+        return _fail(error_line(e))
 
     info = dist.init_distributed(None if args.device == "auto" else args.device)
     say = print if info.rank == 0 else (lambda *a, **k: None)
@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             say(ex.cost_text(t, info.world_size))
     if args.plan:
         return 0
+    from mmae.engine.loop import NonFiniteLoss, Preempted
     try:
         for t in targets:
             ex.run_target(t, device=args.device, log=say)
@@ -125,10 +126,16 @@ def main(argv: list[str] | None = None) -> int:
                 say("")
                 say(Path(args.out, t.key, f"{t.key}.md").read_text())
                 say(f"written: {Path(args.out, t.key)}")
+    except Preempted as e:  # SIGTERM / SIGUSR1: the stage's checkpoint is written
+        return _fail(error_line(e), EXIT_PREEMPTED) if info.rank == 0 else EXIT_PREEMPTED
+    except NonFiniteLoss as e:
+        if args.debug:
+            raise
+        return _fail(error_line(e), EXIT_DIVERGED)
     except (ValueError, RuntimeError) as e:
         if args.debug:
             raise
-        return _fail(str(e))
+        return _fail(error_line(e))
     except KeyboardInterrupt:
         return _fail("interrupted; rerun the same command to resume")
     finally:

@@ -1,6 +1,6 @@
 """Training throughput of the four Siamese methods on CIFAR-10-shaped data with ResNet-18.
 
-Times the full training step of `mmae.engine.siamese` (two-view augmentation on the device,
+Times the engine's own training step (`mmae.engine.siamese.SiameseTask.step`: keyed two-view augmentation on the device,
 forward of both views, loss, backward, LARS step, BYOL's EMA update) on a uint8 dataset held on
 the device, and prints a Markdown table: ms per step, images per second (an image counts once,
 although each step sees it in two views) and the epoch time on the 50,000 CIFAR-10 training
@@ -24,9 +24,11 @@ from pathlib import Path
 import torch
 
 from mmae.data.cifar import CIFAR10_MEAN, CIFAR10_STD, load_cifar
-from mmae.data.views import TwoViews, view_recipe
-from mmae.engine.common import LARS, autocast, cosine_momentum, param_groups, resolve_device, set_lr
-from mmae.engine.siamese import build_model, recipe, run
+from mmae.data.keyed import SampleRandom
+from mmae.engine.batches import Batch, Tensors
+from mmae.engine.common import autocast, resolve_device, set_lr
+from mmae.engine.config import base_lr
+from mmae.engine.siamese import SiameseTask, recipe, run
 from mmae.models.siamese import METHODS
 
 CIFAR10_TRAIN = 50_000
@@ -34,28 +36,26 @@ CIFAR10_TRAIN = 50_000
 
 def bench(method: str, device: torch.device, batch_size: int, steps: int, warmup: int, amp: bool,
           compile_: bool, images: torch.Tensor) -> dict:
-    cfg = recipe(method, "cifar10", batch_size=batch_size, amp=amp, compile=compile_)
+    """Times the engine's own step (`SiameseTask.step`: keyed two-view augmentation, both branches,
+    the loss), then backward, the LARS step and `after_update` (BYOL's target), as the loop runs them."""
+    cfg = recipe(method, "cifar10", batch_size=batch_size, amp=amp, compile=compile_, info_batch=min(512, len(images)))
     torch.manual_seed(0)
-    model = build_model(cfg, 3).to(device)
-    fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-    model = model.to(memory_format=fmt).train()
-    opt = LARS(param_groups(model, cfg.weight_decay), lr=0.0, weight_decay=cfg.weight_decay, momentum=cfg.momentum)
-    set_lr(opt, cfg.lr * batch_size / 256)
-    views = TwoViews(view_recipe(method, "cifar10", CIFAR10_MEAN, CIFAR10_STD, 32), 3).to(device)
-    fwd = torch.compile(model) if compile_ else model
+    labels = torch.zeros(len(images), dtype=torch.long)
+    data = Tensors(images, labels, device)
+    task = SiameseTask(cfg, device, data, data, CIFAR10_MEAN, CIFAR10_STD, 10)
+    set_lr(task.optimizer, base_lr(cfg))
+    net = torch.compile(task.module) if compile_ else task.module
+    task.train()
     n = images.shape[0]
 
     def step(i):
         idx = torch.randint(0, n, (batch_size,), device=device)
-        x1, x2 = views(images[idx])
-        x1, x2 = x1.contiguous(memory_format=fmt), x2.contiguous(memory_format=fmt)
         with autocast(device, amp):
-            loss = fwd(x1, x2)
-        opt.zero_grad(set_to_none=True)
+            loss = task.step(net, Batch(data.x[idx], data.y[idx], idx, SampleRandom(0, 0, idx)))["loss"]
+        task.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
-        if method == "byol":
-            model.update_target(cosine_momentum(i, 1000, cfg.byol_momentum))
+        task.optimizer.step()
+        task.after_update(i, 1000)
         return loss
 
     for i in range(warmup):

@@ -26,6 +26,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .engine.common import JsonlLogger, RunDir, write_json_atomic
+from .engine.finetune import VIT_L_RECIPE as _VIT_L_FINETUNE
 
 __all__ = ["TARGETS", "SCALES", "PAPER", "Stage", "Target", "build_target", "run_target", "check_data",
            "plan_text", "cost_text", "summarize", "read_log", "run_stage", "METHODS_MIM", "METHODS_SIAMESE"]
@@ -43,22 +44,25 @@ METHOD_LABEL = {"mae": "MAE", "umae": "U-MAE", "mmae": "M-MAE", "barlow": "Barlo
 
 @dataclass(frozen=True)
 class Scale:
-    """Everything that differs between the paper's experiments and their miniature."""
+    """What a target changes at one scale. The recipes themselves live with the engines (their
+    config defaults, the published recipe, and their ``MINI`` recipe); a scale states only the data,
+    the models and what differs from those recipes."""
     name: str
     seeds: int
+    mini: bool                     # start from the engines' mini recipes
     # masked image modeling
     mim_dataset_t1: str            # Tables 1-2
     mim_dataset_t3: str            # Table 3 / Figure 4
     models_t1: tuple[str, str]     # stand-ins for (ViT-B, ViT-L) in Table 1
     model_t3: str                  # stand-in for ViT-B in Table 3
     mu_t1: dict                    # TCR coefficient per Table-1 model
-    pretrain: dict                 # overrides of the pretraining config
-    pretrain_t3: dict
-    linprobe: dict
-    finetune: dict                 # per model: overrides of the fine-tuning config
+    pretrain: dict = field(default_factory=dict)      # overrides of the pretraining recipe
+    pretrain_t3: dict = field(default_factory=dict)
+    linprobe: dict = field(default_factory=dict)
+    finetune: dict = field(default_factory=dict)      # per model: overrides of the fine-tuning recipe
     # Siamese methods
-    siamese_dataset: str
-    siamese: dict                  # overrides of the Siamese config (epochs, batch, backbone)
+    siamese_dataset: str = "cifar10"
+    siamese: dict = field(default_factory=dict)       # overrides of the Siamese recipe
 
 
 LAM = 0.01           # U-MAE's and M-MAE's loss-balancing coefficient (Section 6.1)
@@ -68,40 +72,29 @@ TEMPERATURES = (0.3, 0.5, 0.7)                     # Figure 3
 
 SCALES: dict[str, Scale] = {
     "paper": Scale(
-        name="paper", seeds=1,
+        name="paper", seeds=1, mini=False,
         mim_dataset_t1="imagenet", mim_dataset_t3="cifar100",
         models_t1=("base", "large"), model_t3="base",
         mu_t1={"base": 1.0, "large": 3.0},
-        pretrain=dict(epochs=200, warmup_epochs=40, batch_size=1024, blr=1.5e-4, mask_ratio=0.75),
-        pretrain_t3=dict(epochs=1000, warmup_epochs=40, batch_size=1024, blr=1.5e-4, mask_ratio=0.75),
-        linprobe=dict(epochs=90, warmup_epochs=10, batch_size=16384, blr=0.1),
-        finetune={"base": dict(epochs=100, warmup_epochs=5, batch_size=1024, blr=5e-4, layer_decay=0.65, drop_path=0.1),
-                  "large": dict(epochs=50, warmup_epochs=5, batch_size=1024, blr=1e-3, layer_decay=0.75, drop_path=0.2)},
+        pretrain_t3=dict(epochs=1000),  # Table 3 / Figure 4 pretrain for 1000 epochs on CIFAR-100
+        finetune={"base": {}, "large": dict(_VIT_L_FINETUNE)},
         siamese_dataset="cifar10",
-        siamese=dict(epochs=200),
     ),
     "mini": Scale(
-        name="mini", seeds=3,
+        name="mini", seeds=3, mini=True,
         mim_dataset_t1="digits", mim_dataset_t3="digits",
         models_t1=("mini-b", "mini-l"), model_t3="mini-b",
         mu_t1={"mini-b": 1.0, "mini-l": 3.0},
-        # the engines' own mini recipes (``Config.mini()``) supply the rest: no crops or mixing on 8x8
-        # digits, a large LARS rate for the short probe
-        pretrain=dict(epochs=15, warmup_epochs=2, batch_size=128, mask_ratio=0.75),
-        pretrain_t3=dict(epochs=15, warmup_epochs=2, batch_size=128, mask_ratio=0.75),
-        linprobe=dict(epochs=30, warmup_epochs=3, batch_size=256),
-        finetune={"mini-b": dict(epochs=10, warmup_epochs=1, batch_size=128),
-                  "mini-l": dict(epochs=10, warmup_epochs=1, batch_size=128)},
+        finetune={"mini-b": {}, "mini-l": {}},
         siamese_dataset="digits",
-        siamese=dict(epochs=30),
     ),
     "smoke": Scale(
-        name="smoke", seeds=1,
+        name="smoke", seeds=1, mini=True,
         mim_dataset_t1="digits", mim_dataset_t3="digits",
         models_t1=("mini-b", "mini-l"), model_t3="mini-b",
         mu_t1={"mini-b": 1.0, "mini-l": 3.0},
-        pretrain=dict(epochs=1, warmup_epochs=0, batch_size=256, mask_ratio=0.75),
-        pretrain_t3=dict(epochs=1, warmup_epochs=0, batch_size=256, mask_ratio=0.75),
+        pretrain=dict(epochs=1, warmup_epochs=0, batch_size=256),
+        pretrain_t3=dict(epochs=1, warmup_epochs=0, batch_size=256),
         linprobe=dict(epochs=1, warmup_epochs=0, batch_size=512, eval_every=1),
         finetune={"mini-b": dict(epochs=1, warmup_epochs=0, batch_size=256, eval_every=1),
                   "mini-l": dict(epochs=1, warmup_epochs=0, batch_size=256, eval_every=1)},
@@ -142,11 +135,13 @@ def _mim_stages(root: Path, scale: Scale, *, dataset: str, model: str, method: s
     reg = {"mae": {}, "umae": {"lam": LAM, "tau": UMAE_TAU}, "mmae": {"lam": LAM, "mu": mu}}[method]
     tag = {"mae": "mae", "umae": f"umae-lam{LAM:g}-tau{UMAE_TAU:g}", "mmae": f"mmae-lam{LAM:g}-mu{mu:g}"}[method]
     pre_cfg = dict(pretrain, dataset=dataset, data_root=data_root, model=model, method=method, seed=seed, **reg)
+    recipe_epochs = stage_value(Stage("pretrain", root, pre_cfg, {}), "epochs")
     if epochs is not None:
         pre_cfg["epochs"] = epochs
-        pre_cfg["warmup_epochs"] = min(pre_cfg.get("warmup_epochs", 0), max(epochs // 10, 0))
+        warm = stage_value(Stage("pretrain", root, pre_cfg, {}), "warmup_epochs")
+        pre_cfg["warmup_epochs"] = min(warm, max(epochs // 10, 0))
     base = root / "runs" / scale.name / f"{dataset}-{model}" / tag
-    if epochs is not None and epochs != pretrain["epochs"]:
+    if epochs is not None and epochs != recipe_epochs:
         base = base.with_name(base.name + f"-ep{epochs}")
     base = base / f"seed{seed}"
     labels = dict(dataset=dataset, model=model, method=method, seed=seed, mu=mu if method == "mmae" else None)
@@ -321,11 +316,11 @@ def plan_text(target: Target, world_size: int = 1) -> str:
     """What will run: every stage with its state, and the global batch for this many GPUs."""
     lines = [f"{target.title}", f"  {len(target.stages)} stages, {sum(st.done for st in target.stages)} already finished"]
     for st in target.stages:
-        cfg = st.config
-        per_gpu = max(cfg.get("batch_size", 0) // max(world_size, 1), 1) if "batch_size" in cfg else None
-        batch = f"global batch {cfg['batch_size']} = {world_size} x {per_gpu}" if per_gpu else ""
+        sp = _split(st, world_size)
+        batch = (f"global batch {sp.global_batch} = {world_size} process(es) x {sp.accum} micro-step(s) x {sp.micro}"
+                 if sp else f"global batch {stage_value(st, 'batch_size')}: not divisible by {world_size} processes")
         state = "done" if st.done else ("resume" if (st.run_dir / "checkpoint.pt").exists() else "todo")
-        lines.append(f"  [{state:>6}] {st.kind:<8} {st.run_dir}  epochs {cfg.get('epochs', '?')}  {batch}")
+        lines.append(f"  [{state:>6}] {st.kind:<8} {st.run_dir}  epochs {stage_value(st, 'epochs')}  {batch}")
     return "\n".join(lines)
 
 
@@ -351,46 +346,50 @@ def run_target(target: Target, *, device: str = "auto", log: Callable[[str], Non
 
 def run_stage(stage: Stage, device: str = "auto") -> dict:
     """Hand one stage to its engine (each engine resumes from the run directory's checkpoint)."""
-    if stage.kind == "pretrain":
-        from .engine import pretrain as eng
-    elif stage.kind == "linprobe":
-        from .engine import linprobe as eng
-    elif stage.kind == "finetune":
-        from .engine import finetune as eng
-    elif stage.kind == "siamese":
-        from .engine import siamese as eng
+    import importlib
+    config = _engine_config(stage, device)
+    return importlib.import_module(f".engine.{stage.kind}", __package__).run(config, stage.run_dir)
+
+
+def _engine_class(kind: str):
+    from .engine import finetune, linprobe, pretrain, siamese
+    classes = {"pretrain": pretrain.PretrainConfig, "linprobe": linprobe.LinProbeConfig,
+               "finetune": finetune.FinetuneConfig, "siamese": siamese.SiameseConfig}
+    if kind not in classes:
+        raise ValueError(f"unknown stage kind {kind!r}")
+    return classes[kind]
+
+
+def stage_value(stage: Stage, key: str):
+    """A field of the stage's engine configuration: the stage's own value, else its recipe's."""
+    if key in stage.config:
+        return stage.config[key]
+    cls = _engine_class(stage.kind)
+    if stage.kind == "siamese":
+        from .engine.siamese import recipe_values
+        values = {**cls.recipe(), **recipe_values(stage.config["method"], stage.config["dataset"])}
     else:
-        raise ValueError(f"unknown stage kind {stage.kind!r}")
-    return eng.run(_engine_config(stage, device), stage.run_dir)
+        values = cls.recipe(mini=stage.config.get("dataset") == "digits")
+    return values.get(key)
 
 
-# largest per-process micro-batch of each MIM stage kind; beyond it, gradient accumulation
-_MICRO = {"pretrain": 256, "linprobe": 1024, "finetune": 128}
+def _split(stage: Stage, world_size: int):
+    from .engine.batches import split_batch
+    try:
+        return split_batch(stage_value(stage, "batch_size"), world_size, stage_value(stage, "accum_iter") or 0,
+                           stage_value(stage, "max_micro_batch") or 0)
+    except ValueError:
+        return None
 
 
 def _engine_config(stage: Stage, device: str):
-    """The engine's config dataclass for a stage. Stages state *global* batches; the MIM engines
-    take a per-process micro-batch and an accumulation count, so split the global batch here."""
-    from . import dist
-    from .engine import finetune, linprobe, pretrain, siamese
-
+    """The engine's config dataclass for a stage (``batch_size`` is the global batch everywhere)."""
     cfg = dict(stage.config, device=device)
     root = cfg.get("data_root") or ""
     if cfg["dataset"] == "imagenet" and root:
         root = str(imagenet_root(root))
     cfg["data_root"] = root
-    if stage.kind == "siamese":
-        return siamese.SiameseConfig(**cfg)
-    world = dist.get_world_size()
-    glob = cfg.pop("batch_size")
-    if glob % world:
-        raise ValueError(f"the global batch {glob} of {stage.run_dir} is not divisible by {world} processes")
-    per = glob // world
-    cap = per if cfg["dataset"] == "digits" else _MICRO[stage.kind]
-    accum = next(a for a in range(math.ceil(per / cap), per + 1) if per % a == 0)
-    cfg.update(batch_size=per // accum, accum_iter=accum)
-    cls = {"pretrain": pretrain.PretrainConfig, "linprobe": linprobe.LinProbeConfig,
-           "finetune": finetune.FinetuneConfig}[stage.kind]
+    cls = _engine_class(stage.kind)
     return cls.mini(**cfg) if cfg["dataset"] == "digits" else cls(**cfg)
 
 
@@ -602,7 +601,7 @@ def _vit_forward_flops(dim: int, depth: int, tokens: int) -> float:
 def stage_flops(stage: Stage) -> float:
     """Training FLOPs of one stage (forward + backward = 3 x forward where gradients flow)."""
     cfg = stage.config
-    n = _N_TRAIN[cfg["dataset"]] * cfg.get("epochs", 1)
+    n = _N_TRAIN[cfg["dataset"]] * stage_value(stage, "epochs")
     if stage.kind == "siamese":
         return 3 * 2 * RESNET18_CIFAR_FLOPS * n
     from .models.vit import VIT_SIZES
@@ -610,7 +609,7 @@ def stage_flops(stage: Stage) -> float:
     img, patch = _GEOMETRY[cfg["dataset"]]
     tokens = (img // patch) ** 2 + 1
     if stage.kind == "pretrain":
-        visible = int(round((tokens - 1) * (1 - cfg.get("mask_ratio", 0.75)))) + 1
+        visible = int(round((tokens - 1) * (1 - stage_value(stage, "mask_ratio")))) + 1
         return 3 * n * (_vit_forward_flops(dim, depth, visible) + _vit_forward_flops(512, 8, tokens))
     if stage.kind == "linprobe":   # frozen encoder: forward only
         return n * _vit_forward_flops(dim, depth, tokens)

@@ -19,17 +19,16 @@ def _pre(**kw):
     return pretrain.PretrainConfig.mini(**{"epochs": 3, "warmup_epochs": 1, "ckpt_every": 1, "erank_batch": 64, **kw})
 
 
-def _interrupt_on(module, call: int, monkeypatch):
-    """Let ``module.train_one_epoch`` run, but crash right after its ``call``-th epoch (before the checkpoint)."""
-    real, calls = module.train_one_epoch, {"n": 0}
+def _interrupt_on(task_cls, call: int, monkeypatch):
+    """Let ``task_cls.step`` run, but crash (as SIGKILL would: nothing saved) in its ``call``-th call."""
+    real, calls = task_cls.step, {"n": 0}
 
     def crashing(*a, **k):
-        out = real(*a, **k)
         calls["n"] += 1
         if calls["n"] == call:
             raise KeyboardInterrupt("simulated crash")
-        return out
-    monkeypatch.setattr(module, "train_one_epoch", crashing)
+        return real(*a, **k)
+    monkeypatch.setattr(task_cls, "step", crashing)
 
 
 def _same_state(a: dict, b: dict) -> bool:
@@ -40,7 +39,7 @@ def test_pretrain_resumes_to_identical_weights(tmp_path, monkeypatch):
     cfg = _pre(method="mmae", lam=0.5, accum_iter=2, clip_grad=1.0)
     full = pretrain.run(cfg, tmp_path / "full")
     with monkeypatch.context() as m:
-        _interrupt_on(pretrain, 3, m)
+        _interrupt_on(pretrain.PretrainTask, 2 * 10 * 2 + 5, m)  # in epoch 3 (10 steps of 2 micro-steps each)
         with pytest.raises(KeyboardInterrupt):
             pretrain.run(cfg, tmp_path / "cut")
     assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 2
@@ -58,7 +57,7 @@ def test_pretrain_resumes_to_identical_weights(tmp_path, monkeypatch):
     assert all(r["reg_loss"] < 0 for r in log[1:])  # -log det(I + ...) of a non-zero batch
     assert all(k in log[-1] for k in ("loss", "mae_loss", "lr", "images_per_s"))
     # a finished run is not redone; a changed configuration is refused
-    monkeypatch.setattr(pretrain, "train_one_epoch", None)
+    monkeypatch.setattr(pretrain.PretrainTask, "step", None)
     assert pretrain.run(cfg, tmp_path / "full") == full
     with pytest.raises(ValueError, match="lam: 0.5 -> 0.25"):
         pretrain.run(_pre(method="mmae", lam=0.25, accum_iter=2, clip_grad=1.0), tmp_path / "cut")
@@ -70,7 +69,7 @@ def test_finetune_resumes_to_identical_weights_with_the_full_recipe(tmp_path, mo
                                        randaug_ops=2, reprob=0.25)
     full = finetune.run(cfg, tmp_path / "full")
     with monkeypatch.context() as m:
-        _interrupt_on(finetune, 2, m)
+        _interrupt_on(finetune.FinetuneTask, 10 + 3, m)  # in epoch 2 (10 steps per epoch)
         with pytest.raises(KeyboardInterrupt):
             finetune.run(cfg, tmp_path / "cut")
     resumed = finetune.run(cfg, tmp_path / "cut")
@@ -103,20 +102,20 @@ def digits_pretrained(tmp_path_factory):
 
 
 def test_linear_probe_trains_only_the_head(tmp_path, digits_pretrained):
-    cfg = linprobe.LinProbeConfig.mini(pretrained=str(digits_pretrained), epochs=3, eval_every=3)
+    cfg = linprobe.LinProbeConfig.mini(pretrained=str(digits_pretrained))  # the recipe's 30 epochs
     metrics = linprobe.run(cfg, tmp_path / "lin")
     enc = load_checkpoint(digits_pretrained / "checkpoint.pt")["model"]
     probe = load_checkpoint(tmp_path / "lin" / "checkpoint.pt")["model"]
     shared = [k for k in probe if not k.startswith("head.")]
     assert shared and all(torch.equal(probe[k], enc[k]) for k in shared)  # frozen encoder
-    assert probe["head.0.num_batches_tracked"] == 3 * 5  # BatchNorm statistics of 3 epochs x 5 batches
+    assert probe["head.0.num_batches_tracked"] == 30 * 5  # BatchNorm statistics of 30 epochs x 5 batches
     assert sorted(k for k in probe if k.startswith("head.")) == [
         "head.0.num_batches_tracked", "head.0.running_mean", "head.0.running_var", "head.1.bias", "head.1.weight"]
-    assert 0 <= metrics["top1"] <= metrics["top5"] <= 100 and metrics["top5"] > 50  # 5 of 10 classes
+    assert 0 <= metrics["top1"] <= metrics["top5"] <= 100 and metrics["top1"] > 40  # chance: 10%
     # a bare checkpoint file in the public format ({"model": state_dict}) gives the same probe
     torch.save({"model": enc}, tmp_path / "official.pth")
     same = linprobe.run(linprobe.LinProbeConfig.mini(pretrained=str(tmp_path / "official.pth"), model="mini-b",
-                                                     patch_size=2, epochs=3, eval_every=3), tmp_path / "lin2")
+                                                     patch_size=2), tmp_path / "lin2")
     assert same["top1"] == metrics["top1"] and same["test_loss"] == metrics["test_loss"]
 
 

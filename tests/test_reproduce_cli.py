@@ -67,5 +67,5 @@ def test_plan_at_paper_scale_lists_stages_batches_and_cost(tmp_path):
         (tmp_path / "imagenet" / split / "n01440764").mkdir(parents=True)
     r = run("--table", "1", "--data", str(tmp_path), "--out", str(tmp_path / "out"), "--plan")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.count("] pretrain ") == 6 and "global batch 1024 = 1 x 1024" in r.stdout
+    assert r.stdout.count("] pretrain ") == 6 and "global batch 1024 = 1 process(es) x 4 micro-step(s) x 256" in r.stdout
     assert "H200 GPU-hours" in r.stdout

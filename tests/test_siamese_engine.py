@@ -48,7 +48,7 @@ def test_each_method_trains_end_to_end_with_the_full_log(method, tmp_path):
     assert 0 <= metrics["knn_top1"] <= 100 and 0 <= metrics["linear_top1"] <= metrics["linear_top5"] <= 100
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [0, 1, 2]  # epoch 0: the initialisation
-    assert {"loss", "lr", "epoch_time_s", "images_per_s"} <= set(log[1]) and "loss" not in log[0]
+    assert {"loss", "lr", "epoch_s", "images_per_s"} <= set(log[1]) and "loss" not in log[0]
     for r in log:
         assert INFO_KEYS | LOSS_KEYS | BOUND_KEYS | {"knn_top1", "feat_tcr_joint_mu1"} <= set(r)
         assert all(math.isfinite(v) for v in r.values() if isinstance(v, float))
@@ -69,31 +69,28 @@ def test_each_method_trains_end_to_end_with_the_full_log(method, tmp_path):
     assert ck["epoch"] == 2 and ck["config"]["method"] == method
 
 
-class _Interrupt(Exception):
-    pass
+def test_resume_after_sigterm_mid_epoch_gives_identical_weights(tmp_path, monkeypatch):
+    import signal
 
-
-def test_resume_after_interruption_gives_identical_weights(tmp_path, monkeypatch):
+    from mmae.engine.loop import Preempted
     data = _tiny_cifar(tmp_path / "data")
-    cfg = _tiny("byol", data, epochs=3, linprobe_epochs=0)  # BYOL: optimiser, EMA target and BN buffers
+    cfg = _tiny("byol", data, epochs=3, batch_size=16, linprobe_epochs=0)  # 6 steps per epoch; EMA target, BN
     S.run(cfg, tmp_path / "straight")
+    real, calls = S.SiameseTask.step, {"n": 0}
 
-    real_save, calls = S.save_checkpoint, []
+    def step_then_signal(self, net, batch):  # SIGTERM arrives during step 9 (epoch 2)
+        calls["n"] += 1
+        if calls["n"] == 9:
+            signal.raise_signal(signal.SIGTERM)
+        return real(self, net, batch)
 
-    def save_then_die(path, state):
-        real_save(path, state)
-        calls.append(state["epoch"])
-        if state["epoch"] == 1:
-            raise _Interrupt
-
-    monkeypatch.setattr(S, "save_checkpoint", save_then_die)
-    with pytest.raises(_Interrupt):
+    monkeypatch.setattr(S.SiameseTask, "step", step_then_signal)
+    with pytest.raises(Preempted, match="rerun the same command"):
         S.run(cfg, tmp_path / "resumed")
+    assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 9  # the step was finished
     assert not (tmp_path / "resumed" / "metrics.json").exists()
-    with open(tmp_path / "resumed" / "log.jsonl", "a") as f:  # an epoch logged but never checkpointed
-        f.write(json.dumps({"epoch": 2, "loss": -1.0}) + "\n")
+    monkeypatch.undo()
     S.run(cfg, tmp_path / "resumed")
-    assert calls == [1, 2, 3]  # the second call started at epoch 2
 
     a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
     b = load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")
@@ -103,7 +100,7 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path, monkeypatch
     la = [json.loads(x) for x in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
     lb = [json.loads(x) for x in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lb] == [0, 1, 2, 3]
-    for ra, rb in zip(la, lb):
+    for ra, rb in zip(la, lb):  # the interrupted epoch's mean loss carried its partial sums across the resume
         assert ra.get("loss") == rb.get("loss") and ra["feat_mi_a1"] == rb["feat_mi_a1"]
 
 
@@ -140,9 +137,9 @@ def test_recipes_are_the_documented_ones():
     c = S.recipe("simclr", "cifar10")
     assert (c.backbone, c.batch_size, c.optimizer, c.temperature, c.epochs, c.proj_out) == ("resnet18", 512, "lars", 0.5, 200, 128)
     b = S.recipe("barlow", "cifar100")
-    assert (b.bt_lam, b.proj_layers, b.proj_out, b.lr, b.weight_decay) == (0.0051, 3, 2048, 0.3, 1e-4)
+    assert (b.bt_lam, b.proj_layers, b.proj_out, b.blr, b.weight_decay) == (0.0051, 3, 2048, 0.3, 1e-4)
     y = S.recipe("byol", "cifar10", epochs=1000)
-    assert (y.byol_momentum, y.proj_hidden, y.pred_hidden, y.epochs, y.lr) == (0.99, 4096, 4096, 1000, 1.0)
+    assert (y.byol_momentum, y.proj_hidden, y.pred_hidden, y.epochs, y.blr) == (0.99, 4096, 4096, 1000, 1.0)
     s = S.recipe("spectral", "cifar10")
     assert S.sc_lambda(s) == pytest.approx(1 / 511)
 
@@ -160,11 +157,12 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     for argv in (["--method", "simclr", "--dataset", "digits", "--out", str(tmp_path), "--epochs", "0"],
                  ["--method", "mocov9", "--dataset", "digits", "--out", str(tmp_path)],
                  ["--method", "simclr", "--dataset", "cifar10", "--out", str(tmp_path / "r"), "--data-root", str(tmp_path / "none")]):
-        with pytest.raises(SystemExit) as e:
-            S.main(argv)
-        assert e.value.code == 2
+        assert S.main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "error" in err, err
+    with pytest.raises(SystemExit) as e:  # a malformed value: argparse's own error, same style
+        S.main(["--epochs", "two", "--out", str(tmp_path)])
+    assert e.value.code == 2 and capsys.readouterr().err.count("\n") == 1
 
 
 def test_cli_runs_a_tiny_configuration(tmp_path, capsys):

@@ -10,6 +10,10 @@ Problems with the data are reported as ``ValueError`` naming the offending path:
 split folder, a split folder without class folders, an empty class folder, an unreadable image.
 With ``skip_corrupt=True`` an unreadable image is replaced by the next readable one and counted
 (the third element of each sample), for large sets with a few damaged files.
+
+A training crop is keyed by sample: ``dataset[(index, epoch)]`` draws it from
+:func:`mmae.data.keyed.python_rng` of ``(seed, epoch, index)``, so it does not depend on which worker
+or process decodes the sample (a plain ``dataset[index]`` is epoch 0).
 """
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ import warnings
 import numpy as np
 import torch
 from PIL import Image
+
+from mmae.data.keyed import python_rng
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "IMG_EXTENSIONS", "ImageFolder", "imagenet_loader", "rrc_box",
            "decode_resized_crop", "decode_center_crop"]
@@ -93,13 +99,16 @@ class ImageFolder(torch.utils.data.Dataset):
     ``mode``: "train" (random resized crop with ``scale``) or "eval" (resize + centre crop).
     ``classes``: the class list to use (pass the training split's to the validation split; a
     mismatch is an error). Each sample is ``(uint8 image (3, size, size), label, n_skipped)``.
+    Index with ``index`` or ``(index, epoch)``: a training crop is a function of ``(seed, epoch, index)``.
     """
 
     def __init__(self, root: str, split: str = "train", mode: str = "train", size: int = 224,
                  scale=(0.08, 1.0), resize: int = 256, classes: list[str] | None = None,
-                 skip_corrupt: bool = False):
+                 skip_corrupt: bool = False, seed: int = 0):
         if mode not in ("train", "eval"):
             raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
+        if seed < 0:
+            raise ValueError(f"seed must be non-negative, got {seed}")
         if not os.path.isdir(root):
             raise ValueError(f"image folder root not found: {root}")
         folder = os.path.join(root, split)
@@ -115,7 +124,7 @@ class ImageFolder(torch.utils.data.Dataset):
             raise ValueError(f"class folders of {folder} differ from the expected classes "
                              f"(extra {extra[:5]}, missing {missing[:5]})")
         self.root, self.split, self.mode, self.size, self.scale, self.resize = root, split, mode, size, tuple(scale), resize
-        self.skip_corrupt = skip_corrupt
+        self.skip_corrupt, self.seed = skip_corrupt, seed
         self.classes = found
         self.class_to_idx = {c: i for i, c in enumerate(found)}
         self.samples: list[tuple[str, int]] = []
@@ -130,19 +139,30 @@ class ImageFolder(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _load(self, path: str) -> torch.Tensor:
+    def _load(self, path: str, index: int, epoch: int) -> torch.Tensor:
         if self.mode == "train":
-            return decode_resized_crop(path, self.size, self.scale)
+            return decode_resized_crop(path, self.size, self.scale, rng=python_rng(self.seed, epoch, index))
         return decode_center_crop(path, self.size, self.resize)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, i: int | tuple[int, int]):
+        if isinstance(i, tuple):
+            if len(i) != 2:
+                raise ValueError(f"index a sample by index or (index, epoch), got a tuple of {len(i)}")
+            i, epoch = int(i[0]), int(i[1])
+            if epoch < 0:
+                raise ValueError(f"epoch must be non-negative, got {epoch}")
+        else:
+            epoch = 0
+        i = int(i) % len(self.samples)
         skipped = 0
         for k in range(len(self.samples)):
             path, label = self.samples[(i + k) % len(self.samples)]
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("error", Image.DecompressionBombWarning)
-                    return self._load(path), label, skipped
+                    # keyed by the requested index, fresh per attempt: a replacement's crop does not
+                    # depend on how far a failed decode got
+                    return self._load(path, i, epoch), label, skipped
             except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
                     Image.DecompressionBombError) as e:
                 if not self.skip_corrupt:

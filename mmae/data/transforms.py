@@ -2,9 +2,15 @@
 
 Every function takes a float batch ``(N, C, H, W)`` (values in [0, 1] unless stated) and draws an
 independent random transform per sample, with no host synchronisation: per-sample choices are made
-with tensor ops and ``torch.where``, never by branching on device values. Randomness comes from
-torch's generator of the batch's device, so a run is reproducible and resumable from saved RNG
-states. Photometric kernels come from ``kornia.enhance`` where their semantics match PIL's.
+with tensor ops and ``torch.where``, never by branching on device values. Photometric kernels come
+from ``kornia.enhance`` where their semantics match PIL's.
+
+Randomness: every random function takes ``gen``. With ``gen=None`` the numbers come from torch's
+generator of the batch's device (reproducible and resumable from saved RNG states, but a sample's
+transform depends on what else its process drew). With a :class:`mmae.data.keyed.SampleRandom` over the
+batch's sample indices, row $i$ of every draw is a function of (run seed, epoch, sample index) only,
+with the same distribution as the unkeyed draw: a sample's augmentation is then the same whichever
+process or gradient-accumulation micro-step holds it, and whatever else is in its batch.
 
 Recipes (MAE, He et al. 2022):
 
@@ -25,6 +31,8 @@ import kornia.enhance as KE
 import torch
 import torch.nn.functional as F
 
+from mmae.data.keyed import SampleRandom
+
 __all__ = ["normalize", "sample_crop_boxes", "resized_crop", "random_resized_crop", "random_hflip",
            "rand_augment", "RAND_AUGMENT_OPS", "random_erasing", "mixup_cutmix", "one_hot_smooth",
            "soft_target_cross_entropy", "GpuAugment", "to_unit_float"]
@@ -41,22 +49,46 @@ def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
     return (x - mean) / std
 
 
-def _uniform(n, lo, hi, device):
-    return torch.rand(n, device=device) * (hi - lo) + lo
+def _keyed(gen: SampleRandom | None, n: int) -> bool:
+    if gen is not None and len(gen) != n:
+        raise ValueError(f"gen holds {len(gen)} sample indices for a batch of {n}")
+    return gen is not None
+
+
+def _rand(gen: SampleRandom | None, n: int, *shape: int, device) -> torch.Tensor:
+    """Uniform $[0, 1)$ of shape ``(n, *shape)``: row $i$ keyed by sample $i$ when ``gen`` is given,
+    else from torch's generator (both on the same $2^{-24}$ grid, so the distributions are equal).
+    ``gen`` draws on its index's device; ``.to`` is a no-op when that is the batch's."""
+    return gen.rand(*shape).to(device) if _keyed(gen, n) else torch.rand((n, *shape), device=device)
+
+
+def _randn(gen: SampleRandom | None, n: int, *shape: int, device) -> torch.Tensor:
+    return gen.randn(*shape).to(device) if _keyed(gen, n) else torch.randn((n, *shape), device=device)
+
+
+def _randint(gen: SampleRandom | None, high: int, n: int, *shape: int, device) -> torch.Tensor:
+    if _keyed(gen, n):
+        return gen.randint(high, *shape).to(device)
+    return torch.randint(0, high, (n, *shape), device=device)
+
+
+def _uniform(gen, n, shape, lo, hi, device):
+    return _rand(gen, n, *shape, device=device) * (hi - lo) + lo
 
 
 def sample_crop_boxes(n: int, height: int, width: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
-                      device="cpu", attempts: int = 10) -> torch.Tensor:
+                      device="cpu", attempts: int = 10, *, gen: SampleRandom | None = None) -> torch.Tensor:
     """RandomResizedCrop boxes ``(n, 4)`` = ``(x0, y0, w, h)`` in pixels (Szegedy et al., 2015).
 
     As torchvision: up to ``attempts`` draws of an area fraction in ``scale`` and a log-uniform
     aspect ratio; the first draw that fits is used; if none fits, a centre crop with the aspect
     ratio clamped into ``ratio``. All attempts are drawn at once, so there is no host sync.
+    ``gen``: a :class:`~mmae.data.keyed.SampleRandom` over the ``n`` samples keys row $i$ by sample $i$.
     """
     area = height * width
     log_r = (math.log(ratio[0]), math.log(ratio[1]))
-    target = _uniform((n, attempts), scale[0], scale[1], device) * area
-    r = torch.exp(_uniform((n, attempts), log_r[0], log_r[1], device))
+    target = _uniform(gen, n, (attempts,), scale[0], scale[1], device) * area
+    r = torch.exp(_uniform(gen, n, (attempts,), log_r[0], log_r[1], device))
     w = torch.round(torch.sqrt(target * r))
     h = torch.round(torch.sqrt(target / r))
     ok = (w > 0) & (h > 0) & (w <= width) & (h <= height)
@@ -74,8 +106,8 @@ def sample_crop_boxes(n: int, height: int, width: int, scale=(0.08, 1.0), ratio=
     w = torch.where(any_ok, w, torch.full_like(w, fw))
     h = torch.where(any_ok, h, torch.full_like(h, fh))
     # integer offsets, uniform over the valid positions (randint(0, H - h + 1) per sample)
-    y0 = torch.floor(torch.rand(n, device=device) * (height - h + 1))
-    x0 = torch.floor(torch.rand(n, device=device) * (width - w + 1))
+    y0 = torch.floor(_rand(gen, n, device=device) * (height - h + 1))
+    x0 = torch.floor(_rand(gen, n, device=device) * (width - w + 1))
     y0 = torch.where(any_ok, y0, torch.full_like(y0, (height - fh) // 2))
     x0 = torch.where(any_ok, x0, torch.full_like(x0, (width - fw) // 2))
     return torch.stack([x0, y0, w, h], dim=1)
@@ -100,13 +132,14 @@ def resized_crop(x: torch.Tensor, boxes: torch.Tensor, size, mode: str = "bicubi
     return out.clamp_(0.0, 1.0) if mode == "bicubic" else out
 
 
-def random_resized_crop(x: torch.Tensor, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), mode="bicubic"):
-    boxes = sample_crop_boxes(x.shape[0], x.shape[-2], x.shape[-1], scale, ratio, device=x.device)
+def random_resized_crop(x: torch.Tensor, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), mode="bicubic", *,
+                        gen: SampleRandom | None = None) -> torch.Tensor:
+    boxes = sample_crop_boxes(x.shape[0], x.shape[-2], x.shape[-1], scale, ratio, device=x.device, gen=gen)
     return resized_crop(x, boxes, size, mode)
 
 
-def random_hflip(x: torch.Tensor, p: float = 0.5) -> torch.Tensor:
-    flip = torch.rand(x.shape[0], device=x.device) < p
+def random_hflip(x: torch.Tensor, p: float = 0.5, *, gen: SampleRandom | None = None) -> torch.Tensor:
+    flip = _rand(gen, x.shape[0], device=x.device) < p
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
 
 
@@ -156,7 +189,7 @@ def _affine(x, mats, fill):
 
 
 def rand_augment(x: torch.Tensor, num_ops: int = 2, magnitude: float = 9.0, mstd: float = 0.5,
-                 prob: float = 0.5, fill=0.5) -> torch.Tensor:
+                 prob: float = 0.5, fill=0.5, *, gen: SampleRandom | None = None) -> torch.Tensor:
     """RandAugment (Cubuk et al., 2020) with timm's increasing ops and Gaussian magnitude noise.
 
     Per sample and per layer: one op drawn uniformly from ``RAND_AUGMENT_OPS``, applied with
@@ -169,10 +202,10 @@ def rand_augment(x: torch.Tensor, num_ops: int = 2, magnitude: float = 9.0, mstd
     dev = x.device
     n_ops = len(RAND_AUGMENT_OPS)
     for _ in range(num_ops):
-        op = torch.randint(0, n_ops, (N,), device=dev)
-        op = torch.where(torch.rand(N, device=dev) < prob, op, torch.full_like(op, -1))  # -1: skipped
-        level = (magnitude + mstd * torch.randn(N, device=dev)).clamp(0.0, _MAX_LEVEL) / _MAX_LEVEL
-        sign = torch.where(torch.rand(N, device=dev) < 0.5, -1.0, 1.0)
+        op = _randint(gen, n_ops, N, device=dev)
+        op = torch.where(_rand(gen, N, device=dev) < prob, op, torch.full_like(op, -1))  # -1: skipped
+        level = (magnitude + mstd * _randn(gen, N, device=dev)).clamp(0.0, _MAX_LEVEL) / _MAX_LEVEL
+        sign = torch.where(_rand(gen, N, device=dev) < 0.5, -1.0, 1.0)
         is_op = {name: (op == i) for i, name in enumerate(RAND_AUGMENT_OPS)}
 
         # geometric ops: one affine per sample, identity when the sample chose another op
@@ -221,27 +254,30 @@ def rand_augment(x: torch.Tensor, num_ops: int = 2, magnitude: float = 9.0, mstd
 
 
 def random_erasing(x: torch.Tensor, p: float = 0.25, scale=(0.02, 1 / 3), ratio=(0.3, 3.3),
-                   attempts: int = 10) -> torch.Tensor:
+                   attempts: int = 10, *, gen: SampleRandom | None = None) -> torch.Tensor:
     """Random erasing (Zhong et al., 2020), timm's "pixel" mode on a normalised batch: with
     probability ``p`` a rectangle of area fraction in ``scale`` and log-uniform aspect in ``ratio``
-    is replaced by standard-normal noise. A sample whose attempts all fail to fit is left alone."""
+    is replaced by standard-normal noise. A sample whose attempts all fail to fit is left alone.
+    With ``gen`` the noise is keyed too (``gen.randn(C, H, W)``): a sample's noise is its own.
+    """
     N, C, H, W = x.shape
     dev = x.device
-    target = _uniform((N, attempts), scale[0], scale[1], dev) * (H * W)
-    r = torch.exp(_uniform((N, attempts), math.log(ratio[0]), math.log(ratio[1]), dev))
+    target = _uniform(gen, N, (attempts,), scale[0], scale[1], dev) * (H * W)
+    r = torch.exp(_uniform(gen, N, (attempts,), math.log(ratio[0]), math.log(ratio[1]), dev))
     h = torch.round(torch.sqrt(target * r))
     w = torch.round(torch.sqrt(target / r))
     ok = (w < W) & (h < H) & (w > 0) & (h > 0)
     first = torch.argmax(ok.int(), dim=1, keepdim=True)
     h, w = h.gather(1, first)[:, 0], w.gather(1, first)[:, 0]
-    do = ok.any(dim=1) & (torch.rand(N, device=dev) < p)
-    top = torch.floor(torch.rand(N, device=dev) * (H - h + 1))
-    left = torch.floor(torch.rand(N, device=dev) * (W - w + 1))
+    do = ok.any(dim=1) & (_rand(gen, N, device=dev) < p)
+    top = torch.floor(_rand(gen, N, device=dev) * (H - h + 1))
+    left = torch.floor(_rand(gen, N, device=dev) * (W - w + 1))
     rows = torch.arange(H, device=dev).view(1, H, 1)
     cols = torch.arange(W, device=dev).view(1, 1, W)
     box = ((rows >= top.view(-1, 1, 1)) & (rows < (top + h).view(-1, 1, 1))
            & (cols >= left.view(-1, 1, 1)) & (cols < (left + w).view(-1, 1, 1)) & do.view(-1, 1, 1))
-    return torch.where(box.unsqueeze(1), torch.randn_like(x), x)
+    noise = torch.randn_like(x) if gen is None else _randn(gen, N, C, H, W, device=dev).to(x.dtype)
+    return torch.where(box.unsqueeze(1), noise, x)
 
 
 def one_hot_smooth(y: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:
@@ -258,6 +294,10 @@ def mixup_cutmix(x: torch.Tensor, y: torch.Tensor, num_classes: int, mixup_alpha
     One ``lam`` per batch is drawn on the CPU generator (no device sync): CutMix with probability
     ``switch_prob`` (``lam ~ Beta(cutmix_alpha)``, box area ``1 - lam``, ``lam`` then corrected to the
     clipped box), otherwise Mixup (``lam ~ Beta(mixup_alpha)``). Returns ``(x_mixed, soft_targets)``.
+
+    Not keyed by sample (no ``gen``): a sample's result depends on the batch composition (its partner
+    is the sample at the mirrored position, and ``lam`` is shared by the batch), so it changes when the
+    global batch is split across processes or micro-steps, as timm's batch mode does.
     """
     t = one_hot_smooth(y, num_classes, smoothing)
     use_cut = cutmix_alpha > 0 and (mixup_alpha <= 0 or float(torch.rand(())) < switch_prob)
@@ -319,17 +359,19 @@ class GpuAugment:
         return self.kind == "eval" or (self.kind != "finetune" and not self.flip
                                        and not (self.crop and self.scale[0] < 1.0))
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *, gen: SampleRandom | None = None) -> torch.Tensor:
+        """Augment ``x``; with ``gen`` (over the batch's sample indices) every draw is keyed by sample."""
+        _keyed(gen, x.shape[0])
         x = to_unit_float(x)
         if self.kind != "eval":
             if self.crop and self.scale[0] < 1.0:  # scale (1, 1) on square images is the identity
-                x = random_resized_crop(x, self.size, self.scale)
+                x = random_resized_crop(x, self.size, self.scale, gen=gen)
             if self.flip:
-                x = random_hflip(x)
+                x = random_hflip(x, gen=gen)
             if self.kind == "finetune" and self.randaug_ops > 0:
                 fill = tuple(self.mean) if x.shape[1] == len(self.mean) else 0.5
-                x = rand_augment(x, self.randaug_ops, self.randaug_magnitude, self.randaug_mstd, fill=fill)
+                x = rand_augment(x, self.randaug_ops, self.randaug_magnitude, self.randaug_mstd, fill=fill, gen=gen)
         x = normalize(x, self.mean, self.std)
         if self.kind == "finetune" and self.reprob > 0:
-            x = random_erasing(x, self.reprob)
+            x = random_erasing(x, self.reprob, gen=gen)
         return x

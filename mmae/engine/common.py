@@ -1,12 +1,14 @@
-"""What every training engine shares: run directories, atomic checkpoints, resume, RNG state,
-JSON-lines logs, schedules, parameter groups, LARS, autocast and the non-finite-loss guard.
+"""The building blocks of the training engines: run directories, atomic checkpoints, JSON-lines
+logs, schedules, parameter groups, LARS, autocast and the non-finite-loss guard (the loop that
+uses them is :mod:`mmae.engine.loop`).
 
 One mechanism for both method families (masked image modeling and the Siamese methods), so a run
 of either kind looks the same on disk::
 
     out_dir/config.json     the run's configuration (a rerun with a different one is refused)
-    out_dir/log.jsonl       one JSON object per epoch (and per evaluation)
-    out_dir/checkpoint.pt   model, optimiser, epoch, RNG states, config (written atomically)
+    out_dir/log.jsonl       one JSON object per epoch (and per step with ``log_every``)
+    out_dir/checkpoint.pt   model, optimiser, position (epoch, step), config (written atomically;
+                            the one before is kept as checkpoint.prev.pt)
     out_dir/metrics.json    final metrics; its presence means the run is finished
 """
 from __future__ import annotations
@@ -27,7 +29,7 @@ import torch
 from .. import dist
 
 __all__ = [
-    "seed_everything", "get_rng_state", "set_rng_state", "rank_rng_states", "restore_rank_rng", "atomic_write_bytes", "write_json_atomic",
+    "seed_everything", "atomic_write_bytes", "write_json_atomic",
     "save_checkpoint", "load_checkpoint", "JsonlLogger", "lr_at", "cosine_momentum", "param_groups",
     "LARS", "set_lr", "autocast", "NonFiniteLoss", "FiniteGuard", "progress", "RunDir",
     "resolve_device", "count_parameters",
@@ -41,38 +43,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def get_rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"].cpu())
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
-
-
-def rank_rng_states() -> list:
-    """The RNG states of every rank (each rank draws its own masks and augmentations)."""
-    state = get_rng_state()
-    if not dist.is_distributed():
-        return [state]
-    out = [None] * dist.get_world_size()
-    torch.distributed.all_gather_object(out, state)
-    return out
-
-
-def restore_rank_rng(states: list) -> None:
-    if len(states) != dist.get_world_size():
-        raise ValueError(f"the checkpoint holds RNG states of {len(states)} processes but this run has "
-                         f"{dist.get_world_size()}; resume with the same number of processes")
-    set_rng_state(states[dist.get_rank()])
 
 
 # ------------------------------------------------------------------ files
@@ -136,7 +106,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not path.exists():
         return None
     try:
-        # our checkpoints hold RNG states and configs, not only tensors
+        # checkpoints hold configs and counters, not only tensors
         return torch.load(path, map_location=map_location, weights_only=False)
     except Exception as e:  # noqa: BLE001 - re-raised with the path
         raise ValueError(f"checkpoint {path} cannot be read ({type(e).__name__}: {e})") from e

@@ -5,11 +5,13 @@ matrix-information logging every epoch and a linear probe at the end.
     python -m mmae.engine.siamese --method barlow --dataset digits --out runs/bt_mini
 
 The dataset is held whole on the device as uint8 and the two views are augmented there in one
-batched call (:mod:`mmae.data.views`), so the step never waits on a loader. One process or
-``torchrun`` (DDP, global batch split across ranks, batch-level losses on the gathered batch).
+batched call (`mmae.data.views`), so the step never waits on a loader. One process or
+``torchrun`` (DDP, global batch split across ranks, batch-level losses on the gathered batch). The
+two views of a sample are drawn from its keyed generator (`mmae.data.keyed`), so they do not
+depend on the number of processes; the loop (`mmae.engine.loop`) checkpoints and resumes.
 
-Recipes (`RECIPES`; every field can be overridden). `lr` is the learning rate for a batch of 256,
-scaled linearly with the global batch; LARS skips weight decay and adaptation on biases and norms;
+Recipes (`RECIPES`; every field can be overridden). `blr` is the learning rate for a batch of 256,
+scaled linearly with the global batch (``batch_size``); LARS skips weight decay and adaptation on biases and norms;
 linear warm-up then cosine decay per iteration. 200 epochs reproduce the figures, 1000 give the
 best accuracies.
 
@@ -27,13 +29,11 @@ methods and shrink the network (`convnet_small`, narrower heads) and the schedul
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import math
-import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -41,19 +41,23 @@ import torch.nn.functional as F
 
 from mmae import dist
 from mmae.data.views import TwoViews, view_recipe
-from mmae.engine.common import (LARS, FiniteGuard, JsonlLogger, RunDir, atomic_write_bytes, autocast,
-                                cosine_momentum, load_checkpoint, lr_at, param_groups, progress, rank_rng_states,
-                                resolve_device, restore_rank_rng, save_checkpoint, seed_everything, set_lr)
+from mmae.engine.batches import Batch, Tensors, TrainBatches, split_batch
+from mmae.engine.common import LARS, autocast, cosine_momentum, param_groups
+from mmae.engine.config import TrainConfig, engine_main
 from mmae.engine.knn import extract_features, knn_accuracy
+from mmae.engine.loop import Task, fit, open_run
 from mmae.engine.matrix_logging import BranchMonitor
 from mmae.models.resnet import build_backbone
 from mmae.models.siamese import METHODS, build_siamese
+
+__all__ = ["SiameseConfig", "SiameseTask", "RECIPES", "DATASETS", "recipe", "run", "main", "build_model",
+           "linear_probe", "sc_lambda"]
 
 DATASETS = ("digits", "cifar10", "cifar100")
 
 
 @dataclass
-class SiameseConfig:
+class SiameseConfig(TrainConfig):
     """One Siamese run. Fields left at None take the value of the method's recipe for the dataset
     (`RECIPES`), so `SiameseConfig(method="barlow", dataset="digits")` is the documented mini recipe."""
     method: str = "simclr"            # simclr | spectral | barlow | byol
@@ -62,12 +66,11 @@ class SiameseConfig:
     backbone: str | None = None       # resnet18 (CIFAR stem) | convnet_small
     epochs: int | None = None
     batch_size: int | None = None     # global batch
-    optimizer: str | None = None      # lars | sgd
-    lr: float | None = None           # for a batch of 256; scaled by batch_size / 256
-    min_lr: float = 0.0
+    blr: float | None = None          # for a batch of 256; scaled by batch_size / 256
     weight_decay: float | None = None
-    momentum: float = 0.9
     warmup_epochs: int | None = None
+    optimizer: str | None = None      # lars | sgd
+    momentum: float = 0.9
     proj_hidden: int | None = None
     proj_out: int | None = None
     proj_layers: int | None = None
@@ -81,33 +84,31 @@ class SiameseConfig:
     byol_momentum: float | None = None  # BYOL base target momentum
     knn_k: int | None = None
     knn_t: float = 0.07
-    knn_every: int = 1
-    info_every: int = 1               # matrix-information logging cadence (epochs)
-    info_batch: int | None = None     # fixed evaluation batch size
+    info_batch: int | None = None     # fixed evaluation batch of the matrix-information logging
     info_mu: float = 1.0              # mu of TCR / Theorem 4.17
     info_seed: int = 1234             # picks and augments the fixed evaluation batch
     linprobe_epochs: int | None = None
     linprobe_lr: float = 1e-3
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True                  # bf16 autocast on CUDA (no-op on CPU)
-    compile: bool = False             # torch.compile the training forward
     channels_last: bool = True        # on CUDA
     ckpt_every: int | None = None
-    resume: bool = True
 
     def __post_init__(self):
-        if self.method in METHODS and self.dataset in DATASETS:
-            for k, v in recipe_values(self.method, self.dataset).items():
-                if getattr(self, k) is None:
-                    setattr(self, k, v)
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {DATASETS}")
+        for k, v in recipe_values(self.method, self.dataset).items():
+            if getattr(self, k) is None:
+                setattr(self, k, v)
+        super().__post_init__()
+        _validate(self)
 
+    # the mini-scale recipe: the digits (the rest comes from `RECIPES`)
+    MINI: ClassVar[dict] = dict(dataset="digits", device="cpu")
 
-# Fields that may differ between a run and its resumption.
-_RESUMABLE = ("data_root", "device", "knn_every", "info_every", "ckpt_every", "resume", "compile", "linprobe_epochs")
 
 # what every recipe shares, then the data-set family, then the method
-_BASE = dict(epochs=200, batch_size=512, optimizer="lars", lr=0.4, weight_decay=1e-5, warmup_epochs=10,
+_BASE = dict(epochs=200, batch_size=512, optimizer="lars", blr=0.4, weight_decay=1e-5, warmup_epochs=10,
              proj_hidden=2048, proj_out=128, proj_layers=2, pred_hidden=4096, temperature=0.5, sc_lam=0.0,
              bt_lam=0.0051, bt_scale=0.1, byol_momentum=0.99, knn_k=200, info_batch=512, linprobe_epochs=100,
              ckpt_every=10)
@@ -117,71 +118,52 @@ _FAMILY = {
                    proj_hidden=256, pred_hidden=256, linprobe_epochs=30, ckpt_every=5),
 }
 RECIPES = {
-    ("simclr", "cifar"): dict(lr=0.4, weight_decay=1e-5, temperature=0.5, proj_hidden=2048, proj_out=128),
-    ("spectral", "cifar"): dict(lr=0.4, weight_decay=1e-5, sc_lam=0.0, proj_hidden=2048, proj_out=256),
-    ("barlow", "cifar"): dict(lr=0.3, weight_decay=1e-4, bt_lam=0.0051, bt_scale=0.1, proj_hidden=2048,
+    ("simclr", "cifar"): dict(blr=0.4, weight_decay=1e-5, temperature=0.5, proj_hidden=2048, proj_out=128),
+    ("spectral", "cifar"): dict(blr=0.4, weight_decay=1e-5, sc_lam=0.0, proj_hidden=2048, proj_out=256),
+    ("barlow", "cifar"): dict(blr=0.3, weight_decay=1e-4, bt_lam=0.0051, bt_scale=0.1, proj_hidden=2048,
                               proj_out=2048, proj_layers=3),
-    ("byol", "cifar"): dict(lr=1.0, weight_decay=1e-5, byol_momentum=0.99, proj_hidden=4096, proj_out=256,
+    ("byol", "cifar"): dict(blr=1.0, weight_decay=1e-5, byol_momentum=0.99, proj_hidden=4096, proj_out=256,
                             pred_hidden=4096),
-    ("simclr", "digits"): dict(lr=0.4, weight_decay=1e-5, temperature=0.5, proj_out=64),
-    ("spectral", "digits"): dict(lr=0.4, weight_decay=1e-5, sc_lam=0.0, proj_out=64),
-    ("barlow", "digits"): dict(lr=0.3, weight_decay=1e-4, bt_lam=0.0051, bt_scale=0.1, proj_out=256, proj_layers=3),
-    ("byol", "digits"): dict(lr=1.0, weight_decay=1e-5, byol_momentum=0.99, proj_out=64),
+    ("simclr", "digits"): dict(blr=0.4, weight_decay=1e-5, temperature=0.5, proj_out=64),
+    ("spectral", "digits"): dict(blr=0.4, weight_decay=1e-5, sc_lam=0.0, proj_out=64),
+    ("barlow", "digits"): dict(blr=0.3, weight_decay=1e-4, bt_lam=0.0051, bt_scale=0.1, proj_out=256, proj_layers=3),
+    ("byol", "digits"): dict(blr=1.0, weight_decay=1e-5, byol_momentum=0.99, proj_out=64),
 }
 
 
 def recipe_values(method: str, dataset: str) -> dict:
     """The recipe's values of every field that `SiameseConfig` leaves at None."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
     family = "digits" if dataset == "digits" else "cifar"
     return {**_BASE, **_FAMILY[family], **RECIPES[(method, family)]}
 
 
 def recipe(method: str, dataset: str, **overrides) -> SiameseConfig:
     """The documented recipe of `method` on `dataset`, with `overrides` applied (validated)."""
-    recipe_values(method, dataset)
     names = {f.name for f in dataclasses.fields(SiameseConfig)}
     bad = sorted(set(overrides) - names)
     if bad:
         raise ValueError(f"unknown config field(s) {bad}")
-    cfg = SiameseConfig(method=method, dataset=dataset, **overrides)
-    validate(cfg)
-    return cfg
+    return SiameseConfig(method=method, dataset=dataset, **overrides)
 
 
-def validate(cfg: SiameseConfig) -> None:
-    """Raise ValueError naming the first field with an impossible value."""
+def _validate(cfg: SiameseConfig) -> None:
+    """Raise ValueError naming the first field with an impossible value (types are checked by the base)."""
     def need(ok, name):
         if not ok:
             raise ValueError(f"invalid {name}: {getattr(cfg, name)!r}")
 
-    for f in dataclasses.fields(cfg):  # types first, so the range checks below compare numbers
-        v, t = getattr(cfg, f.name), str(f.type).replace(" | None", "")
-        if t == "int":
-            need(isinstance(v, int) and not isinstance(v, bool), f.name)
-        elif t == "float":
-            need(isinstance(v, (int, float)) and not isinstance(v, bool), f.name)
-        elif t in ("str", "bool"):
-            need(isinstance(v, str if t == "str" else bool), f.name)
-    need(cfg.method in METHODS, "method")
-    need(cfg.dataset in DATASETS, "dataset")
     need(cfg.backbone in ("resnet18", "convnet_small"), "backbone")
     need(cfg.optimizer in ("lars", "sgd"), "optimizer")
     need(cfg.bt_normalize in ("standard", "paper"), "bt_normalize")
     need(cfg.simclr_loss in ("nt_xent", "info_nce"), "simclr_loss")
-    for name in ("epochs", "batch_size", "proj_hidden", "proj_out", "proj_layers", "pred_hidden", "knn_k",
-                 "knn_every", "info_every", "ckpt_every"):
-        need(isinstance(getattr(cfg, name), int) and getattr(cfg, name) >= 1, name)
+    for name in ("proj_hidden", "proj_out", "proj_layers", "pred_hidden", "knn_k"):
+        need(getattr(cfg, name) >= 1, name)
     need(cfg.batch_size >= 2, "batch_size")
     need(cfg.info_batch >= 2, "info_batch")
-    need(cfg.warmup_epochs >= 0, "warmup_epochs")
     need(cfg.linprobe_epochs >= 0, "linprobe_epochs")
-    for name in ("lr", "temperature", "knn_t", "bt_scale", "info_mu", "linprobe_lr"):
+    for name in ("blr", "temperature", "knn_t", "bt_scale", "info_mu", "linprobe_lr"):
         need(math.isfinite(getattr(cfg, name)) and getattr(cfg, name) > 0, name)
-    for name in ("min_lr", "weight_decay", "sc_lam", "bt_lam"):
+    for name in ("sc_lam", "bt_lam"):
         need(math.isfinite(getattr(cfg, name)) and getattr(cfg, name) >= 0, name)
     need(0 <= cfg.momentum < 1, "momentum")
     need(0 < cfg.byol_momentum <= 1, "byol_momentum")
@@ -266,193 +248,96 @@ def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Ten
 
 # ------------------------------------------------------------------ training
 
+class SiameseTask(Task):
+    """One step: two keyed views of each image, both branches, the method's (batch-level) loss."""
+
+    evaluates_at_start = True  # the curves start at the initialisation
+
+    def __init__(self, cfg: SiameseConfig, device: torch.device, train: Tensors, test: Tensors, mean, std,
+                 num_classes: int):
+        self.cfg, self.device, self.train_data, self.test_data, self.num_classes = cfg, device, train, test, num_classes
+        chans, size = train.x.shape[1], train.x.shape[-1]
+        self.views = TwoViews(view_recipe(cfg.method, cfg.dataset, mean, std, size), chans).to(device)
+        self.fmt = torch.channels_last if (cfg.channels_last and device.type == "cuda") else torch.contiguous_format
+        model = build_model(cfg, chans).to(device).to(memory_format=self.fmt)
+        groups = param_groups(model, cfg.weight_decay)
+        if cfg.optimizer == "lars":
+            self.optimizer = LARS(groups, lr=0.0, weight_decay=cfg.weight_decay, momentum=cfg.momentum)
+        else:
+            self.optimizer = torch.optim.SGD(groups, lr=0.0, momentum=cfg.momentum)
+        if dist.get_world_size() > 1 and device.type == "cuda":
+            # batch statistics over the global batch (SyncBatchNorm is CUDA-only); the Parameter objects
+            # (and so the optimiser's) are kept
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.model = model
+        # the bounds use the run's own lambda; methods without one are read with lambda = 1
+        self.monitor = BranchMonitor(train.x, self.views, cfg.info_batch, cfg.info_seed,
+                                     sc_lam=sc_lambda(cfg) if cfg.method == "spectral" else 1.0,
+                                     bt_lam=cfg.bt_lam if cfg.method == "barlow" else 1.0,
+                                     mus=(cfg.info_mu,)) if dist.is_main() else None
+
+    def step(self, net, batch: Batch) -> dict:
+        x1, x2 = self.views(batch.x, gen=batch.gen)
+        x1, x2 = x1.contiguous(memory_format=self.fmt), x2.contiguous(memory_format=self.fmt)
+        return {"loss": net(x1, x2)}
+
+    def after_update(self, it: int, total: int) -> dict:
+        if self.cfg.method != "byol":
+            return {}
+        m = cosine_momentum(it + 1, total, base=self.cfg.byol_momentum)
+        self.model.update_target(m)
+        return {"byol_momentum": m}
+
+    def features(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return (encode_split(self.model, self.views, self.train_data.x, self.device, self.cfg.amp),
+                encode_split(self.model, self.views, self.test_data.x, self.device, self.cfg.amp))
+
+    def evaluate(self, epoch: int) -> dict:  # the main rank's monitors: kNN and the matrix information
+        if not dist.is_main():
+            return {}
+        cfg = self.cfg
+        ftr, fte = self.features()
+        rec = {"knn_top1": knn_accuracy(ftr, self.train_data.y, fte, self.test_data.y, self.num_classes,
+                                        cfg.knn_k, cfg.knn_t)}
+        t1 = time.perf_counter()
+        rec.update(self.monitor.measure(self.model))
+        rec["info_time_s"] = time.perf_counter() - t1
+        return rec
+
+
 def run(cfg: SiameseConfig, out_dir: str) -> dict:
     """Train `cfg` in `out_dir` (resuming from its checkpoint), return the final metrics.
 
     A directory whose metrics.json exists holds a finished run: its metrics are returned as they are."""
-    validate(cfg)
-    rd = RunDir(out_dir)
-    if rd.done:
-        return rd.metrics()
-    di = dist.init_distributed(cfg.device if cfg.device != "auto" else None)
-    device = di.device if di.world_size > 1 else resolve_device(cfg.device)
-    if cfg.batch_size % di.world_size:
-        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {di.world_size} processes")
+    device, rd, done = open_run(cfg, out_dir)
+    if done is not None:
+        return done
     xtr, ytr, xte, yte, mean, std, n_cls = load_data(cfg)
-    n = xtr.shape[0]
-    if n < cfg.batch_size:
-        raise ValueError(f"batch_size {cfg.batch_size} exceeds the {n} training images of {cfg.dataset}")
-    rd.save_config(asdict(cfg), ignore=_RESUMABLE)
-    seed_everything(cfg.seed + di.rank)
-    xtr, ytr, xte, yte = (t.to(device) for t in (xtr, ytr, xte, yte))
-    chans, size = xtr.shape[1], xtr.shape[-1]
-    views = TwoViews(view_recipe(cfg.method, cfg.dataset, mean, std, size), chans).to(device)
-
-    model = build_model(cfg, chans).to(device)
-    fmt = torch.channels_last if (cfg.channels_last and device.type == "cuda") else torch.contiguous_format
-    model = model.to(memory_format=fmt)
-    groups = param_groups(model, cfg.weight_decay)
-    if cfg.optimizer == "lars":
-        opt = LARS(groups, lr=0.0, weight_decay=cfg.weight_decay, momentum=cfg.momentum)
-    else:
-        opt = torch.optim.SGD(groups, lr=0.0, momentum=cfg.momentum)
-
-    steps = n // cfg.batch_size               # drop the last incomplete batch
-    total = steps * cfg.epochs
-    base_lr = cfg.lr * cfg.batch_size / 256
-    start_epoch, ckpt = 0, (load_checkpoint(rd.ckpt_path, map_location=device) if cfg.resume else None)
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        start_epoch = int(ckpt["epoch"])
-        restore_rank_rng(ckpt["rng"])  # every rank's own stream, as saved
-
-    net = model
-    if di.world_size > 1:
-        if device.type == "cuda":  # batch statistics over the global batch (SyncBatchNorm is CUDA-only)
-            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # keeps the Parameter objects of opt
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    fwd = torch.compile(net) if cfg.compile else net
-
-    main = dist.is_main()
-    logger = JsonlLogger(rd.log_path, enabled=main)
-    if main and rd.log_path.exists():
-        # epochs logged after the checkpoint we resume from are trained again: drop their records
-        kept = [r for r in logger.read() if r.get("epoch", 0) <= start_epoch]
-        atomic_write_bytes(rd.log_path, "".join(json.dumps(r) + "\n" for r in kept).encode())
-    # the bounds use the run's own lambda; methods without one are read with lambda = 1
-    monitor = BranchMonitor(xtr, views, cfg.info_batch, cfg.info_seed,
-                            sc_lam=sc_lambda(cfg) if cfg.method == "spectral" else 1.0,
-                            bt_lam=cfg.bt_lam if cfg.method == "barlow" else 1.0, mus=(cfg.info_mu,)) if main else None
-    guard = FiniteGuard()
-    local = cfg.batch_size // di.world_size
-    t_train = 0.0
-
-    def evaluate(rec: dict, done: int) -> dict:  # main rank only: kNN and the matrix information
-        if done % cfg.knn_every == 0 or done == cfg.epochs:
-            ftr = encode_split(model, views, xtr, device, cfg.amp)
-            fte = encode_split(model, views, xte, device, cfg.amp)
-            rec["knn_top1"] = knn_accuracy(ftr, ytr, fte, yte, n_cls, cfg.knn_k, cfg.knn_t)
-        if done % cfg.info_every == 0 or done == cfg.epochs:
-            t1 = time.perf_counter()
-            rec.update(monitor.measure(model))
-            rec["info_time_s"] = time.perf_counter() - t1
-        return rec
-
-    if start_epoch == 0 and main:  # the curves start at the initialisation
-        logger.log(evaluate({"epoch": 0}, 0))
-
-    for epoch in range(start_epoch, cfg.epochs):
-        model.train()
-        # the order depends on (seed, epoch) only: identical on every rank and after a resume
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)).to(device)
-        loss_sum = torch.zeros((), device=device)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        m = None
-        for step in progress(range(steps), total=steps, desc=f"epoch {epoch + 1}"):
-            it = epoch * steps + step
-            lr = lr_at(it, base_lr=base_lr, warmup_iters=cfg.warmup_epochs * steps, total_iters=total,
-                       min_lr=cfg.min_lr)
-            set_lr(opt, lr)
-            lo = step * cfg.batch_size + di.rank * local
-            x1, x2 = views(xtr[perm[lo:lo + local]])
-            if fmt is torch.channels_last:
-                x1, x2 = x1.contiguous(memory_format=fmt), x2.contiguous(memory_format=fmt)
-            with autocast(device, cfg.amp):
-                loss = fwd(x1, x2)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if cfg.method == "byol":
-                m = cosine_momentum(it + 1, total, base=cfg.byol_momentum)
-                model.update_target(m)
-            guard.update(loss)
-            loss_sum += loss.detach()
-        guard.check(f"in epoch {epoch + 1}")
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
-        t_train += dt
-        done = epoch + 1
-        rec = {"epoch": done, "loss": dist.all_reduce_mean(loss_sum).item() / steps, "lr": lr,
-               "epoch_time_s": dt, "images_per_s": steps * cfg.batch_size / dt}
-        if m is not None:
-            rec["byol_momentum"] = m
-        if main:
-            logger.log(evaluate(rec, done))
-        if done % cfg.ckpt_every == 0 or done == cfg.epochs:
-            rng = rank_rng_states()  # a collective: every rank takes part
-            if main:
-                save_checkpoint(rd.ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                               "epoch": done, "rng": rng, "config": asdict(cfg)})
-            dist.barrier()
-
-    metrics: dict = {"method": cfg.method, "dataset": cfg.dataset, "epochs": cfg.epochs, "train_time_s": t_train}
-    if main:
-        ftr = encode_split(model, views, xtr, device, cfg.amp)
-        fte = encode_split(model, views, xte, device, cfg.amp)
-        metrics["knn_top1"] = knn_accuracy(ftr, ytr, fte, yte, n_cls, cfg.knn_k, cfg.knn_t)
+    if len(xtr) < cfg.batch_size:
+        raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(xtr)} training images of {cfg.dataset}")
+    split = split_batch(cfg.batch_size, dist.get_world_size(), cfg.accum_iter, cfg.max_micro_batch)
+    if split.accum > 1:  # the losses are batch-level: accumulating micro-batches would change them
+        raise ValueError(f"the Siamese losses need the whole global batch {cfg.batch_size} in one step; "
+                         f"accumulation ({split.accum} micro-steps) is not supported")
+    train, test = Tensors(xtr, ytr, device), Tensors(xte, yte, device)
+    task = SiameseTask(cfg, device, train, test, mean, std, n_cls)
+    log = fit(task, cfg, TrainBatches(train, split, cfg.seed), rd, device, "siamese")
+    metrics: dict = {"method": cfg.method, "dataset": cfg.dataset, "epochs": cfg.epochs,
+                     "train_time_s": sum(r.get("epoch_s", 0.0) for r in log if "epoch_s" in r)}
+    if dist.is_main():
+        ftr, fte = task.features()
+        metrics["knn_top1"] = knn_accuracy(ftr, ytr.to(device), fte, yte.to(device), n_cls, cfg.knn_k, cfg.knn_t)
         if cfg.linprobe_epochs > 0:
-            metrics.update(linear_probe(ftr, ytr, fte, yte, n_cls, cfg.linprobe_epochs, cfg.linprobe_lr, seed=cfg.seed))
+            metrics.update(linear_probe(ftr, ytr.to(device), fte, yte.to(device), n_cls, cfg.linprobe_epochs,
+                                        cfg.linprobe_lr, seed=cfg.seed))
         rd.write_metrics(metrics)
     dist.barrier()
     return metrics
 
 
-# ------------------------------------------------------------------ command line
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line on stderr, exit code 2
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-_HELP = {
-    "data_root": "folder holding cifar-10-batches-py / cifar-100-python", "backbone": "resnet18 | convnet_small",
-    "batch_size": "global batch", "optimizer": "lars | sgd", "lr": "learning rate for a batch of 256 (scaled linearly)",
-    "temperature": "SimCLR temperature (Figure 3: 0.3, 0.5, 0.7)",
-    "simclr_loss": "nt_xent (SimCLR's own, negatives from both views) or info_nce (Eq. 1 as printed)", "sc_lam": "lambda of Eq. (2); 0 = 1/(B-1)",
-    "bt_lam": "lambda of Eq. (3)", "bt_normalize": "standard | paper", "bt_scale": "Barlow Twins loss scale",
-    "byol_momentum": "BYOL base target momentum", "knn_k": "neighbours of the kNN monitor",
-    "info_every": "matrix-information logging every N epochs", "info_batch": "fixed evaluation batch size",
-    "info_mu": "mu of TCR (Theorem 4.17)", "device": "auto | cpu | cuda | cuda:N",
-    "linprobe_epochs": "epochs of the final linear probe (0: none)", "ckpt_every": "checkpoint every N epochs",
-}
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m mmae.engine.siamese",
-                description="Siamese self-supervised pretraining (SimCLR, spectral contrastive, Barlow Twins, BYOL) "
-                            "with kNN, matrix-information logging and a final linear probe. Unset options take "
-                            "the method's recipe for the dataset.")
-    p.add_argument("--out", required=True, help="run directory (resumed if it holds a checkpoint)")
-    p.add_argument("--method", required=True, choices=METHODS)
-    p.add_argument("--dataset", required=True, choices=DATASETS)
-    for f in dataclasses.fields(SiameseConfig):
-        if f.name in ("method", "dataset"):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=_HELP.get(f.name))
-        else:
-            typ = {"int": int, "float": float, "str": str}[str(f.type).replace(" | None", "")]
-            p.add_argument(flag, type=typ, default=None, metavar=f.name.upper(), help=_HELP.get(f.name))
-    return p
-
-
 def main(argv=None) -> int:
-    p = _parser()
-    a = p.parse_args(argv)
-    over = {k: v for k, v in vars(a).items() if v is not None and k not in ("out", "method", "dataset")}
-    try:
-        cfg = recipe(a.method, a.dataset, **over)
-        metrics = run(cfg, a.out)
-    except ValueError as e:
-        p.error(str(e).replace("\n", " "))
-    print(json.dumps(metrics, indent=2, sort_keys=True))
-    return 0
+    return engine_main(SiameseConfig, run, argv, "python -m mmae.engine.siamese", __doc__)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""The configuration every engine shares, and the command line built from it.
+
+Each engine's configuration is a dataclass derived from `TrainConfig`. Its field defaults are the
+published recipe; its ``mini()`` classmethod is the mini-scale recipe (the digits on a CPU). Those
+two are the only places a recipe's numbers are written: ``mmae.experiments`` and ``reproduce.py``
+start from them and state only what a target changes.
+
+``batch_size`` is always the **global** batch: the images that one optimiser step averages over,
+summed over processes and gradient-accumulation micro-steps. The loop splits it
+(`mmae.engine.batches.split_batch`): each of the $W$ processes takes $B / W$ images per step,
+in ``accum_iter`` micro-batches that fit ``max_micro_batch`` (a per-device memory cap). The learning
+rate follows the linear scaling rule ``lr = blr * batch_size / 256`` unless ``lr`` is given.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import typing
+from dataclasses import dataclass
+
+from mmae.cli import EXIT_DIVERGED, EXIT_PREEMPTED, Parser, error_line, fail
+
+__all__ = ["TrainConfig", "RESUMABLE", "engine_main", "base_lr"]
+
+# fields that may change when a run is resumed: they change neither the samples, nor the masks,
+# nor the updates (the split of the global batch changes only the order of floating-point sums)
+RESUMABLE = ("data_root", "device", "num_workers", "compile", "progress", "resume", "ckpt_every", "ckpt_minutes",
+             "eval_every", "log_every", "accum_iter", "max_micro_batch")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    warmup_epochs: int = 0          # linear warm-up, then half-cycle cosine to min_lr (per optimiser step)
+    batch_size: int = 256           # global batch (all processes and micro-steps together)
+    accum_iter: int = 0             # micro-steps per optimiser step; 0: the fewest that respect max_micro_batch
+    max_micro_batch: int = 0        # per-process micro-batch cap (device memory); 0: no cap
+    blr: float = 1e-3               # lr = blr * batch_size / 256 ...
+    lr: float = 0.0                 # ... unless an absolute lr is given here
+    min_lr: float = 0.0
+    weight_decay: float = 0.0
+    clip_grad: float = 0.0          # 0: no clipping
+    seed: int = 0                   # data order, masks and augmentations (mmae.data.keyed)
+    eval_every: int = 1             # evaluate every N epochs (and after the last)
+    ckpt_every: int = 1             # checkpoint every N epochs (and after the last) ...
+    ckpt_minutes: float = 30.0      # ... and after this much wall-clock time, mid-epoch (0: never)
+    log_every: int = 0              # a step record every N optimiser steps (0: epoch records only)
+    device: str = "auto"            # auto | cpu | cuda | cuda:N
+    amp: bool = True                # bf16 autocast on CUDA (no effect on a CPU)
+    compile: bool = False           # torch.compile the training module
+    progress: bool = False          # a progress bar even when stderr is not a terminal
+    resume: bool = True             # resume from the run directory's checkpoint
+
+    def __post_init__(self):
+        self._check_types()
+        for name in ("epochs", "batch_size", "eval_every", "ckpt_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("accum_iter", "max_micro_batch", "log_every", "seed"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.warmup_epochs < 0:  # longer than the run: the lr rises until the end (a short trial)
+            raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
+        for name in ("blr", "lr", "min_lr", "weight_decay", "clip_grad", "ckpt_minutes"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        if self.blr == 0 and self.lr == 0:
+            raise ValueError("give a learning rate: blr (per 256 images) or lr (absolute) must be > 0")
+
+    def _check_types(self) -> None:
+        """Every field holds a value of its annotated type (ints for int fields, not 2.5)."""
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            v, t = getattr(self, f.name), hints[f.name]
+            allowed = tuple(a for a in typing.get_args(t) if a is not type(None)) or (t,)
+            if v is None and type(None) in typing.get_args(t):
+                continue
+            ok = any((a is float and isinstance(v, (int, float)) and not isinstance(v, bool))
+                     or (a is int and isinstance(v, int) and not isinstance(v, bool))
+                     or (a in (str, bool) and isinstance(v, a)) for a in allowed)
+            if not ok:
+                raise ValueError(f"invalid {f.name}: {v!r} (expected {' or '.join(a.__name__ for a in allowed)})")
+
+    # the mini-scale recipe: what differs from the published one (the field defaults)
+    MINI: typing.ClassVar[dict] = {}
+
+    @classmethod
+    def mini(cls, **overrides):
+        """The mini-scale recipe (`MINI` over the published defaults), with ``overrides``."""
+        return cls(**{**cls.MINI, **overrides})
+
+    @classmethod
+    def recipe(cls, mini: bool = False) -> dict:
+        """Every field's value in the published (or the mini) recipe, without validation."""
+        return {**{f.name: f.default for f in dataclasses.fields(cls)}, **(cls.MINI if mini else {})}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def base_lr(cfg: TrainConfig) -> float:
+    """The peak learning rate: ``lr``, or the linear scaling rule ``blr * batch_size / 256``."""
+    return cfg.lr or cfg.blr * cfg.batch_size / 256
+
+
+def _flag_type(t):
+    args = [a for a in typing.get_args(t) if a is not type(None)]
+    t = args[0] if args else t
+    return t if t in (int, float, str) else str
+
+
+def engine_main(config_cls, run_fn, argv=None, prog: str = "", doc: str = "") -> int:
+    """The command line of an engine, built from its config dataclass: ``--field-name VALUE``
+    (booleans as ``--flag`` / ``--no-flag``), ``--out`` and ``--mini`` (start from the mini-scale
+    recipe instead of the published one). Prints the final metrics as JSON on success.
+
+    Exit codes (`mmae.cli`): 0 done; 1 the loss became non-finite; 2 bad input (one line);
+    75 stopped by SIGTERM / SIGUSR1 with its checkpoint written (rerun the command to resume)."""
+    from mmae import dist
+    from mmae.engine.loop import NonFiniteLoss, Preempted
+
+    p = Parser(prog=prog, description=(doc or "").split("\n\n")[0])
+    p.add_argument("--out", required=True, help="run directory (reruns resume from its checkpoint)")
+    p.add_argument("--mini", action="store_true", help="start from the mini-scale (digits, CPU) recipe")
+    hints = typing.get_type_hints(config_cls)
+    for f in dataclasses.fields(config_cls):
+        flag = "--" + f.name.replace("_", "-")
+        # only the options given on the command line override the recipe
+        if hints[f.name] is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                           help=f"(published recipe: {f.default})")
+        else:
+            p.add_argument(flag, type=_flag_type(hints[f.name]), default=argparse.SUPPRESS,
+                           help=f"(published recipe: {f.default!r})")
+    args = vars(p.parse_args(argv))
+    out, mini = args.pop("out"), args.pop("mini")
+    main_rank = True
+    try:
+        cfg = config_cls.mini(**args) if mini else config_cls(**args)
+        metrics = run_fn(cfg, out)
+        main_rank = dist.is_main()
+    except ValueError as e:
+        return fail(prog, error_line(e))
+    except NonFiniteLoss as e:
+        return fail(prog, error_line(e), EXIT_DIVERGED)
+    except Preempted as e:
+        return fail(prog, error_line(e), EXIT_PREEMPTED) if dist.is_main() else EXIT_PREEMPTED
+    finally:
+        dist.cleanup()
+    if main_rank:
+        print(json.dumps(metrics, sort_keys=True))
+    return 0

@@ -1,0 +1,305 @@
+"""The one training loop of every engine: steps, schedule, accumulation, checkpoints, resume.
+
+An engine builds its model, optimiser and data and describes its own work in a `Task`: one forward
+pass on a micro-batch (`Task.step`), what follows an optimiser update (`Task.after_update`, e.g.
+BYOL's target), its evaluation and its final metrics. `fit` owns the rest:
+
+- **steps**: the global batches of `mmae.engine.batches.TrainBatches`, split over processes
+  and micro-steps; DDP all-reduces gradients only on the last micro-step (``no_sync``, also when the
+  module is compiled); the learning rate is set per optimiser step (linear warm-up, half-cycle cosine);
+  torch's global generator is reseeded per micro-step from ``(seed, step, rank, micro-step)``, so what
+  still draws from it (drop path, mixup) needs no saved state to resume exactly;
+- **the non-finite guard**: ``isfinite(loss)`` accumulates on the device and is checked (one sync)
+  before every log record and checkpoint, so a diverged model is never saved;
+- **evaluation and logging**: one JSON record per epoch (``"epoch"``, ``"step"``, the mean of each
+  statistic over the epoch, the lr, images/s, the task's evaluation every ``eval_every`` epochs),
+  optionally a record every ``log_every`` steps, and an initial record (epoch 0) if the task evaluates
+  its initialisation;
+- **checkpoints**: every ``ckpt_every`` epochs, after the last, every ``ckpt_minutes`` of wall-clock
+  time (mid-epoch), and when the process receives SIGTERM or SIGUSR1 (what cluster schedulers send
+  before preempting a job or at the time limit). Every process finishes its current step, rank 0
+  writes the checkpoint atomically, and `fit` raises `Preempted` (the command line exits with 75).
+  The previous checkpoint is kept as ``checkpoint.prev.pt``; a truncated or corrupt latest checkpoint
+  is reported in one line and the run resumes from the previous one;
+- **resume**: rerunning the same command restores model, optimiser, the task's state and the
+  position (epoch and step, also mid-epoch, with the epoch's running sums), rewrites the log to that
+  position (every epoch and step record appears exactly once) and continues with the same data order
+  and the same masks and augmentations, so the final weights are bit-identical to an uninterrupted
+  run on the same machine.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from mmae import dist
+from mmae.data.keyed import key32
+from mmae.engine.batches import Batch, TrainBatches
+from mmae.engine.common import (FiniteGuard, JsonlLogger, NonFiniteLoss, RunDir, atomic_write_bytes, autocast,
+                                load_checkpoint, lr_at, progress, resolve_device, save_checkpoint, seed_everything,
+                                set_lr)
+from mmae.engine.config import RESUMABLE, TrainConfig, base_lr
+
+__all__ = ["Task", "fit", "open_run", "Preempted", "NonFiniteLoss", "wrap_ddp", "load_latest", "StopSignals"]
+
+
+class Preempted(Exception):
+    """The run stopped on SIGTERM / SIGUSR1 after writing its checkpoint; rerun to resume."""
+
+
+class Task:
+    """What an engine gives the loop. ``model`` is what the checkpoint holds; ``module`` (default:
+    ``model``) is what DDP wraps and `step` calls as ``net``."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    evaluates_at_start = False    # log the evaluation of the initialisation as epoch 0
+
+    @property
+    def module(self) -> nn.Module:
+        return self.model
+
+    def step(self, net: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
+        """The forward pass on one micro-batch: ``{"loss": scalar, ...}``; every value a 0-d tensor
+        (its epoch mean is logged). Runs under autocast; the loop calls ``backward``."""
+        raise NotImplementedError
+
+    def train(self) -> None:
+        """Put the modules in training mode (before every epoch: an evaluation may change it)."""
+        self.model.train()
+
+    def after_update(self, it: int, total: int) -> dict:
+        """After optimiser step ``it`` of ``total`` (e.g. BYOL's target update); returns values to log."""
+        return {}
+
+    def evaluate(self, epoch: int) -> dict:
+        """Called on every rank after ``epoch`` epochs (0: the initialisation); returns floats."""
+        return {}
+
+    def state_dict(self) -> dict:
+        """What the task keeps across a resume besides model and optimiser (e.g. the best accuracy)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def open_run(cfg: TrainConfig, out_dir) -> tuple[torch.device, RunDir, dict | None]:
+    """The start of every engine's run: the device, the process group (under ``torchrun``), the run
+    directory with its configuration recorded (a directory holding another configuration is refused)
+    and, when the run is already finished, its metrics."""
+    resolve_device(cfg.device)  # a CUDA request on a machine without CUDA is a ValueError
+    device = dist.init_distributed(None if cfg.device == "auto" else cfg.device).device
+    rd = RunDir(out_dir)
+    rd.save_config(cfg.to_dict(), ignore=RESUMABLE)
+    dist.barrier()
+    seed_everything(cfg.seed)  # the initial weights (DDP then broadcasts rank 0's)
+    return device, rd, rd.metrics() if rd.done else None
+
+
+def wrap_ddp(module: nn.Module, device: torch.device) -> nn.Module:
+    if not dist.is_distributed():
+        return module
+    return nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+# ------------------------------------------------------------------ checkpoints
+
+def _prev(path: Path) -> Path:
+    return path.with_name(path.stem + ".prev" + path.suffix)
+
+
+def save_rotating(path: Path, state: dict) -> None:
+    """Keep the current checkpoint as ``*.prev.pt`` and write the new one atomically."""
+    if path.exists():
+        os.replace(path, _prev(path))
+    save_checkpoint(path, state)
+
+
+def load_latest(path: Path, map_location="cpu") -> dict | None:
+    """The newest readable checkpoint among ``path`` and ``*.prev.pt`` (one line on stderr when the
+    newest is unreadable), or None when there is none."""
+    prev = _prev(path)
+    for candidate, fallback in ((path, prev), (prev, None)):
+        try:
+            ckpt = load_checkpoint(candidate, map_location=map_location)
+        except ValueError as e:
+            ckpt = None
+            if dist.is_main():
+                then = f"resuming from {fallback.name}" if fallback is not None and fallback.exists() else "starting over"
+                sys.stderr.write(f"warning: {candidate} is unreadable ({str(e).splitlines()[0][-120:]}); {then}\n")
+        if ckpt is not None:
+            return ckpt
+    return None
+
+
+def _rewrite_log(log: JsonlLogger, step: int) -> None:
+    """Keep the records written up to optimiser step ``step`` (those after it are trained again)."""
+    if not (log.enabled and log.path.exists()):
+        return
+    kept = [r for r in log.read() if r.get("step", 0) <= step]
+    atomic_write_bytes(log.path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+
+
+# ------------------------------------------------------------------ signals
+
+class StopSignals:
+    """Turns SIGTERM and SIGUSR1 into a request to stop after the current step (a context manager;
+    the previous handlers come back on exit). Outside the main thread it does nothing."""
+
+    SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGUSR1", None)) if s is not None)
+
+    def __init__(self):
+        self.received: int | None = None
+        self._old: dict = {}
+
+    def _handle(self, signum, frame):
+        self.received = signum
+
+    def __enter__(self):
+        with contextlib.suppress(ValueError):  # not the main thread: no handlers
+            for s in self.SIGNALS:
+                self._old[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        return False
+
+
+class _Control:
+    """Agreement of all processes, after each step, on whether to stop (a signal reached any of
+    them) and whether a timed checkpoint is due (rank 0's clock). Across processes it is one small
+    all-reduce on a CPU (gloo) group, which never waits for the GPU."""
+
+    def __init__(self, signals: StopSignals, ckpt_minutes: float):
+        self.signals, self.period = signals, ckpt_minutes * 60.0
+        self.last_save = time.monotonic()
+        self.group = torch.distributed.new_group(backend="gloo") if dist.is_distributed() else None
+
+    def poll(self) -> tuple[bool, bool]:
+        due = self.period > 0 and dist.is_main() and time.monotonic() - self.last_save >= self.period
+        flags = torch.tensor([self.signals.received is not None, due], dtype=torch.int32)
+        if self.group is not None:
+            torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX, group=self.group)
+        return bool(flags[0]), bool(flags[1])
+
+
+# ------------------------------------------------------------------ the loop
+
+def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: torch.device, desc: str) -> list[dict]:
+    """Train ``task`` for ``cfg.epochs`` epochs (resuming from ``rd``'s checkpoint); returns the
+    main rank's log records (empty on the other ranks)."""
+    split, steps = data.split, data.steps_per_epoch
+    total, rank = cfg.epochs * steps, dist.get_rank()
+    peak = base_lr(cfg)
+    ddp = wrap_ddp(task.module, device)
+    net = torch.compile(ddp) if cfg.compile else ddp
+    no_sync = ddp.no_sync if isinstance(ddp, nn.parallel.DistributedDataParallel) else contextlib.nullcontext
+    log = JsonlLogger(rd.log_path)
+    guard = FiniteGuard()
+
+    ckpt = load_latest(rd.ckpt_path, map_location=device) if cfg.resume else None
+    it, sums, elapsed = 0, None, 0.0
+    if ckpt is not None:
+        task.model.load_state_dict(ckpt["model"])
+        task.optimizer.load_state_dict(ckpt["optimizer"])
+        task.load_state_dict(ckpt.get("task", {}))
+        it, elapsed = int(ckpt["step"]), float(ckpt.get("epoch_s", 0.0))
+        if ckpt.get("sums") is not None:  # a mid-epoch checkpoint: the epoch's sums so far
+            sums = ckpt["sums"].to(device) if dist.is_main() else torch.zeros_like(ckpt["sums"], device=device)
+    _rewrite_log(log, it)
+    dist.barrier()
+    if it == 0 and task.evaluates_at_start:
+        log.log({"epoch": 0, "step": 0, **task.evaluate(0)})
+
+    def save(step: int, epoch_sums, epoch_s: float) -> None:
+        guard.check(f"before the checkpoint at step {step}")  # raises before anything is written
+        if epoch_sums is not None and dist.is_distributed():
+            epoch_sums = epoch_sums.clone()
+            torch.distributed.all_reduce(epoch_sums)  # kept by rank 0 on resume
+        if dist.is_main():
+            save_rotating(rd.ckpt_path, {
+                "model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(), "task": task.state_dict(),
+                "epoch": step // steps, "step": step, "sums": None if epoch_sums is None else epoch_sums.cpu(),
+                "epoch_s": epoch_s, "world_size": split.world, "config": cfg.to_dict()})
+        dist.barrier()
+        control.last_save = time.monotonic()
+
+    with StopSignals() as signals:
+        control = _Control(signals, cfg.ckpt_minutes)
+        for epoch in range(it // steps, cfg.epochs):
+            task.train()
+            start = it - epoch * steps
+            keys: list[str] = []
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter() - elapsed
+            lr, extra = 0.0, {}
+            for s, micro in progress(data.epoch(epoch, start), total=steps - start, desc=f"{desc} {epoch + 1}",
+                                     enabled=cfg.progress or None):
+                it = epoch * steps + s
+                lr = lr_at(it, base_lr=peak, warmup_iters=cfg.warmup_epochs * steps, total_iters=total,
+                           min_lr=cfg.min_lr)
+                set_lr(task.optimizer, lr)
+                step_sum = None
+                for k, batch in enumerate(micro):
+                    torch.manual_seed(key32(cfg.seed, it, rank, k))
+                    with (no_sync() if k < split.accum - 1 else contextlib.nullcontext()), autocast(device, cfg.amp):
+                        out = task.step(net, batch)
+                        (out["loss"] / split.accum).backward()
+                    guard.update(out["loss"])
+                    if not keys:
+                        keys = list(out)
+                    vals = torch.stack([out[key].detach().float() for key in keys])
+                    step_sum = vals if step_sum is None else step_sum + vals
+                sums = step_sum if sums is None else sums + step_sum
+                if cfg.clip_grad > 0:
+                    torch.nn.utils.clip_grad_norm_(task.module.parameters(), cfg.clip_grad)
+                task.optimizer.step()
+                task.optimizer.zero_grad(set_to_none=True)
+                extra = task.after_update(it, total)
+                it += 1
+                if cfg.log_every and it % cfg.log_every == 0:
+                    guard.check(f"at step {it}")
+                    mean = dist.all_reduce_mean(step_sum) / split.accum
+                    log.log({"step": it, "lr": lr, **dict(zip(keys, mean.tolist()))})
+                if s + 1 < steps:  # the epoch's last step is handled with the epoch record below
+                    stop, due = control.poll()
+                    if stop or due:
+                        save(it, sums, time.perf_counter() - t0)
+                    if stop:
+                        raise Preempted(f"stopped by signal at epoch {epoch + 1}, step {it} of {total}; "
+                                        f"checkpoint written to {rd.ckpt_path}; rerun the same command to resume")
+            guard.check(f"in epoch {epoch + 1} of {desc}")
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            seconds = time.perf_counter() - t0
+            n_micro = steps * split.accum * split.world
+            sums = sums if sums is not None else torch.zeros(len(keys), device=device)
+            if dist.is_distributed():
+                torch.distributed.all_reduce(sums)
+            record = {"epoch": epoch + 1, "step": it, **dict(zip(keys, (sums / n_micro).tolist())), "lr": lr, **extra,
+                      "images_per_s": steps * split.global_batch / max(seconds, 1e-9), "epoch_s": seconds}
+            if getattr(data.source, "skipped", 0):
+                record["skipped_images"] = data.source.skipped  # this rank's
+            sums, elapsed = None, 0.0
+            if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+                record.update(task.evaluate(epoch + 1))
+            log.log(record)
+            stop, due = control.poll()
+            if stop or due or (epoch + 1) % cfg.ckpt_every == 0 or epoch + 1 == cfg.epochs:
+                save(it, None, 0.0)
+            if stop and epoch + 1 < cfg.epochs:
+                raise Preempted(f"stopped by signal after epoch {epoch + 1} (step {it} of {total}); checkpoint "
+                                f"written to {rd.ckpt_path}; rerun the same command to resume")
+    return log.read() if log.enabled else []
