@@ -187,6 +187,36 @@ def entropy(K, alpha=1, dps: int = DPS, psd_tol=None):
         return renyi_from_spectrum(normalised_spectrum(K, dps, psd_tol), alpha, dps)
 
 
+EPS64 = 2.0 ** -52  # float64 machine epsilon
+
+
+def float64_entropy_error(K, alpha, dps: int = DPS) -> float:
+    """How far a float64 evaluation of H_alpha(K) may be from the exact value: its round-off.
+
+    A float64 computation sees K rounded entry by entry and factors it with a backward-stable
+    eigensolver, i.e. it gets the eigenvalues of K + E with ||E|| ~ n eps lambda_max, so each
+    p_i = lambda_i / n moves by ~eps lambda_max, along the simplex (p is normalised by its sum).
+    To first order H_alpha then moves by eps lambda_max sum_i |dH/dp_i - c| (c removes the
+    component along (1, ..., 1)), evaluated here at the exact spectrum; summing the n terms of
+    the formula adds ~n eps (1 + |H|).  The result is 4 eps times that.  For a nearly singular K
+    and alpha < 1 it is large: p_i^alpha amplifies the rounding of K itself by alpha / p_i^(1 - alpha).
+    Exact zero eigenvalues are zero in both computations (float64 clips its round-off ones)."""
+    with mp.workdps(dps):
+        lam = psd_spectrum(K, dps)
+        n, top = len(lam), max(lam)
+        p = [x / mpmath.fsum(lam) for x in lam if x > 0]
+        a = _alpha(alpha)
+        h = renyi_from_spectrum(p, a, dps)
+        if a == mpmath.inf:
+            slopes = (len(p) - 1) + (1 / max(p) - 1)
+        elif a == 1:
+            slopes = mpmath.fsum(abs(mpmath.log(x) + h) for x in p)
+        else:
+            s = mpmath.fsum(x ** a for x in p)
+            slopes = abs(a / (1 - a)) * mpmath.fsum(abs(x ** (a - 1) / s - 1) for x in p)
+        return float(4 * EPS64 * (top * slopes + n * (1 + abs(h))))
+
+
 def hadamard(A, B):
     A, B = matrix(A), matrix(B)
     if (A.rows, A.cols) != (B.rows, B.cols):

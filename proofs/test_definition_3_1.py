@@ -161,4 +161,5 @@ def test_mmae_entropy_matches_independent_computation(K, alpha):
     info = pytest.importorskip("mmae.info")
     got = float(info.entropy(K.astype(float), alpha))
     want = float(_mp.entropy(K, alpha))
-    assert abs(got - want) <= 1e-9 * max(1.0, abs(want)), (got, want)
+    # the round-off of a float64 evaluation, conditioning included (a nearly singular K at small alpha)
+    assert abs(got - want) <= _mp.float64_entropy_error(K, alpha), (got, want)

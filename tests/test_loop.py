@@ -71,6 +71,47 @@ def _worker(rank, world, port, out):
     dist.cleanup()
 
 
+def _preempted_worker(rank, world, port, out, signal_at):
+    """Rank 1 alone receives SIGTERM during its ``signal_at``-th step (0: never): both ranks must stop
+    after the same step, with one checkpoint, and exit as preempted."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    from mmae import dist
+    from mmae.engine.loop import Preempted
+    real, calls = pretrain.PretrainTask.step, {"n": 0}
+
+    def step(self, net, batch):
+        calls["n"] += 1
+        if rank == 1 and calls["n"] == signal_at:
+            signal.raise_signal(signal.SIGTERM)
+        return real(self, net, batch)
+    pretrain.PretrainTask.step = step
+    try:
+        pretrain.run(pretrain.PretrainConfig.mini(method="umae", epochs=3, warmup_epochs=1, batch_size=128, erank_batch=16,
+                                            ckpt_every=1), out)
+        outcome = "finished"
+    except Preempted:
+        outcome = f"preempted after {calls['n']} steps"
+    Path(out, f"outcome{rank}").write_text(outcome)
+    dist.cleanup()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
+def test_sigterm_on_one_of_two_processes_stops_both_and_resumes_exactly(tmp_path):
+    full, cut = str(tmp_path / "full"), str(tmp_path / "cut")
+    mp.spawn(_preempted_worker, args=(2, _free_port(), full, 0), nprocs=2, join=True)
+    mp.spawn(_preempted_worker, args=(2, _free_port(), cut, 14), nprocs=2, join=True)  # in epoch 2 of 10 steps
+    assert [Path(cut, f"outcome{r}").read_text() for r in (0, 1)] == ["preempted after 14 steps"] * 2
+    assert load_checkpoint(Path(cut) / "checkpoint.pt")["step"] == 14
+    mp.spawn(_preempted_worker, args=(2, _free_port(), cut, 0), nprocs=2, join=True)
+    assert [Path(cut, f"outcome{r}").read_text() for r in (0, 1)] == ["finished"] * 2
+    a, b = load_checkpoint(Path(full) / "checkpoint.pt")["model"], load_checkpoint(Path(cut) / "checkpoint.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [json.loads(x)["epoch"] for x in (Path(cut) / "log.jsonl").read_text().splitlines()] == [0, 1, 2, 3]
+
+
 def _by_sample(records) -> dict:
     out = {}
     for index, x, noise in records:
@@ -118,7 +159,7 @@ def test_accumulation_and_processes_train_on_the_same_samples_and_masks(tmp_path
 # ------------------------------------------------------------------ preemption through the command line
 
 def _cli(engine: str, out: Path, *args: str):
-    return [sys.executable, "-m", f"mmae.engine.{engine}", "--mini", "--out", str(out), *args]
+    return [sys.executable, "-m", f"mmae.engine.{engine}", "--out", str(out), *args]
 
 
 def _wait_for(pred, proc, timeout=120):
@@ -140,8 +181,9 @@ def _log_epochs(out: Path) -> list:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("engine, args", [
-    ("pretrain", ["--method", "mae", "--epochs", "6", "--ckpt-every", "1"]),
-    ("siamese", ["--method", "simclr", "--epochs", "5", "--ckpt-every", "1", "--linprobe-epochs", "0"]),
+    ("pretrain", ["--mini", "--method", "mae", "--epochs", "6", "--ckpt-every", "1"]),
+    ("siamese", ["--method", "simclr", "--dataset", "digits", "--epochs", "5", "--ckpt-every", "1",
+                 "--linprobe-epochs", "0"]),
 ])
 def test_sigterm_then_sigkill_then_resume_gives_the_uninterrupted_weights(tmp_path, engine, args):
     full, cut = tmp_path / "full", tmp_path / "cut"

@@ -144,7 +144,7 @@ def test_attention_equals_the_explicit_softmax_formula():
     w = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(4), dim=-1)
     h = (w @ v).transpose(1, 2).reshape(3, 5, 16)
     want = attn.proj(h)
-    # float32 sums of 4 (q k^T), 5 (softmax, w v) and 16 (proj) terms, of size up to |W| |h| + |b|
+    # float32 sums of 4 (q k^T), 5 (softmax), 5 (w v) and 16 (proj) terms, of size up to |W| |h| + |b|
     size = (h.abs() @ attn.proj.weight.abs().T + attn.proj.bias.abs()).max().item()
     torch.testing.assert_close(attn(x), want, rtol=0, atol=roundoff(torch.float32, 4 + 5 + 5 + 16, scale=size))
 
