@@ -112,6 +112,49 @@ def test_sigterm_on_one_of_two_processes_stops_both_and_resumes_exactly(tmp_path
     assert [json.loads(x)["epoch"] for x in (Path(cut) / "log.jsonl").read_text().splitlines()] == [0, 1, 2, 3]
 
 
+def _counting_worker(rank, world, port, out, compiled):
+    """Counts the gradient all-reduces DDP issues (a comm hook); ``compiled`` wraps the DDP module in
+    ``torch.compile`` (the eager backend: the wrapping is what matters, not the code generation)."""
+    import functools
+
+    from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+
+    from mmae.engine import loop
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    from mmae import dist
+    count, real_wrap = {"n": 0}, loop.wrap_ddp
+
+    def counted(state, bucket):
+        count["n"] += 1
+        return allreduce_hook(state, bucket)
+
+    def wrap(module, device):
+        ddp = real_wrap(module, device)
+        ddp.register_comm_hook(None, counted)
+        return ddp
+    loop.wrap_ddp = wrap
+    torch.compile = functools.partial(torch.compile, backend="eager")
+    pretrain.run(pretrain.PretrainConfig.mini(method="mae", epochs=1, warmup_epochs=0, batch_size=128, accum_iter=2,
+                                              erank_batch=16, compile=compiled), out)
+    Path(out, f"allreduces{rank}").write_text(str(count["n"]))
+    dist.cleanup()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
+def test_compiled_ddp_still_all_reduces_only_on_the_last_micro_step(tmp_path):
+    counts = {}
+    for compiled in (False, True):
+        out = tmp_path / f"compiled{compiled}"
+        mp.spawn(_counting_worker, args=(2, _free_port(), str(out), compiled), nprocs=2, join=True)
+        counts[compiled] = [int((out / f"allreduces{r}").read_text()) for r in (0, 1)]
+    buckets = counts[False][0] // 10
+    assert buckets >= 1 and counts[False] == [10 * buckets] * 2  # 10 steps of 2 micro-steps: one sync per step
+    assert counts[True] == counts[False]
+
+
 def _by_sample(records) -> dict:
     out = {}
     for index, x, noise in records:
@@ -231,3 +274,22 @@ def test_timed_mid_epoch_checkpoint_and_fallback_from_a_corrupt_one(tmp_path, ca
     assert len(err) == 1 and "resuming from checkpoint.prev.pt" in err[0]
     assert again == full
     assert [r.get("epoch") for r in map(json.loads, (run / "log.jsonl").read_text().splitlines())] == [0, 1, 2]
+
+
+def test_image_folder_runs_do_not_depend_on_the_number_of_decoding_workers(tmp_path):
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 8), ("val", 2)):
+        for c in ("n01440764", "n01443537"):
+            d = tmp_path / "in" / split / c
+            d.mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(d / f"{i}.JPEG")
+    weights = []
+    for workers in (0, 2):  # crops keyed by (seed, epoch, index) in the workers; order fixed by the main process
+        cfg = pretrain.PretrainConfig(dataset="imagenet", data_root=str(tmp_path / "in"), model="mini-b", epochs=2,
+                                      warmup_epochs=0, batch_size=8, num_workers=workers, device="cpu", erank_batch=4)
+        pretrain.run(cfg, tmp_path / f"w{workers}")
+        weights.append(load_checkpoint(tmp_path / f"w{workers}" / "checkpoint.pt")["model"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
