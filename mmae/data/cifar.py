@@ -4,8 +4,10 @@ Layout under `root` (either `root` itself or the folder inside it):
   cifar-10-batches-py/data_batch_1 .. data_batch_5, test_batch   keys data (N, 3072) uint8, labels
   cifar-100-python/train, test                                   keys data, fine_labels (used), coarse_labels
 Each row of `data` is 1024 red, 1024 green, 1024 blue values of a 32x32 image in row-major order.
-The pickles were written by Python 2, hence `encoding="bytes"` and byte-string keys. Pickles
-execute code when loaded: only load files you trust.
+The pickles were written by Python 2, hence `encoding="bytes"` and byte-string keys. A pickle can
+name any function for the unpickler to call; these files are read with `SafeUnpickler`, which
+admits only what the official files hold (dicts, lists, bytes, str, int and numpy arrays with their
+dtypes) and refuses anything else before it runs.
 """
 from __future__ import annotations
 
@@ -41,12 +43,33 @@ def num_classes(name: str) -> int:
     return _LAYOUT[name][3]
 
 
+class SafeUnpickler(pickle.Unpickler):
+    """Resolves only the globals of the official CIFAR pickles: numpy's array and scalar
+    constructors and dtypes (under numpy 1's and numpy 2's module names), and ``_codecs.encode``,
+    which Python 3 writes for bytes in protocol 2. Everything else raises `UnsafePickle`."""
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")} | {
+        (m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")}
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise UnsafePickle(f"{module}.{name}")
+
+
+class UnsafePickle(pickle.UnpicklingError):
+    pass
+
+
 def _read(path: str, label_key: str) -> tuple[np.ndarray, np.ndarray]:
     if not os.path.isfile(path):
         raise ValueError(f"CIFAR file missing: {path}")
     try:
         with open(path, "rb") as f:
-            d = pickle.load(f, encoding="bytes")
+            d = SafeUnpickler(f, encoding="bytes").load()
+    except UnsafePickle as e:
+        raise ValueError(f"refusing to read {path}: it asks for {e}, which a CIFAR file does not contain "
+                         f"(its code was not run)") from None
     except Exception as e:  # truncated or not a pickle
         raise ValueError(f"CIFAR file malformed: {path} ({type(e).__name__}: {e})") from None
     if not isinstance(d, dict):

@@ -13,10 +13,12 @@ of either kind looks the same on disk::
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import math
 import os
+import pickle
 import random
 import sys
 import tempfile
@@ -30,7 +32,7 @@ from .. import dist
 
 __all__ = [
     "seed_everything", "atomic_write_bytes", "write_json_atomic",
-    "save_checkpoint", "load_checkpoint", "JsonlLogger", "lr_at", "cosine_momentum", "param_groups",
+    "save_checkpoint", "load_checkpoint", "UnsafeCheckpoint", "OFFICIAL_GLOBALS", "convert_legacy_checkpoint", "JsonlLogger", "lr_at", "cosine_momentum", "param_groups",
     "LARS", "set_lr", "autocast", "NonFiniteLoss", "FiniteGuard", "progress", "RunDir",
     "resolve_device", "count_parameters",
 ]
@@ -100,16 +102,74 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
         raise
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict | None:
-    """The checkpoint at ``path``, or ``None`` if there is none. A corrupt file raises ValueError."""
+# What an official MAE / U-MAE / M-MAE checkpoint holds besides tensors, numbers, strings, lists and
+# dicts: the training script's arguments (``args``, an argparse Namespace of plain values)
+OFFICIAL_GLOBALS = (argparse.Namespace,)
+# what checkpoints of earlier versions of this package held besides those: numpy RNG states
+_LEGACY_GLOBALS = {"numpy.ndarray", "numpy.dtype", "numpy.core.multiarray._reconstruct",
+                   "numpy._core.multiarray._reconstruct"}
+
+
+class UnsafeCheckpoint(ValueError):
+    """A checkpoint that asks the unpickler for something a file of weights never needs."""
+
+
+def _unsafe_globals(path: Path) -> list[str]:
+    try:
+        return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:  # noqa: BLE001 - not a readable zip checkpoint: no names to report
+        return []
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
+                    official: bool = False) -> dict | None:
+    """The checkpoint at ``path``, or ``None`` if there is none.
+
+    Always ``torch.load(weights_only=True)``: tensors, numbers, strings, lists and dicts, plus
+    `OFFICIAL_GLOBALS` when ``official`` (a checkpoint downloaded from the MAE / U-MAE / M-MAE
+    releases), and nothing else, so a crafted file cannot run code. A file that asks for anything
+    else raises `UnsafeCheckpoint` naming what it asked for; a truncated or corrupt one ValueError."""
     path = Path(path)
     if not path.exists():
         return None
     try:
-        # checkpoints hold configs and counters, not only tensors
-        return torch.load(path, map_location=map_location, weights_only=False)
+        with torch.serialization.safe_globals(list(OFFICIAL_GLOBALS) if official else []):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        names = _unsafe_globals(path)
+        if names and set(names) <= _LEGACY_GLOBALS:
+            raise UnsafeCheckpoint(
+                f"{path} was written by an earlier version of mmae (it holds numpy RNG states); if you trust "
+                f"it, convert it once with: python -m mmae.engine.common convert {path}") from None
+        if names:
+            raise UnsafeCheckpoint(f"refusing to load {path}: it asks for {', '.join(names)}, which a checkpoint "
+                                   f"of weights does not need (its code was not run)") from None
+        raise ValueError(f"checkpoint {path} cannot be read ({' '.join(str(e).split())[:200]})") from e
     except Exception as e:  # noqa: BLE001 - re-raised with the path
         raise ValueError(f"checkpoint {path} cannot be read ({type(e).__name__}: {e})") from e
+
+
+def convert_legacy_checkpoint(path: str | os.PathLike) -> None:
+    """Rewrite a checkpoint of an earlier version of this package (numpy RNG states, no step) in the
+    current format, in place and atomically. Only numpy's array constructors are allowed while
+    reading it, so even this step runs no code from the file; the RNG states are dropped (the loop
+    reseeds per step)."""
+    path = Path(path)
+    names = set(_unsafe_globals(path))
+    if not names <= _LEGACY_GLOBALS:
+        raise UnsafeCheckpoint(f"{path} asks for {', '.join(sorted(names - _LEGACY_GLOBALS))}: not a checkpoint "
+                               f"of an earlier mmae version")
+    try:  # numpy >= 2; files written with numpy 1 name the function numpy.core.multiarray._reconstruct
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:
+        from numpy.core.multiarray import _reconstruct
+    dtype_classes = [getattr(np.dtypes, n) for n in getattr(getattr(np, "dtypes", None), "__all__", [])]
+    allowed = [np.ndarray, np.dtype, *dtype_classes, _reconstruct,
+               (_reconstruct, "numpy.core.multiarray._reconstruct"), (_reconstruct, "numpy._core.multiarray._reconstruct")]
+    with torch.serialization.safe_globals(allowed):
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    state.pop("rng", None)
+    save_checkpoint(path, state)
 
 
 class JsonlLogger:
@@ -334,3 +394,15 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
 
 def count_parameters(model: torch.nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+if __name__ == "__main__":  # python -m mmae.engine.common convert FILE
+    import sys
+    if len(sys.argv) != 3 or sys.argv[1] != "convert":
+        raise SystemExit("usage: python -m mmae.engine.common convert CHECKPOINT")
+    try:
+        convert_legacy_checkpoint(sys.argv[2])
+    except ValueError as e:
+        sys.stderr.write(f"python -m mmae.engine.common: error: {e}\n")
+        raise SystemExit(2) from None
+    print(f"converted {sys.argv[2]}")

@@ -44,7 +44,7 @@ from mmae import dist
 from mmae.data.keyed import key32
 from mmae.engine.batches import Batch, TrainBatches
 from mmae.engine.common import (FiniteGuard, JsonlLogger, NonFiniteLoss, RunDir, atomic_write_bytes, autocast,
-                                load_checkpoint, lr_at, progress, resolve_device, save_checkpoint, seed_everything,
+                                UnsafeCheckpoint, load_checkpoint, lr_at, progress, resolve_device, save_checkpoint, seed_everything,
                                 set_lr)
 from mmae.engine.config import RESUMABLE, TrainConfig, base_lr
 
@@ -131,6 +131,8 @@ def load_latest(path: Path, map_location="cpu") -> dict | None:
     for candidate, fallback in ((path, prev), (prev, None)):
         try:
             ckpt = load_checkpoint(candidate, map_location=map_location)
+        except UnsafeCheckpoint:  # not a damaged file: never fall back silently past it
+            raise
         except ValueError as e:
             ckpt = None
             if dist.is_main():
@@ -214,7 +216,8 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
         task.model.load_state_dict(ckpt["model"])
         task.optimizer.load_state_dict(ckpt["optimizer"])
         task.load_state_dict(ckpt.get("task", {}))
-        it, elapsed = int(ckpt["step"]), float(ckpt.get("epoch_s", 0.0))
+        # a checkpoint of an earlier version has no step: it was written at the end of an epoch
+        it, elapsed = int(ckpt.get("step", ckpt["epoch"] * steps)), float(ckpt.get("epoch_s", 0.0))
         if ckpt.get("sums") is not None:  # a mid-epoch checkpoint: the epoch's sums so far
             sums = ckpt["sums"].to(device) if dist.is_main() else torch.zeros_like(ckpt["sums"], device=device)
     _rewrite_log(log, it)

@@ -78,7 +78,8 @@ def make_adamw(groups, lr: float, betas, device: torch.device) -> torch.optim.Ad
 
 def load_pretrained(path: str, model: str, patch_size: int, dataset: str) -> tuple[dict, str, int]:
     """``(state_dict, model size, patch size)`` from a pretraining run directory (its ``config.json``
-    gives the model and patch size), our ``checkpoint.pt``, or an official MAE / U-MAE / M-MAE ``.pth``."""
+    gives the model and patch size), our ``checkpoint.pt``, or an official MAE / U-MAE / M-MAE ``.pth``.
+    A file that would need more than tensors and the official ``args`` to load is refused, unrun."""
     p = Path(path)
     if p.is_dir():
         cfg_path = p / "config.json"
@@ -95,7 +96,7 @@ def load_pretrained(path: str, model: str, patch_size: int, dataset: str) -> tup
         p = p / "checkpoint.pt"
     if not p.exists():
         raise ValueError(f"pretrained checkpoint not found: {p}")
-    ckpt = load_checkpoint(p)
+    ckpt = load_checkpoint(p, official=True)  # tensors and the official `args` Namespace, nothing else
     state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f"{p} holds no state dict (expected a dict of tensors, or one under 'model')")
