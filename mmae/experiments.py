@@ -25,6 +25,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .losses import MIM_METHODS
 from .engine.common import JsonlLogger, RunDir, write_json_atomic
 from .engine.finetune import VIT_L_RECIPE as _VIT_L_FINETUNE
 
@@ -34,8 +35,8 @@ __all__ = ["TARGETS", "SCALES", "PAPER", "Stage", "Target", "build_target", "run
 PAPER = json.loads(resources.files("mmae").joinpath("paper_results.json").read_text())
 
 TARGETS = ("table1", "table2", "table3", "figure1", "figure2", "figure3", "figure4", "figure5")
-METHODS_MIM = ("mae", "umae", "mmae")
-METHODS_SIAMESE = ("barlow", "byol", "simclr")
+METHODS_MIM = MIM_METHODS
+METHODS_SIAMESE = ("barlow", "byol", "simclr")   # the Siamese methods that Figures 1, 2 and 5 plot
 METHOD_LABEL = {"mae": "MAE", "umae": "U-MAE", "mmae": "M-MAE", "barlow": "Barlow Twins",
                 "byol": "BYOL", "simclr": "SimCLR", "spectral": "Spectral contrastive"}
 

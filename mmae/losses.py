@@ -19,9 +19,13 @@ import torch
 import torch.nn.functional as F_
 
 __all__ = [
-    "mae_loss", "uniformity_loss", "umae_penalty", "tcr_loss", "mmae_objective", "umae_objective",
+    "MIM_METHODS", "SIAMESE_METHODS", "mae_loss", "uniformity_loss", "umae_penalty", "tcr_loss", "mmae_objective", "umae_objective",
     "info_nce", "nt_xent", "spectral_contrastive_loss", "barlow_twins_loss", "byol_loss",
 ]
+
+# The methods these losses define: one home for their names, used by the engines and experiments
+MIM_METHODS = ("mae", "umae", "mmae")                         # MAE; + uniformity (U-MAE); + TCR (M-MAE, Eq. 11)
+SIAMESE_METHODS = ("simclr", "spectral", "barlow", "byol")    # Eq. (1)/NT-Xent, Eq. (2), Eq. (3), BYOL
 
 
 def _batch(z: torch.Tensor, name: str = "z", min_rows: int = 1) -> torch.Tensor:

@@ -11,7 +11,7 @@ import torch
 import mmae.engine.siamese as S
 from mmae.engine.common import load_checkpoint
 
-METHODS = ("simclr", "spectral", "barlow", "byol")
+from mmae.losses import SIAMESE_METHODS as METHODS
 
 INFO_KEYS = {f"{k}_{q}" for k in ("feat", "sample") for q in (
     "mi_a1", "mi_a2", "joint_a1", "joint_a2", "h1_a1", "h2_a1", "h1_a2", "h2_a2", "js", "spectrum_js", "erank1", "erank2")}

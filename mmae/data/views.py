@@ -43,6 +43,7 @@ from kornia.filters import gaussian_blur2d
 
 from mmae.data.keyed import SampleRandom
 from mmae.data.transforms import _rand, random_hflip, resized_crop, sample_crop_boxes
+from mmae.losses import SIAMESE_METHODS
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class ViewRecipe:
     solarize_p: tuple[float, float] = (0.0, 0.0)
 
 
-METHODS = ("simclr", "spectral", "barlow", "byol")
+METHODS = SIAMESE_METHODS
 
 
 def view_recipe(method: str, dataset: str, mean, std, size: int) -> ViewRecipe:

@@ -42,12 +42,12 @@ from mmae.engine.config import base_lr, engine_main
 from mmae.engine.loop import Task, fit, open_run
 from mmae.engine.mim import (MIMConfig, default_patch_size, features_erank, heldout_batch, make_adamw,
                              train_test_data)
-from mmae.losses import tcr_loss, uniformity_loss
+from mmae.losses import MIM_METHODS, tcr_loss, uniformity_loss
 from mmae.models import mae_vit
 
 __all__ = ["PretrainConfig", "PretrainTask", "run", "main", "METHODS", "regularizer"]
 
-METHODS = ("mae", "umae", "mmae")
+METHODS = MIM_METHODS
 
 
 @dataclass

@@ -40,6 +40,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmae import dist
+from mmae.data import IN_MEMORY
 from mmae.data.views import TwoViews, view_recipe
 from mmae.engine.batches import Batch, Tensors, TrainBatches, split_batch
 from mmae.engine.common import LARS, autocast, cosine_momentum, param_groups
@@ -53,7 +54,7 @@ from mmae.models.siamese import METHODS, build_siamese
 __all__ = ["SiameseConfig", "SiameseTask", "RECIPES", "DATASETS", "recipe", "run", "main", "build_model",
            "linear_probe", "sc_lambda"]
 
-DATASETS = ("digits", "cifar10", "cifar100")
+DATASETS = IN_MEMORY  # the Siamese engine holds its data set on the device
 
 
 @dataclass

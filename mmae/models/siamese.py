@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmae.dist import all_gather_cat
-from mmae.losses import barlow_twins_loss, byol_loss, info_nce, nt_xent, spectral_contrastive_loss
+from mmae.losses import SIAMESE_METHODS, barlow_twins_loss, byol_loss, info_nce, nt_xent, spectral_contrastive_loss
 
 
 def mlp(in_dim: int, hidden_dim: int, out_dim: int, num_layers: int = 2, last_bn: bool = False) -> nn.Sequential:
@@ -167,7 +167,7 @@ class BYOL(Siamese):
         torch._foreach_lerp_(self._target_params(), self._online_params(), 1.0 - m)
 
 
-METHODS = ("simclr", "spectral", "barlow", "byol")
+METHODS = SIAMESE_METHODS
 
 
 def build_siamese(method: str, backbone: nn.Module, *, proj_hidden: int, proj_out: int, proj_layers: int = 2,
