@@ -40,14 +40,23 @@ def mix32(x: torch.Tensor) -> torch.Tensor:
     return x ^ (x >> 16)
 
 
+def _mix32_int(x: int) -> int:
+    # `mix32` on a Python int (the same operations: keys are built on the host, without tensor ops)
+    x ^= x >> 16
+    x = (x * _MUL) & _MASK
+    x ^= x >> 16
+    x = (x * _MUL) & _MASK
+    return x ^ (x >> 16)
+
+
 def key32(*parts: int) -> int:
     """A 32-bit key of non-negative integers (the run seed, an epoch, a stream number, ...)."""
-    h = torch.zeros((), dtype=torch.int64)
+    h = 0
     for p in parts:
         if p < 0:
             raise ValueError(f"keys are built from non-negative integers, got {p}")
-        h = mix32(h ^ (int(p) & _MASK) ^ ((int(p) >> 32) * 0x9E3779B1 & _MASK))
-    return int(h)
+        h = _mix32_int(h ^ (int(p) & _MASK) ^ ((int(p) >> 32) * 0x9E3779B1 & _MASK))
+    return h
 
 
 class SampleRandom:
