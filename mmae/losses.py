@@ -186,7 +186,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, reduct
     f = _unit_rows(torch.cat([z1, z2]))
     s = (f @ f.T) / temperature
     s = s.masked_fill(torch.eye(2 * b, dtype=torch.bool, device=s.device), float("-inf"))
-    target = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(s.device)
+    target = (torch.arange(2 * b, device=s.device) + b) % (2 * b)  # the other view; built on the device
     total = 0.5 * F_.cross_entropy(s, target, reduction="sum")
     return _reduce(total, b, reduction)
 

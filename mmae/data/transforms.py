@@ -25,7 +25,7 @@ Recipes (MAE, He et al. 2022):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import kornia.enhance as KE
 import torch
@@ -44,6 +44,8 @@ def to_unit_float(x: torch.Tensor) -> torch.Tensor:
 
 
 def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """``(x - mean) / std`` per channel. Pass tensors already on ``x``'s device in a training step
+    (`GpuAugment` does): a tuple is copied to the device on every call, which waits for the host."""
     mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     std = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     return (x - mean) / std
@@ -184,6 +186,8 @@ def _affine(x, mats, fill):
     ones = torch.ones(N, 1, H, W, dtype=x.dtype, device=x.device)
     out = F.grid_sample(torch.cat([x, ones], 1), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     inside = out[:, -1:]
+    if isinstance(fill, (int, float)):  # a fill kernel on the device, no copy from the host
+        fill = x.new_full((1, 1, 1, 1), float(fill))
     fill = torch.as_tensor(fill, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     return out[:, :-1] + (1.0 - inside) * fill
 
@@ -346,12 +350,20 @@ class GpuAugment:
     randaug_magnitude: float = 9.0
     randaug_mstd: float = 0.5
     reprob: float = 0.25
+    _consts: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.kind not in ("pretrain", "linprobe", "finetune", "eval"):
             raise ValueError(f"unknown augmentation kind {self.kind!r}")
         if self.scale is None:
             self.scale = (0.2, 1.0) if self.kind == "pretrain" else (0.08, 1.0)
+
+    def _device_consts(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean and std as ``(1, C, 1, 1)`` float32 tensors on ``device``, copied there once."""
+        if device not in self._consts:
+            self._consts[device] = tuple(torch.tensor(v, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+                                         for v in (self.mean, self.std))
+        return self._consts[device]
 
     @property
     def deterministic(self) -> bool:
@@ -363,15 +375,16 @@ class GpuAugment:
         """Augment ``x``; with ``gen`` (over the batch's sample indices) every draw is keyed by sample."""
         _keyed(gen, x.shape[0])
         x = to_unit_float(x)
+        mean, std = self._device_consts(x.device)
         if self.kind != "eval":
             if self.crop and self.scale[0] < 1.0:  # scale (1, 1) on square images is the identity
                 x = random_resized_crop(x, self.size, self.scale, gen=gen)
             if self.flip:
                 x = random_hflip(x, gen=gen)
             if self.kind == "finetune" and self.randaug_ops > 0:
-                fill = tuple(self.mean) if x.shape[1] == len(self.mean) else 0.5
+                fill = mean if x.shape[1] == len(self.mean) else 0.5
                 x = rand_augment(x, self.randaug_ops, self.randaug_magnitude, self.randaug_mstd, fill=fill, gen=gen)
-        x = normalize(x, self.mean, self.std)
+        x = normalize(x, mean, std)
         if self.kind == "finetune" and self.reprob > 0:
             x = random_erasing(x, self.reprob, gen=gen)
         return x

@@ -98,6 +98,8 @@ def open_run(cfg: TrainConfig, out_dir) -> tuple[torch.device, RunDir, dict | No
     and, when the run is already finished, its metrics."""
     resolve_device(cfg.device)  # a CUDA request on a machine without CUDA is a ValueError
     device = dist.init_distributed(None if cfg.device == "auto" else cfg.device).device
+    if device.type == "cuda":  # the fastest convolution algorithms for the fixed shapes of a run
+        torch.backends.cudnn.benchmark = True
     rd = RunDir(out_dir)
     rd.save_config(cfg.to_dict(), ignore=RESUMABLE)
     dist.barrier()
@@ -209,6 +211,8 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
     no_sync = ddp.no_sync if isinstance(ddp, nn.parallel.DistributedDataParallel) else contextlib.nullcontext
     log = JsonlLogger(rd.log_path)
     guard = FiniteGuard()
+    # MMAE_SYNC_DEBUG=1 on CUDA: any host synchronisation inside a training step raises (a test sets it)
+    sync_debug = device.type == "cuda" and os.environ.get("MMAE_SYNC_DEBUG") == "1"
 
     ckpt = load_latest(rd.ckpt_path, map_location=device) if cfg.resume else None
     it, sums, elapsed = 0, None, 0.0
@@ -250,6 +254,8 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
             lr, extra = 0.0, {}
             for s, micro in progress(data.epoch(epoch, start), total=steps - start, desc=f"{desc} {epoch + 1}",
                                      enabled=cfg.progress or None):
+                if sync_debug:
+                    torch.cuda.set_sync_debug_mode("error")
                 it = epoch * steps + s
                 lr = lr_at(it, base_lr=peak, warmup_iters=cfg.warmup_epochs * steps, total_iters=total,
                            min_lr=cfg.min_lr)
@@ -271,6 +277,8 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
                 task.optimizer.step()
                 task.optimizer.zero_grad(set_to_none=True)
                 extra = task.after_update(it, total)
+                if sync_debug:
+                    torch.cuda.set_sync_debug_mode("default")
                 it += 1
                 if cfg.log_every and it % cfg.log_every == 0:
                     guard.check(f"at step {it}")
