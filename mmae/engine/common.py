@@ -297,10 +297,11 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 class LARS(torch.optim.Optimizer):
     """LARS (You et al., 2017) as used by MAE's linear probe and SimCLR/BYOL/Barlow Twins.
 
-    For a weight matrix (``ndim > 1``): ``u = g + wd w``, scaled by the trust ratio
-    ``eta ||w|| / ||u||`` (1 where a norm is 0), then heavy-ball momentum. Biases and norms
-    (``ndim <= 1``) get neither weight decay nor the trust ratio. ``torch.where`` keeps the step
-    free of host synchronisation.
+    For a weight matrix (``ndim > 1``): $u = g + \\text{wd}\\, w$, scaled by the trust ratio
+    $\\eta \\|w\\| / \\|u\\|$ (1 where a norm is 0), then heavy-ball momentum. Biases and norms
+    (``ndim <= 1``) get neither weight decay nor the trust ratio. Each group is updated with
+    ``torch._foreach_*`` kernels (a handful of launches for all its parameters, not several per
+    parameter), and ``torch.where`` keeps the step free of host synchronisation.
     """
 
     def __init__(self, params, lr: float = 0.0, weight_decay: float = 0.0, momentum: float = 0.9,
@@ -318,22 +319,29 @@ class LARS(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for g in self.param_groups:
-            for p in g["params"]:
-                if p.grad is None:
-                    continue
-                u = p.grad
-                if p.ndim > 1:
-                    u = u.add(p, alpha=g["weight_decay"])
-                    w_norm, u_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(u)
-                    one = torch.ones_like(w_norm)
-                    q = torch.where((w_norm > 0) & (u_norm > 0), g["trust_coefficient"] * w_norm / u_norm, one)
-                    u = u.mul(q)
+            params = [p for p in g["params"] if p.grad is not None]
+            if not params:
+                continue
+            updates = [p.grad for p in params]
+            mats = [i for i, p in enumerate(params) if p.ndim > 1]
+            if mats:
+                w = [params[i] for i in mats]
+                u = torch._foreach_add([updates[i] for i in mats], w, alpha=g["weight_decay"])
+                w_norm, u_norm = torch.stack(torch._foreach_norm(w)), torch.stack(torch._foreach_norm(u))
+                q = torch.where((w_norm > 0) & (u_norm > 0), g["trust_coefficient"] * w_norm / u_norm,
+                                torch.ones_like(w_norm))
+                torch._foreach_mul_(u, list(q.unbind()))
+                for i, ui in zip(mats, u):
+                    updates[i] = ui
+            bufs = []
+            for p in params:
                 state = self.state[p]
                 if "mu" not in state:
                     state["mu"] = torch.zeros_like(p)
-                buf = state["mu"]
-                buf.mul_(g["momentum"]).add_(u)
-                p.add_(buf, alpha=-g["lr"])
+                bufs.append(state["mu"])
+            torch._foreach_mul_(bufs, g["momentum"])
+            torch._foreach_add_(bufs, updates)
+            torch._foreach_add_(params, bufs, alpha=-g["lr"])
         return loss
 
 

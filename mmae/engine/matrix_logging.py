@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from mmae import info
+from mmae.data.keyed import SampleRandom
 
 
 def _f(x) -> float:
@@ -140,20 +141,18 @@ def branch_metrics(z1: torch.Tensor, z2: torch.Tensor, *, sc_lam: float = 1.0, b
 class BranchMonitor:
     """Holds the fixed evaluation views and measures `branch_metrics` of a Siamese model on them.
 
-    The views are drawn once from a private generator seeded with `seed`, so every epoch (and a
-    resumed run) sees the same pixels, and drawing them leaves the global RNG stream untouched."""
+    The images are picked once by a generator seeded with `seed` and their views drawn from the
+    keyed generator of those images (the training views' code path, `mmae.data.keyed`), so every
+    epoch, a resumed run and any number of processes see the same pixels."""
 
     def __init__(self, images: torch.Tensor, views, batch_size: int, seed: int, *, sc_lam: float, bt_lam: float,
                  mus=(1.0,)):
         n = images.shape[0]
         if batch_size < 2:
             raise ValueError(f"the evaluation batch needs >= 2 images, got {batch_size}")
-        dev = images.device
-        devices = [dev] if dev.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            idx = torch.randperm(n)[: min(batch_size, n)].to(dev)
-            self.v1, self.v2 = views(images[idx])
+        idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: min(batch_size, n)]
+        idx = idx.to(images.device)
+        self.v1, self.v2 = views(images[idx], gen=SampleRandom(seed, 0, idx))
         self.sc_lam, self.bt_lam, self.mus = sc_lam, bt_lam, tuple(mus)
 
     @torch.no_grad()
