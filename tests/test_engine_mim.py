@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from _images import write_image_folder
 from mmae.engine import finetune, linprobe, pretrain
 from mmae.engine.common import NonFiniteLoss, load_checkpoint
 
@@ -171,14 +172,7 @@ def test_cli_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
 
 
 def test_imagenet_folder_pipeline_with_a_corrupt_image_skipped_and_counted(tmp_path):
-    from PIL import Image
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 4), ("val", 2)):
-        for c in ("n01440764", "n01443537"):
-            d = tmp_path / "in" / split / c
-            d.mkdir(parents=True)
-            for i in range(n):
-                Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(d / f"{i}.JPEG")
+    write_image_folder(tmp_path / "in", {"train": 4, "val": 2})
     (tmp_path / "in" / "train" / "n01443537" / "2.JPEG").write_bytes(b"not a jpeg")
     common = dict(dataset="imagenet", data_root=str(tmp_path / "in"), model="mini-b", epochs=1, warmup_epochs=0,
                   batch_size=4, num_workers=0, device="cpu")

@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from _images import write_image_folder
 from mmae.cli import EXIT_PREEMPTED
 from mmae.engine import pretrain
 from mmae.engine.batches import split_batch
@@ -277,15 +278,7 @@ def test_timed_mid_epoch_checkpoint_and_fallback_from_a_corrupt_one(tmp_path, ca
 
 
 def test_image_folder_runs_do_not_depend_on_the_number_of_decoding_workers(tmp_path):
-    import numpy as np
-    from PIL import Image
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 8), ("val", 2)):
-        for c in ("n01440764", "n01443537"):
-            d = tmp_path / "in" / split / c
-            d.mkdir(parents=True)
-            for i in range(n):
-                Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(d / f"{i}.JPEG")
+    write_image_folder(tmp_path / "in", {"train": 8, "val": 2})
     weights = []
     for workers in (0, 2):  # crops keyed by (seed, epoch, index) in the workers; order fixed by the main process
         cfg = pretrain.PretrainConfig(dataset="imagenet", data_root=str(tmp_path / "in"), model="mini-b", epochs=2,

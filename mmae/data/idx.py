@@ -1,0 +1,85 @@
+"""Fashion-MNIST (Xiao et al., 2017) from its four standard IDX files.
+
+    train-images-idx3-ubyte.gz  train-labels-idx1-ubyte.gz   60,000 images
+    t10k-images-idx3-ubyte.gz   t10k-labels-idx1-ubyte.gz    10,000 images
+
+70,000 real 28x28 grayscale images of 10 clothing classes. Debian's package
+`dataset-fashion-mnist` installs the files in `DEFAULT_ROOT`; any folder holding them (gzipped or
+not) works. The IDX format (LeCun et al.'s MNIST files): a big-endian header of two zero bytes, a
+type code (``0x08`` = unsigned byte), the number of dimensions, then each dimension as a 32-bit
+unsigned integer, then the data in row-major order. A file that breaks it (another magic number, a
+truncated or over-long body, labels that do not match the images) is a `ValueError` naming it.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+__all__ = ["DEFAULT_ROOT", "FILES", "read_idx", "load_fashion_mnist", "NUM_CLASSES"]
+
+DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"  # where Debian's dataset-fashion-mnist puts the files
+FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+NUM_CLASSES = 10
+_UBYTE = 0x08
+
+
+def read_idx(path: str) -> np.ndarray:
+    """The array of an unsigned-byte IDX file (``path`` may end in ``.gz``)."""
+    try:
+        with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:  # unreadable, or a gzip stream cut short
+        raise ValueError(f"IDX file unreadable: {path} ({type(e).__name__}: {e})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE or not 1 <= raw[3] <= 4:
+        raise ValueError(f"IDX file malformed: {path} (magic number {raw[:4].hex() or 'missing'}, expected "
+                         f"0000080N: unsigned bytes in N = 1..4 dimensions)")
+    ndim = raw[3]
+    head = 4 + 4 * ndim
+    if len(raw) < head:
+        raise ValueError(f"IDX file malformed: {path} (truncated header)")
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    size = int(np.prod(dims))
+    if len(raw) - head != size:
+        what = "truncated" if len(raw) - head < size else "longer than its header says"
+        raise ValueError(f"IDX file malformed: {path} ({what}: {len(raw) - head} data bytes for shape {dims})")
+    return np.frombuffer(raw, dtype=np.uint8, offset=head).reshape(dims)
+
+
+def _find(root: str, name: str) -> str:
+    for candidate in (os.path.join(root, name + ".gz"), os.path.join(root, name)):
+        if os.path.isfile(candidate):
+            return candidate
+    raise ValueError(f"Fashion-MNIST file missing: {os.path.join(root, name)}.gz (install Debian's "
+                     f"dataset-fashion-mnist, or give the folder holding the four IDX files)")
+
+
+@lru_cache(maxsize=4)
+def _load(root: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    images_path, labels_path = (_find(root, n) for n in FILES[split])
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"Fashion-MNIST file malformed: {images_path} (shape {images.shape}, expected (N, 28, 28))")
+    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+        raise ValueError(f"Fashion-MNIST files disagree: {labels_path} holds {labels.shape} labels for "
+                         f"{images.shape[0]} images in {images_path}")
+    if labels.size and labels.max() >= NUM_CLASSES:
+        raise ValueError(f"Fashion-MNIST labels out of range 0..{NUM_CLASSES - 1} in {labels_path}: max {labels.max()}")
+    return images, labels
+
+
+def load_fashion_mnist(root: str | None = None, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """``(images uint8 (N, 1, 28, 28), labels int64 (N,))`` of ``split`` ("train" or "test"), from
+    ``root`` (default `DEFAULT_ROOT`)."""
+    if split not in FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    root = os.fspath(root or DEFAULT_ROOT)
+    if not os.path.isdir(root):
+        raise ValueError(f"Fashion-MNIST folder missing: {root} (install Debian's dataset-fashion-mnist, "
+                         f"or give the folder holding the four IDX files)")
+    images, labels = _load(os.path.abspath(root), split)
+    return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
