@@ -50,7 +50,6 @@ class Scale:
     the models and what differs from those recipes."""
     name: str
     seeds: int
-    mini: bool                     # start from the engines' mini recipes
     # masked image modeling
     mim_dataset_t1: str            # Tables 1-2
     mim_dataset_t3: str            # Table 3 / Figure 4
@@ -73,7 +72,7 @@ TEMPERATURES = (0.3, 0.5, 0.7)                     # Figure 3
 
 SCALES: dict[str, Scale] = {
     "paper": Scale(
-        name="paper", seeds=1, mini=False,
+        name="paper", seeds=1,
         mim_dataset_t1="imagenet", mim_dataset_t3="cifar100",
         models_t1=("base", "large"), model_t3="base",
         mu_t1={"base": 1.0, "large": 3.0},
@@ -82,7 +81,7 @@ SCALES: dict[str, Scale] = {
         siamese_dataset="cifar10",
     ),
     "mini": Scale(
-        name="mini", seeds=3, mini=True,
+        name="mini", seeds=3,
         mim_dataset_t1="digits", mim_dataset_t3="digits",
         models_t1=("mini-b", "mini-l"), model_t3="mini-b",
         mu_t1={"mini-b": 1.0, "mini-l": 3.0},
@@ -90,7 +89,7 @@ SCALES: dict[str, Scale] = {
         siamese_dataset="digits",
     ),
     "smoke": Scale(
-        name="smoke", seeds=1, mini=True,
+        name="smoke", seeds=1,
         mim_dataset_t1="digits", mim_dataset_t3="digits",
         models_t1=("mini-b", "mini-l"), model_t3="mini-b",
         mu_t1={"mini-b": 1.0, "mini-l": 3.0},
@@ -136,11 +135,10 @@ def _mim_stages(root: Path, scale: Scale, *, dataset: str, model: str, method: s
     reg = {"mae": {}, "umae": {"lam": LAM, "tau": UMAE_TAU}, "mmae": {"lam": LAM, "mu": mu}}[method]
     tag = {"mae": "mae", "umae": f"umae-lam{LAM:g}-tau{UMAE_TAU:g}", "mmae": f"mmae-lam{LAM:g}-mu{mu:g}"}[method]
     pre_cfg = dict(pretrain, dataset=dataset, data_root=data_root, model=model, method=method, seed=seed, **reg)
-    recipe_epochs = stage_value(Stage("pretrain", root, pre_cfg, {}), "epochs")
+    recipe_epochs = config_value("pretrain", pre_cfg, "epochs")
     if epochs is not None:
         pre_cfg["epochs"] = epochs
-        warm = stage_value(Stage("pretrain", root, pre_cfg, {}), "warmup_epochs")
-        pre_cfg["warmup_epochs"] = min(warm, max(epochs // 10, 0))
+        pre_cfg["warmup_epochs"] = min(config_value("pretrain", pre_cfg, "warmup_epochs"), max(epochs // 10, 0))
     base = root / "runs" / scale.name / f"{dataset}-{model}" / tag
     if epochs is not None and epochs != recipe_epochs:
         base = base.with_name(base.name + f"-ep{epochs}")
@@ -361,17 +359,22 @@ def _engine_class(kind: str):
     return classes[kind]
 
 
-def stage_value(stage: Stage, key: str):
-    """A field of the stage's engine configuration: the stage's own value, else its recipe's."""
-    if key in stage.config:
-        return stage.config[key]
-    cls = _engine_class(stage.kind)
-    if stage.kind == "siamese":
+def config_value(kind: str, config: dict, key: str):
+    """A field of an engine configuration given as ``config`` (overrides): its own value, else its recipe's."""
+    if key in config:
+        return config[key]
+    cls = _engine_class(kind)
+    if kind == "siamese":
         from .engine.siamese import recipe_values
-        values = {**cls.recipe(), **recipe_values(stage.config["method"], stage.config["dataset"])}
+        values = {**cls.recipe(), **recipe_values(config["method"], config["dataset"])}
     else:
-        values = cls.recipe(mini=stage.config.get("dataset") == "digits")
+        values = cls.recipe(mini=config.get("dataset") == "digits")
     return values.get(key)
+
+
+def stage_value(stage: Stage, key: str):
+    """A field of the stage's engine configuration (`config_value`)."""
+    return config_value(stage.kind, stage.config, key)
 
 
 def _split(stage: Stage, world_size: int):

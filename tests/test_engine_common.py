@@ -1,8 +1,5 @@
 """The shared engine machinery: atomic files, checkpoints, schedules, parameter groups, LARS."""
 import json
-import math
-import os
-import random
 from unittest import mock
 
 import numpy as np

@@ -2,7 +2,6 @@
 official checkpoints' ``args`` Namespace), CIFAR pickles through an allow-list unpickler. Each
 malicious file below would create a marker file if its code ran."""
 import argparse
-import json
 import os
 import pickle
 import re

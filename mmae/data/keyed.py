@@ -30,21 +30,13 @@ _MASK = 0xFFFFFFFF
 _MUL = 0x45D9F3B  # < 2^27: a product with a 32-bit value fits in int64 without overflow
 
 
-def mix32(x: torch.Tensor) -> torch.Tensor:
-    """A bijective 32-bit mixing function on int64 tensors holding values in $[0, 2^{32})$
-    (three xor-shift / multiply rounds; every input bit flips about half of the output bits)."""
+def mix32(x):
+    """A bijective 32-bit mixing function on int64 tensors holding values in $[0, 2^{32})$, or on
+    Python ints (the same operations: keys are mixed on the host, without tensor ops); three
+    xor-shift / multiply rounds, every input bit flips about half of the output bits."""
     x = x ^ (x >> 16)
     x = (x * _MUL) & _MASK
     x = x ^ (x >> 16)
-    x = (x * _MUL) & _MASK
-    return x ^ (x >> 16)
-
-
-def _mix32_int(x: int) -> int:
-    # `mix32` on a Python int (the same operations: keys are built on the host, without tensor ops)
-    x ^= x >> 16
-    x = (x * _MUL) & _MASK
-    x ^= x >> 16
     x = (x * _MUL) & _MASK
     return x ^ (x >> 16)
 
@@ -55,7 +47,7 @@ def key32(*parts: int) -> int:
     for p in parts:
         if p < 0:
             raise ValueError(f"keys are built from non-negative integers, got {p}")
-        h = _mix32_int(h ^ (int(p) & _MASK) ^ ((int(p) >> 32) * 0x9E3779B1 & _MASK))
+        h = mix32(h ^ (int(p) & _MASK) ^ ((int(p) >> 32) * 0x9E3779B1 & _MASK))
     return h
 
 
@@ -81,7 +73,7 @@ class SampleRandom:
     def bits(self, *shape: int) -> torch.Tensor:
         """Uniform 32-bit integers (int64 holding $[0, 2^{32})$), shape ``(n, *shape)``."""
         self._stream += 1
-        base = mix32(mix32(torch.full_like(self.index, self._key) ^ self._stream) ^ (self.index & _MASK))
+        base = mix32(mix32(self._key ^ self._stream) ^ (self.index & _MASK))  # the stream's key mixed once, on the host
         m = 1
         for s in shape:
             m *= s

@@ -77,12 +77,10 @@ class Tensors:
     def __len__(self) -> int:
         return len(self.x)
 
-    def fetch(self, index: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.x[index], self.y[index]
-
     def stream(self, index_lists, epoch: int):
+        """``(indices, (images, labels))`` per index list (``epoch`` matters only to decoded folders)."""
         for idx in index_lists:
-            yield idx, self.fetch(idx, epoch)
+            yield idx, (self.x[idx], self.y[idx])
 
 
 class Folder:
@@ -93,7 +91,7 @@ class Folder:
     Training crops are keyed by ``(seed, epoch, index)`` inside the dataset."""
 
     def __init__(self, dataset, device: torch.device, num_workers: int):
-        self.dataset, self.device, self.num_workers = dataset, device, num_workers
+        self.dataset, self.device = dataset, device
         self.classes = dataset.classes
         self.skipped = 0  # unreadable images replaced during the current epoch (skip_corrupt)
         self._plan = _Planned()

@@ -31,8 +31,9 @@ import torch
 from .. import dist
 
 __all__ = [
-    "seed_everything", "atomic_write_bytes", "write_json_atomic",
-    "save_checkpoint", "load_checkpoint", "UnsafeCheckpoint", "OFFICIAL_GLOBALS", "convert_legacy_checkpoint", "JsonlLogger", "lr_at", "cosine_momentum", "param_groups",
+    "seed_everything", "atomic_write_bytes", "write_json_atomic", "save_checkpoint", "load_checkpoint",
+    "save_checkpoint_keeping_previous", "load_latest", "UnsafeCheckpoint", "OFFICIAL_GLOBALS",
+    "convert_legacy_checkpoint", "JsonlLogger", "lr_at", "cosine_momentum", "param_groups",
     "LARS", "set_lr", "autocast", "NonFiniteLoss", "FiniteGuard", "progress", "RunDir",
     "resolve_device", "count_parameters",
 ]
@@ -149,6 +150,36 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise ValueError(f"checkpoint {path} cannot be read ({type(e).__name__}: {e})") from e
 
 
+def _prev(path: Path) -> Path:
+    return path.with_name(path.stem + ".prev" + path.suffix)
+
+
+def save_checkpoint_keeping_previous(path: Path, state: dict) -> None:
+    """Keep the current checkpoint as ``*.prev.pt`` and write the new one atomically."""
+    if path.exists():
+        os.replace(path, _prev(path))
+    save_checkpoint(path, state)
+
+
+def load_latest(path: Path, map_location="cpu") -> dict | None:
+    """The newest readable checkpoint among ``path`` and ``*.prev.pt`` (one line on stderr when the
+    newest is unreadable), or None when there is none."""
+    prev = _prev(path)
+    for candidate, fallback in ((path, prev), (prev, None)):
+        try:
+            ckpt = load_checkpoint(candidate, map_location=map_location)
+        except UnsafeCheckpoint:  # not a damaged file: never fall back silently past it
+            raise
+        except ValueError as e:
+            ckpt = None
+            if dist.is_main():
+                then = f"resuming from {fallback.name}" if fallback is not None and fallback.exists() else "starting over"
+                sys.stderr.write(f"warning: {candidate} is unreadable ({str(e).splitlines()[0][-120:]}); {then}\n")
+        if ckpt is not None:
+            return ckpt
+    return None
+
+
 def convert_legacy_checkpoint(path: str | os.PathLike) -> None:
     """Rewrite a checkpoint of an earlier version of this package (numpy RNG states, no step) in the
     current format, in place and atomically. Only numpy's array constructors are allowed while
@@ -194,6 +225,13 @@ class JsonlLogger:
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+    def truncate(self, step: int) -> None:
+        """Keep the records written up to optimiser step ``step`` (a resumed run trains the rest
+        again), rewriting the file atomically."""
+        if self.enabled and self.path.exists():
+            kept = [r for r in self.read() if r.get("step", 0) <= step]
+            atomic_write_bytes(self.path, "".join(json.dumps(r, default=_json_default) + "\n" for r in kept).encode())
 
 
 class RunDir:

@@ -1,8 +1,8 @@
 """The configuration every engine shares, and the command line built from it.
 
 Each engine's configuration is a dataclass derived from `TrainConfig`. Its field defaults are the
-published recipe; its ``mini()`` classmethod is the mini-scale recipe (the digits on a CPU). Those
-two are the only places a recipe's numbers are written: ``mmae.experiments`` and ``reproduce.py``
+published recipe; its ``MINI`` dict is what the mini-scale recipe (the digits on a CPU) changes,
+applied by ``mini()``. Those two are the only places a recipe's numbers are written: ``mmae.experiments`` and ``reproduce.py``
 start from them and state only what a target changes.
 
 ``batch_size`` is always the **global** batch: the images that one optimiser step averages over,

@@ -30,12 +30,9 @@ BYOL's target), its evaluation and its final metrics. `fit` owns the rest:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -43,12 +40,11 @@ import torch.nn as nn
 from mmae import dist
 from mmae.data.keyed import key32
 from mmae.engine.batches import Batch, TrainBatches
-from mmae.engine.common import (FiniteGuard, JsonlLogger, NonFiniteLoss, RunDir, atomic_write_bytes, autocast,
-                                UnsafeCheckpoint, load_checkpoint, lr_at, progress, resolve_device, save_checkpoint, seed_everything,
-                                set_lr)
+from mmae.engine.common import (FiniteGuard, JsonlLogger, NonFiniteLoss, RunDir, autocast, load_latest, lr_at,
+                                progress, resolve_device, save_checkpoint_keeping_previous, seed_everything, set_lr)
 from mmae.engine.config import RESUMABLE, TrainConfig, base_lr
 
-__all__ = ["Task", "fit", "open_run", "Preempted", "NonFiniteLoss", "wrap_ddp", "load_latest", "StopSignals"]
+__all__ = ["Task", "fit", "open_run", "Preempted", "NonFiniteLoss", "wrap_ddp", "StopSignals"]
 
 
 class Preempted(Exception):
@@ -113,46 +109,6 @@ def wrap_ddp(module: nn.Module, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-# ------------------------------------------------------------------ checkpoints
-
-def _prev(path: Path) -> Path:
-    return path.with_name(path.stem + ".prev" + path.suffix)
-
-
-def save_rotating(path: Path, state: dict) -> None:
-    """Keep the current checkpoint as ``*.prev.pt`` and write the new one atomically."""
-    if path.exists():
-        os.replace(path, _prev(path))
-    save_checkpoint(path, state)
-
-
-def load_latest(path: Path, map_location="cpu") -> dict | None:
-    """The newest readable checkpoint among ``path`` and ``*.prev.pt`` (one line on stderr when the
-    newest is unreadable), or None when there is none."""
-    prev = _prev(path)
-    for candidate, fallback in ((path, prev), (prev, None)):
-        try:
-            ckpt = load_checkpoint(candidate, map_location=map_location)
-        except UnsafeCheckpoint:  # not a damaged file: never fall back silently past it
-            raise
-        except ValueError as e:
-            ckpt = None
-            if dist.is_main():
-                then = f"resuming from {fallback.name}" if fallback is not None and fallback.exists() else "starting over"
-                sys.stderr.write(f"warning: {candidate} is unreadable ({str(e).splitlines()[0][-120:]}); {then}\n")
-        if ckpt is not None:
-            return ckpt
-    return None
-
-
-def _rewrite_log(log: JsonlLogger, step: int) -> None:
-    """Keep the records written up to optimiser step ``step`` (those after it are trained again)."""
-    if not (log.enabled and log.path.exists()):
-        return
-    kept = [r for r in log.read() if r.get("step", 0) <= step]
-    atomic_write_bytes(log.path, "".join(json.dumps(r) + "\n" for r in kept).encode())
-
-
 # ------------------------------------------------------------------ signals
 
 class StopSignals:
@@ -191,10 +147,12 @@ class _Control:
         self.group = torch.distributed.new_group(backend="gloo") if dist.is_distributed() else None
 
     def poll(self) -> tuple[bool, bool]:
+        stop = self.signals.received is not None
         due = self.period > 0 and dist.is_main() and time.monotonic() - self.last_save >= self.period
-        flags = torch.tensor([self.signals.received is not None, due], dtype=torch.int32)
-        if self.group is not None:
-            torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX, group=self.group)
+        if self.group is None:
+            return stop, due
+        flags = torch.tensor([stop, due], dtype=torch.int32)
+        torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX, group=self.group)
         return bool(flags[0]), bool(flags[1])
 
 
@@ -224,7 +182,7 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
         it, elapsed = int(ckpt.get("step", ckpt["epoch"] * steps)), float(ckpt.get("epoch_s", 0.0))
         if ckpt.get("sums") is not None:  # a mid-epoch checkpoint: the epoch's sums so far
             sums = ckpt["sums"].to(device) if dist.is_main() else torch.zeros_like(ckpt["sums"], device=device)
-    _rewrite_log(log, it)
+    log.truncate(it)
     dist.barrier()
     if it == 0 and task.evaluates_at_start:
         log.log({"epoch": 0, "step": 0, **task.evaluate(0)})
@@ -235,7 +193,7 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
             epoch_sums = epoch_sums.clone()
             torch.distributed.all_reduce(epoch_sums)  # kept by rank 0 on resume
         if dist.is_main():
-            save_rotating(rd.ckpt_path, {
+            save_checkpoint_keeping_previous(rd.ckpt_path, {
                 "model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(), "task": task.state_dict(),
                 "epoch": step // steps, "step": step, "sums": None if epoch_sums is None else epoch_sums.cpu(),
                 "epoch_s": epoch_s, "world_size": split.world, "config": cfg.to_dict()})

@@ -314,15 +314,14 @@ def run(cfg: SiameseConfig, out_dir: str) -> dict:
     if done is not None:
         return done
     xtr, ytr, xte, yte, mean, std, n_cls = load_data(cfg)
-    if len(xtr) < cfg.batch_size:
-        raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(xtr)} training images of {cfg.dataset}")
     split = split_batch(cfg.batch_size, dist.get_world_size(), cfg.accum_iter, cfg.max_micro_batch)
     if split.accum > 1:  # the losses are batch-level: accumulating micro-batches would change them
         raise ValueError(f"the Siamese losses need the whole global batch {cfg.batch_size} in one step; "
                          f"accumulation ({split.accum} micro-steps) is not supported")
     train, test = Tensors(xtr, ytr, device), Tensors(xte, yte, device)
+    data = TrainBatches(train, split, cfg.seed)  # refuses a data set smaller than one global batch
     task = SiameseTask(cfg, device, train, test, mean, std, n_cls)
-    log = fit(task, cfg, TrainBatches(train, split, cfg.seed), rd, device, "siamese")
+    log = fit(task, cfg, data, rd, device, "siamese")
     metrics: dict = {"method": cfg.method, "dataset": cfg.dataset, "epochs": cfg.epochs,
                      "train_time_s": sum(r.get("epoch_s", 0.0) for r in log if "epoch_s" in r)}
     if dist.is_main():
