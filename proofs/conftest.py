@@ -1,5 +1,5 @@
-"""Bookkeeping for the proofs: the ``check(kind)`` marker, the ``slack`` /
-``counterexample`` / ``effort`` fixtures and the JSON report written at session end.
+"""Bookkeeping for the proofs: the ``check(kind)`` marker, the ``slack`` / ``counterexample`` /
+``effort`` / ``tightness`` fixtures, the ``--power`` option and the JSON report written at session end.
 
 Every test module declares STATEMENT, TITLE, TWINS, VERDICT, CONDITION, CORRECTED; every
 test carries exactly one ``@pytest.mark.check(kind)``.  The report has one entry per
@@ -12,9 +12,11 @@ import json
 import math
 import os
 import re
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
+import mpmath
 import pytest
 
 KINDS = ("symbolic", "high-precision", "randomized")
@@ -44,6 +46,11 @@ def pytest_addoption(parser):
     parser.addoption(
         "--proofs-report", action="store", default=None, metavar="PATH",
         help=f"where to write the proofs JSON report (default {DEFAULT_REPORT.relative_to(REPO_ROOT)})",
+    )
+    parser.addoption(
+        "--power", action="store_true", default=False,
+        help="power self-test: rerun every worst-case search against the statement with its constant "
+             "moved just past the measured tightness, and require the search to refute it",
     )
 
 
@@ -98,7 +105,7 @@ def pytest_collection_modifyitems(session, config, items):
         store["modules"].setdefault(statement, module)
         store["tests"][item.nodeid] = {
             "statement": statement, "kind": kind, "problems": problems,
-            "outcome": None, "slacks": [], "counterexamples": [],
+            "outcome": None, "slacks": [], "counterexamples": [], "tightness": [],
         }
 
 
@@ -185,6 +192,56 @@ def effort():
     return EFFORT[name]
 
 
+def _fmt(v, digits=12) -> str:
+    return mpmath.nstr(v, digits) if isinstance(v, mpmath.mpf) else str(v)
+
+
+@pytest.fixture(scope="session")
+def tightness(request, effort):
+    """``tightness(key)``: the worst-case search of the inequality ``proofs._power.BOUNDS[key]``.
+
+    Fails when the best point found breaks the inequality (share > 1, at 60 digits) or when the
+    search does not reach the share of the bound's known edge configuration.  Records the measured
+    tightness (largest share of the allowance found), the closest configuration and the slack
+    allowance - need there.  With ``--power`` it then reruns the search from fresh starts against
+    the statement with its constant moved just past the tightness, and fails unless that rerun
+    refutes it."""
+    from proofs import _power as P
+
+    config = request.config
+
+    def _tightness(key):
+        b = P.BOUNDS[key]
+        rec = _record(config)
+        seed = zlib.crc32(key.encode())
+        res = P.search(b, P.STARTS * effort * b.weight, seed)
+        T = res.share
+        row = {"bound": key, "inequality": b.text.replace("{f} ", ""),
+               "tightness": float(T), "tightness_text": _fmt(T), "starts": res.starts,
+               "closest": P.witness(b, res.p, res.x), "power": None}
+        rec["tightness"].append(row)
+        with mpmath.workdps(P._mp.DPS):
+            rec["slacks"].append({"value": float(res.allowance - res.need),
+                                  "text": _fmt(res.allowance - res.need, 20),
+                                  "what": f"{key}: allowance - need at the closest configuration found"})
+        assert T <= 1, f"{key} fails at {row['closest']}: share {row['tightness_text']} > 1"
+        if b.known is not None:
+            known = P.share_mp(b, *b.known)[0]
+            assert T >= known, f"{key}: the search ({_fmt(T)}) misses the known edge share {_fmt(known)}"
+        if config.getoption("--power"):
+            f = T - P.POWER_STEP * abs(T)
+            rerun = P.search(b, P.STARTS * effort * b.weight, seed + 1)
+            row["power"] = {"variant": b.text.format(f=_fmt(f, 6)), "scale": float(f),
+                            "found": float(rerun.share), "found_text": _fmt(rerun.share),
+                            "refuted": bool(rerun.share > f), "witness": P.witness(b, rerun.p, rerun.x)}
+            assert T > 0 and rerun.share > f, (
+                f"{key}: the check does not refute the just-false variant {row['power']['variant']} "
+                f"(rerun found share {_fmt(rerun.share)})")
+        return res
+
+    return _tightness
+
+
 # Equations are numbered globally; place each in the section where it is stated.
 EQUATION_SECTION = {"1": "3.2", "2": "3.2", "3": "3.2", "4": "3.2", "5": "4.0", "6": "4.2", "7": "4.2",
                     "8": "4.2", "9": "4.2", "10": "5.0", "11": "5.0"}
@@ -203,7 +260,7 @@ def _statement_key(name: str):
     return (1, sec, num, name)
 
 
-def build_report(store: dict, profile: str) -> dict:
+def build_report(store: dict, profile: str, power: bool = False) -> dict:
     entries: dict[str, dict] = {}
     for nodeid, rec in store["tests"].items():
         if rec["outcome"] is None:  # deselected or not run
@@ -225,6 +282,7 @@ def build_report(store: dict, profile: str) -> dict:
                 "counterexamples": [],
                 "problems": [],
                 "failed_tests": [],
+                "tightness": [],
             }
         kind = rec["kind"] or "unknown"
         c = e["checks"].setdefault(kind, {"passed": 0, "failed": 0, "skipped": 0,
@@ -238,6 +296,7 @@ def build_report(store: dict, profile: str) -> dict:
             if c["min_slack"] is None or s["value"] < c["min_slack"]:
                 c["min_slack"], c["min_slack_text"], c["min_slack_what"] = s["value"], s["text"], s["what"]
         e["counterexamples"].extend(rec["counterexamples"])
+        e["tightness"].extend(rec["tightness"])
     for e in entries.values():
         failed = any(c["failed"] for c in e["checks"].values())
         passed = any(c["passed"] for c in e["checks"].values())
@@ -257,6 +316,7 @@ def build_report(store: dict, profile: str) -> dict:
     return {
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "hypothesis_profile": profile,
+        "power": power,
         "kinds": list(KINDS),
         "statements": ordered,
         "twins": twins,
@@ -272,7 +332,7 @@ def pytest_sessionfinish(session, exitstatus):
         return
     path = Path(config.getoption("--proofs-report", default=None) or DEFAULT_REPORT)
     path.parent.mkdir(parents=True, exist_ok=True)
-    report = build_report(store, active_profile())
+    report = build_report(store, active_profile(), bool(config.getoption("--power", default=False)))
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
     os.replace(tmp, path)

@@ -1,7 +1,10 @@
 """Print the proofs report: ``python -m proofs.report [PATH]``.
 
 One row per statement: for each check kind the passed/total count, then the verdict and the
-smallest slack seen over all checks (negative only where a counterexample was asserted).
+smallest slack seen over all checks (negative only where a counterexample was asserted).  Then one
+row per inequality searched for its worst case: the measured tightness (the largest share of its
+allowance found; 1 = sharp), the closest configuration and, after ``pytest proofs --power``,
+whether the check refuted the variant with the constant moved just past that tightness.
 Exit status 1 when a check failed, 2 when the report cannot be read.
 """
 from __future__ import annotations
@@ -62,8 +65,26 @@ def format_table(report: dict) -> str:
             out.append(f"problem in {e['statement']}: {p}")
         for t in e.get("failed_tests", []):
             out.append(f"FAILED {t}")
+    out += tightness_table(report)
     out.append(f"\nhypothesis profile: {report.get('hypothesis_profile')}, generated {report.get('generated')}")
     return "\n".join(out)
+
+
+def _closest(w: dict) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in w.items() if k != "vector")
+
+
+def tightness_table(report: dict) -> list[str]:
+    rows = [(t["bound"], t["tightness_text"][:10],
+             "-" if not t.get("power") else ("refuted" if t["power"]["refuted"] else "NOT refuted")
+             + f" at {t['power']['scale']:.4g}", _closest(t["closest"]))
+            for e in report["statements"] for t in e.get("tightness", [])]
+    if not rows:
+        return []
+    head = ("inequality", "tightness", "just-false variant", "closest configuration")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(3)]
+    line = lambda r: "  ".join(x.ljust(w) for x, w in zip(r[:3], widths)) + "  " + r[3]
+    return ["", line(head), line(["-" * w for w in widths] + ["-" * 21]), *map(line, rows)]
 
 
 def main(argv: list[str] | None = None) -> int:

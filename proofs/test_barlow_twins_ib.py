@@ -1,47 +1,51 @@
 r"""The information-bottleneck reading of the Barlow Twins loss (Zbontar et al., 2021, App. A, Eqs. 5-8).
 
-The appendix argues: the IB loss :math:`\mathcal{IB} = I(Z;Y) - \beta I(Z;X)` (Eq. 5; ``Y`` the distorted
-input, ``X`` the sample) equals :math:`[H(Z) - H(Z|Y)] - \beta[H(Z) - H(Z|X)]` with :math:`H(Z|Y) = 0`
-(Eq. 6), i.e. after division by :math:`\beta` it is :math:`H(Z|X) + \tfrac{1-\beta}{\beta}H(Z)` (Eq. 7); with
-Gaussian entropies :math:`\mathbb E_X\log|C_{Z|X}| + \tfrac{1-\beta}\beta\log|C_Z|` (Eq. 8); then four bullets.
-Every mathematical step is checked; the findings are:
+The appendix argues: the IB loss $\mathcal{IB} = I(Z;Y) - \beta I(Z;X)$ (Eq. 5; $Y$ the distorted
+input, $X$ the sample) equals $[H(Z) - H(Z\mid Y)] - \beta[H(Z) - H(Z\mid X)]$ with $H(Z\mid Y) = 0$
+(Eq. 6), i.e. after division by $\beta$ it is $H(Z\mid X) + \tfrac{1-\beta}{\beta}H(Z)$ (Eq. 7); with
+Gaussian entropies it is $\mathbb E_X\log|C_{Z|X}| + \tfrac{1-\beta}\beta\log|C_Z|$ (Eq. 8); then four
+bullets follow. Every mathematical step is checked; the findings are:
 
-1. *Eq. 6 -> 7* is exact algebra: :math:`(1-\beta)H(Z) + \beta H(Z|X) = \beta[H(Z|X) + \tfrac{1-\beta}\beta H(Z)]`,
-   and dividing by :math:`\beta > 0` keeps the minimisers. :math:`H(Z|Y) = 0` holds for discrete
-   (discretised) entropy; for the differential entropy used in Eq. 8 a deterministic ``Z = f(Y)`` has
-   :math:`h(Z|Y) = -\infty` (limit of :math:`\tfrac k2\log(2\pi e\sigma^2)` as :math:`\sigma\to0`), which the
-   appendix covers by its "discretization level" constant.
-2. *Gaussian entropy*: :math:`h(\mathcal N(m, C)) = \tfrac12\log\det(2\pi e C) = \tfrac k2\log(2\pi e) + \tfrac12\log\det C`.
-   So Eq. 8 is :math:`2\times` Eq. 7 minus the constant :math:`\tfrac k\beta\log(2\pi e)`: "log det up to a
-   constant" is right, with an overall factor 2.
-3. *The* :math:`\beta \le 1` *bullet* is true: then :math:`\tfrac{1-\beta}\beta \ge 0` and shrinking
-   :math:`Z\to sZ` changes Eq. 8 by :math:`\tfrac{2k}\beta\log s\to-\infty`: the constant representation wins.
-   **But the same holds for every** :math:`\beta > 0`: the scaling argument never uses :math:`\beta \le 1`; and
-   even with the per-feature re-scaling of the second bullet (unit-diagonal :math:`C_Z`), the law of total
-   covariance :math:`C_Z \succeq \mathbb E_X C_{Z|X}` and concavity of :math:`\log\det` give
-   :math:`\text{Eq. 8} \le \tfrac1\beta\log|C_Z|`, which is :math:`-\infty` for any representation with linearly
-   dependent features. Exact instance (any :math:`\beta > 0`): :math:`X\sim\mathcal N(0, I_2)`, :math:`Y = X + N`,
-   :math:`N\sim\mathcal N(0,\sigma^2I_2)`, :math:`Z = (u_1^\top Y, u_2^\top Y)/\sqrt{1+\sigma^2}` with unit
-   :math:`u_1 = (1,0)`, :math:`u_2 = (\cos\varepsilon, \sin\varepsilon)`: unit-diagonal :math:`C_Z`, and
-   Eq. 8 :math:`= 2\log\tfrac{\sigma^2}{1+\sigma^2} + \tfrac1\beta\log\sin^2\varepsilon\to-\infty` as
-   :math:`\varepsilon\to0`. So Eq. 8 does not by itself single out :math:`\beta > 1`; what prevents collapse in
-   Barlow Twins is the surrogate (the redundancy term penalises :math:`\mathcal C_{12}^2 = \cos^2\varepsilon`).
-4. *Invariance of* :math:`\mathcal C` (Eq. 4) *to re-scaling along the batch*: exact for positive per-feature
-   factors (:math:`z^A_{\cdot i}\to s_iz^A_{\cdot i}`, :math:`z^B_{\cdot j}\to t_jz^B_{\cdot j}`, :math:`s_i, t_j > 0`);
-   a negative factor flips the sign of a row or column of :math:`\mathcal C` (and changes the loss), and
-   Eq. 4 has no centring, so it is not shift invariant. :math:`|\mathcal C_{ij}| \le 1` by Cauchy-Schwarz.
-5. *Common global optimum* on unit-diagonal PSD ``K`` (``d x d``): :math:`\log\det K \le \sum_i\log K_{ii} = 0`
-   (Hadamard) and :math:`\sum_{i\ne j}K_{ij}^2 \ge 0`, both with equality iff :math:`K = I`. For the batch
-   estimate :math:`K = \bar Z\bar Z^\top` (rank :math:`\le B`) this needs ``B >= d``: for ``B < d`` every
-   feasible ``K`` has :math:`\log\det K = -\infty`, while the surrogate's minimum is
-   :math:`\|K\|_F^2 = d^2/B` (tight frames), e.g. ``d = 3, B = 2``: three unit vectors at 120 degrees,
-   :math:`\|K\|_F^2 = 9/2`.
-6. *First term* (mathematical content): :math:`1 - \mathcal C_{ii} = \tfrac12\|\bar z^A_i - \bar z^B_i\|^2`, so
-   the invariance term vanishes iff each normalised feature agrees across the twins, i.e. iff the raw
-   features agree up to a positive per-feature factor; an exactly invariant representation
-   (:math:`C_{Z|X} = 0`, the infimum :math:`-\infty` of the first term of Eq. 8) has :math:`\mathcal C_{ii} = 1`,
-   but the converse fails: :math:`z^A_{\cdot i} = 2z^B_{\cdot i}` gives :math:`\mathcal C_{ii} = 1` with
-   distortion-dependent ``Z``. The optima agree only up to this scale freedom.
+1. *From Eq. 6 to Eq. 7* is exact algebra:
+   $(1-\beta)H(Z) + \beta H(Z\mid X) = \beta[H(Z\mid X) + \tfrac{1-\beta}\beta H(Z)]$, and dividing by
+   $\beta > 0$ keeps the minimisers. $H(Z\mid Y) = 0$ holds for discrete (discretised) entropy; for
+   the differential entropy used in Eq. 8 a deterministic $Z = f(Y)$ has $h(Z\mid Y) = -\infty$ (the
+   limit of $\tfrac k2\log(2\pi e\sigma^2)$ as $\sigma\to0$), which the appendix covers by its
+   "discretization level" constant.
+2. *Gaussian entropy*:
+   $h(\mathcal N(m, C)) = \tfrac12\log\det(2\pi e C) = \tfrac k2\log(2\pi e) + \tfrac12\log\det C$.
+   So Eq. 8 is twice Eq. 7 minus the constant $\tfrac k\beta\log(2\pi e)$: "log det up to a constant"
+   is right, with an overall factor 2.
+3. *The bullet on $\beta \le 1$* is true: then $\tfrac{1-\beta}\beta \ge 0$, and shrinking $Z\to sZ$
+   changes Eq. 8 by $\tfrac{2k}\beta\log s\to-\infty$: the constant representation wins. **But the same
+   holds for every $\beta > 0$**: the scaling argument never uses $\beta \le 1$; and even with the
+   per-feature re-scaling of the second bullet (unit-diagonal $C_Z$), the law of total covariance
+   $C_Z \succeq \mathbb E_X C_{Z|X}$ and the concavity of $\log\det$ give
+   $\text{Eq. 8} \le \tfrac1\beta\log|C_Z|$, which is $-\infty$ for any representation with linearly
+   dependent features. Exact instance (any $\beta > 0$): $X\sim\mathcal N(0, I_2)$, $Y = X + N$,
+   $N\sim\mathcal N(0,\sigma^2I_2)$, $Z = (u_1^\top Y, u_2^\top Y)/\sqrt{1+\sigma^2}$ with the unit
+   vectors $u_1 = (1,0)$ and $u_2 = (\cos\varepsilon, \sin\varepsilon)$: $C_Z$ has unit diagonal, and
+   Eq. 8 $= 2\log\tfrac{\sigma^2}{1+\sigma^2} + \tfrac1\beta\log\sin^2\varepsilon\to-\infty$ as
+   $\varepsilon\to0$. So Eq. 8 does not by itself single out $\beta > 1$; what prevents collapse in
+   Barlow Twins is the surrogate (the redundancy term penalises $\mathcal C_{12}^2 = \cos^2\varepsilon$).
+4. *Invariance of $\mathcal C$ (Eq. 4) to re-scaling along the batch*: exact for positive
+   per-feature factors ($z^A_{\cdot i}\to s_iz^A_{\cdot i}$, $z^B_{\cdot j}\to t_jz^B_{\cdot j}$ with
+   $s_i, t_j > 0$); a negative factor flips the sign of a row or column of $\mathcal C$ (and changes
+   the loss), and Eq. 4 has no centring, so it is not shift invariant. $|\mathcal C_{ij}| \le 1$ by
+   Cauchy-Schwarz.
+5. *Common global optimum* on unit-diagonal positive semi-definite $d\times d$ matrices $K$:
+   $\log\det K \le \sum_i\log K_{ii} = 0$ (Hadamard) and $\sum_{i\ne j}K_{ij}^2 \ge 0$, both with
+   equality if and only if $K = I$. For the batch estimate $K = \bar Z\bar Z^\top$ (of rank at most
+   $B$) this needs $B \ge d$: for $B < d$ every feasible $K$ has $\log\det K = -\infty$, while the
+   surrogate's minimum is $\|K\|_F^2 = d^2/B$ (tight frames); for example $d = 3$, $B = 2$: three unit
+   vectors at 120 degrees, $\|K\|_F^2 = 9/2$.
+6. *First term* (mathematical content): $1 - \mathcal C_{ii} = \tfrac12\|\bar z^A_i - \bar z^B_i\|^2$,
+   so the invariance term vanishes if and only if each normalised feature agrees across the twins,
+   i.e. the raw features agree up to a positive per-feature factor; an exactly invariant
+   representation ($C_{Z|X} = 0$, the infimum $-\infty$ of the first term of Eq. 8) has
+   $\mathcal C_{ii} = 1$, but the converse fails: $z^A_{\cdot i} = 2z^B_{\cdot i}$ gives
+   $\mathcal C_{ii} = 1$ with a distortion-dependent $Z$. The optima agree only up to this scale
+   freedom.
 """
 import mpmath as mp
 import numpy as np
@@ -54,12 +58,12 @@ from proofs._strategies import normalised_batch, unit_diag_psd
 from proofs._tcr import adversarial_min, mp_bt, mp_unit_diag_psd, np_unit_cols, with_fixtures
 
 STATEMENT = "Barlow Twins IB"
-TITLE = "The information-bottleneck reading of Barlow Twins (Zbontar et al. 2021, App. A)"
+TITLE = "the information-bottleneck reading of Barlow Twins (Zbontar et al. 2021, App. A)"
 TWINS = ()
 VERDICT = "holds under a condition"
-CONDITION = ("each step holds for its own term; C is invariant to positive per-feature rescaling only; the common "
-             "optimum K = I needs B >= d for the batch estimate; and Eq. (8) is unbounded below (collapse) for every "
-             "beta > 0, not only for beta <= 1")
+CONDITION = (r"each step holds for its own term; $\mathcal C$ is invariant to positive per-feature rescaling only; "
+             r"the common optimum $K = I$ needs $B \ge d$ for the batch estimate; and Eq. (8) is unbounded below "
+             r"(collapse) for every $\beta > 0$, not only for $\beta \le 1$")
 CORRECTED = None
 
 
@@ -227,3 +231,10 @@ def test_gaussian_entropy_and_adversarial_log_det(slack, effort):
         ld = logdet(fm * fm.T)
     slack(0 - ld, "largest log det found (should approach 0 from below)")
     assert ld <= 0 and val < 1e-6 and np.allclose(f @ f.T, np.eye(n), atol=1e-3)
+
+
+@pytest.mark.check("randomized")
+def test_worst_case_search(tightness):
+    """The largest share of its allowance that the inequality uses, over its whole domain
+    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
+    tightness("Barlow Twins IB (Hadamard)")

@@ -1,57 +1,75 @@
 r"""The conventions behind Theorem 5.2: which U-MAE coefficient each M-MAE convention matches,
 when the log-det series converges, and how large each term is at the published settings.
 
-Three ways of writing the M-MAE regulariser, on a batch ``F`` of ``B`` unit-norm samples in ``R^d``
-(rows; paper: :math:`Z = F^\top`), :math:`G = FF^\top` (``B x B``, unit diagonal, eigenvalues :math:`\nu_i`,
-:math:`\sum_i\nu_i = B`), all of the form :math:`-\lambda\log\det(I + cG)` + const
-(Sylvester: :math:`\log\det(I_d + cF^\top F) = \log\det(I_B + cG)`):
+Three ways of writing the M-MAE regulariser, on a batch $F$ of $B$ unit-norm samples in $\mathbb R^d$
+(rows; the paper's $Z = F^\top$), $G = FF^\top$ ($B\times B$, unit diagonal, eigenvalues $\nu_i$,
+$\sum_i\nu_i = B$), all of the form $-\lambda\log\det(I + cG) + \text{const}$ (by Sylvester's
+identity, $\log\det(I_d + cF^\top F) = \log\det(I_B + cG)$):
 
-* Definition 4.8 / Eq. (11): :math:`-\lambda\log\det(\mu I_d + ZZ^\top) = -\lambda\log\det(I + G/\mu) - \lambda d\log\mu`: :math:`c = 1/\mu`;
-* the proof of Theorem 5.2: :math:`-\lambda\log\det(I_d + ZZ^\top/\mu)`: the same :math:`c = 1/\mu`, constant dropped;
-* the authors' public code: :math:`-\lambda\log\det(I_d + \tfrac{\mu}{d}F^\top F)`: :math:`c = \mu/d`
-  (:math:`= -\lambda[\mathrm{TCR}_{d/\mu}(F^\top F) - d\log(d/\mu)]`, Definition 4.8 with :math:`\mu' = d/\mu`).
+- Definition 4.8 and Eq. (11):
+  $-\lambda\log\det(\mu I_d + ZZ^\top) = -\lambda\log\det(I + G/\mu) - \lambda d\log\mu$, so $c = 1/\mu$;
+- the proof of Theorem 5.2: $-\lambda\log\det(I_d + ZZ^\top/\mu)$, the same $c = 1/\mu$ without the
+  constant;
+- the authors' public code: $-\lambda\log\det(I_d + \tfrac{\mu}{d}F^\top F)$, so $c = \mu/d$
+  ($= -\lambda[\mathrm{TCR}_{d/\mu}(F^\top F) - d\log(d/\mu)]$, Definition 4.8 with $\mu' = d/\mu$).
 
-U-MAE's penalty is printed as :math:`\gamma P`, :math:`P = \sum_{i\ne j}G_{ij}^2`, and coded as
-:math:`\lambda_U\,\mathrm{mean}((G/\tau)^2) = \lambda_U(B + P)/(B\tau)^2` (:math:`\tau = 0.1` in an earlier U-MAE
-code, :math:`\tau = 1` -- the "square" loss -- in the later one and in the M-MAE paper's baseline).
+U-MAE's penalty is printed as $\gamma P$ with $P = \sum_{i\ne j}G_{ij}^2$, and coded as
+$\lambda_U\,\mathrm{mean}((G/\tau)^2) = \lambda_U(B + P)/(B\tau)^2$ ($\tau = 0.1$ in an earlier U-MAE
+code, $\tau = 1$, the "square" loss, in the later one and in the M-MAE paper's baseline).
 
-Second-order correspondence (derived below with sympy). :math:`-\lambda\log\det(I+cG) = -\lambda cB +
-\tfrac{\lambda c^2}{2}\|G\|_F^2 - \lambda R_3`, :math:`R_3 = \sum_i[\log(1+c\nu_i) - c\nu_i + c^2\nu_i^2/2] \in
-[0, c^3\mathrm{tr}G^3/3]`. The first-order term is constant (:math:`\mathrm{tr}G = B`), so the leading
-term that moves the features is the second one, which equals U-MAE's with
+**Second-order correspondence** (derived below with sympy).
+$-\lambda\log\det(I+cG) = -\lambda cB + \tfrac{\lambda c^2}{2}\|G\|_F^2 - \lambda R_3$ with
+$R_3 = \sum_i[\log(1+c\nu_i) - c\nu_i + c^2\nu_i^2/2] \in [0, c^3\mathrm{tr}G^3/3]$. The first-order
+term is constant ($\mathrm{tr}G = B$), so the leading term that moves the features is the second
+one, which equals U-MAE's with
 
-.. math:: \gamma = \frac{\lambda c^2}{2}, \qquad \lambda_U = \frac{\lambda c^2 B^2\tau^2}{2}
-          \quad\Big(c = \tfrac1\mu:\ \lambda_U = \tfrac{\lambda B^2\tau^2}{2\mu^2};\qquad
-          c = \tfrac\mu d:\ \lambda_U = \tfrac{\lambda\mu^2B^2\tau^2}{2d^2}\Big).
+$$
+\gamma = \frac{\lambda c^2}{2}, \qquad \lambda_U = \frac{\lambda c^2 B^2\tau^2}{2},
+$$
 
-Convergence. :math:`\sum_k (-1)^{k+1}(c\nu)^k/k` converges iff :math:`c\nu \le 1`, so the expansion of the
-whole log-det converges iff :math:`\nu_{\max}(G) \le 1/c`. Always :math:`B/\min(B,d) \le \nu_{\max} \le B`.
+that is $\lambda_U = \tfrac{\lambda B^2\tau^2}{2\mu^2}$ for $c = \tfrac1\mu$ and
+$\lambda_U = \tfrac{\lambda\mu^2B^2\tau^2}{2d^2}$ for $c = \tfrac\mu d$.
 
-Published settings: :math:`\lambda = 0.01`, ``B = 1024``; ViT-B ``d = 768``, :math:`\mu = 1`; ViT-L ``d = 1024``,
-:math:`\mu = 3`. "Spread optimum": the regulariser's optimum, all :math:`\min(B,d)` non-zero eigenvalues
-equal to :math:`B/\min(B,d)`; terms there: first :math:`\lambda cB`, second :math:`\lambda c^2\|G\|_F^2/2`,
-remainder :math:`\lambda R_3` (the Taylor remainder; where the series diverges it is still well defined).
+**Convergence.** $\sum_k (-1)^{k+1}(c\nu)^k/k$ converges if and only if $c\nu \le 1$, so the expansion
+of the whole log-det converges if and only if $\nu_{\max}(G) \le 1/c$. Always
+$B/\min(B,d) \le \nu_{\max} \le B$.
 
-=========  ==========  ========  ===========  ==============  ==============  ======================  ===========  ===========  ==========  ===========
-setting    convention  c         gamma        lambda_U(t=1)   lambda_U(t=.1)  converges iff nu_max <=  first        second       remainder   rem/second
-=========  ==========  ========  ===========  ==============  ==============  ======================  ===========  ===========  ==========  ===========
-ViT-B      Def. 4.8    1         0.005        5242.88         52.4288         1 (never: nu_max>=4/3)  10.24        6.82667      3.09391     0.45321
-ViT-B      code        1/768     8.47711e-9   0.00888889      8.88889e-5      768                     0.0133333    1.15741e-5   1.33785e-8  1.15593e-3
-ViT-L      Def. 4.8    1/3       5.55556e-4   582.542         5.82542         3                       3.41333      0.568889     0.101420    0.178277
-ViT-L      code        3/1024    4.29153e-8   0.045           4.5e-4          341.333                 0.03         4.39453e-5   8.56425e-8  1.94884e-3
-=========  ==========  ========  ===========  ==============  ==============  ======================  ===========  ===========  ==========  ===========
+**Published settings:** $\lambda = 0.01$, $B = 1024$; ViT-B $d = 768$, $\mu = 1$; ViT-L $d = 1024$,
+$\mu = 3$. The "spread optimum" is the regulariser's optimum, all $\min(B,d)$ non-zero eigenvalues
+equal to $B/\min(B,d)$; the terms there are the first $\lambda cB$, the second
+$\lambda c^2\|G\|_F^2/2$ and the remainder $\lambda R_3$ (the Taylor remainder, well defined even
+where the series diverges).
 
-Reading. (i) With the printed convention (c = 1/mu) the ViT-B series diverges for every batch, and
-even at the optimum the third-order remainder is 45% of the second-order term: there U-MAE is not a
-good approximation of M-MAE. (ii) With the code's convention the correspondence is excellent near
-the optimum (remainder 0.1-0.2% of the second-order term) and M-MAE at the published settings matches
-a U-MAE "square" loss of weight 0.00889 (ViT-B; 0.889 x the U-MAE baseline's 0.01) and 0.045 (ViT-L;
-4.5 x). (iii) It still diverges near collapse: at rank one (:math:`\nu_{\max} = B`) :math:`cB = 4/3` (ViT-B)
-and 3 (ViT-L), where the Taylor remainder is 45.3% and 64.1% of the second-order term (99.8% and 99.4%
-in the printed convention, :math:`cB` = 1024 and 341.3): there the two regularisers differ at leading
-order. (iv) For isotropic random features :math:`\nu_{\max}` sits at the Marchenko-Pastur edge
-:math:`(B/d)(1+\sqrt{d/B})^2` = 4.643 (ViT-B), 4 (ViT-L): :math:`c\nu_{\max}` = 4.64 and 1.33 in the printed
-convention (both divergent), 0.0060 and 0.0117 in the code's.
+The matching U-MAE weights, and where the series converges:
+
+| setting | convention | $c$ | $\gamma$ | $\lambda_U$ ($\tau = 1$) | $\lambda_U$ ($\tau = 0.1$) | converges if and only if $\nu_{\max} \le$ |
+| --- | --- | --- | --- | --- | --- | --- |
+| ViT-B | Def. 4.8 | 1 | 0.005 | 5242.88 | 52.4288 | 1 (never: $\nu_{\max} \ge 4/3$) |
+| ViT-B | code | 1/768 | 8.47711e-9 | 0.00888889 | 8.88889e-5 | 768 |
+| ViT-L | Def. 4.8 | 1/3 | 5.55556e-4 | 582.542 | 5.82542 | 3 |
+| ViT-L | code | 3/1024 | 4.29153e-8 | 0.045 | 4.5e-4 | 341.333 |
+
+The terms at the spread optimum:
+
+| setting | convention | first | second | remainder | remainder / second |
+| --- | --- | --- | --- | --- | --- |
+| ViT-B | Def. 4.8 | 10.24 | 6.82667 | 3.09391 | 0.45321 |
+| ViT-B | code | 0.0133333 | 1.15741e-5 | 1.33785e-8 | 1.15593e-3 |
+| ViT-L | Def. 4.8 | 3.41333 | 0.568889 | 0.101420 | 0.178277 |
+| ViT-L | code | 0.03 | 4.39453e-5 | 8.56425e-8 | 1.94884e-3 |
+
+**Reading.** (i) With the printed convention ($c = 1/\mu$) the ViT-B series diverges for every
+batch, and even at the optimum the third-order remainder is 45% of the second-order term: there
+U-MAE is not a good approximation of M-MAE. (ii) With the code's convention the correspondence is
+excellent near the optimum (remainder 0.1-0.2% of the second-order term), and M-MAE at the published
+settings matches a U-MAE "square" loss of weight 0.00889 (ViT-B; 0.889 times the U-MAE baseline's
+0.01) and 0.045 (ViT-L; 4.5 times). (iii) It still diverges near collapse: at rank one
+($\nu_{\max} = B$), $cB = 4/3$ (ViT-B) and 3 (ViT-L), where the Taylor remainder is 45.3% and 64.1%
+of the second-order term (99.8% and 99.4% in the printed convention, where $cB$ is 1024 and 341.3):
+there the two regularisers differ at leading order. (iv) For isotropic random features
+$\nu_{\max}$ sits at the Marchenko-Pastur edge $(B/d)(1+\sqrt{d/B})^2$, 4.643 (ViT-B) and 4 (ViT-L):
+$c\nu_{\max}$ is 4.64 and 1.33 in the printed convention (both divergent), 0.0060 and 0.0117 in the
+code's.
 """
 from fractions import Fraction
 
@@ -66,12 +84,12 @@ from proofs._strategies import normalised_batch
 from proofs._tcr import with_fixtures
 
 STATEMENT = "Convention 5.2"
-TITLE = "TCR normalisations vs U-MAE coefficients at the published settings"
+TITLE = "the coding-rate normalisations and the matching U-MAE weights"
 TWINS = ()
 VERDICT = "holds under a condition"
-CONDITION = ("the second-order match holds with gamma = lambda c^2 / 2 (lambda_U = lambda c^2 B^2 tau^2 / 2), c = 1/mu "
-             "(Definition 4.8, proof of 5.2) or mu/d (public code); the series converges only if nu_max(Z^T Z) <= 1/c, "
-             "never the case at ViT-B with c = 1/mu")
+CONDITION = (r"the second-order match holds with $\gamma = \lambda c^2/2$ ($\lambda_U = \lambda c^2 B^2\tau^2/2$), "
+             r"$c = 1/\mu$ (Definition 4.8, proof of Theorem 5.2) or $c = \mu/d$ (public code); the series "
+             r"converges only if $\nu_{\max}(Z^\top Z) \le 1/c$, never the case at ViT-B with $c = 1/\mu$")
 CORRECTED = None
 
 LAM, B = Fraction(1, 100), 1024

@@ -1,41 +1,55 @@
 r"""Definition 3.1: the matrix Renyi entropy, its alpha -> 1 (von Neumann) limit and its range.
 
-Statement. For an n x n PSD matrix K with unit diagonal and alpha > 0, alpha != 1,
+**Statement.** For an $n\times n$ positive semi-definite matrix $\mathbf K$ with unit diagonal and
+$\alpha > 0$, $\alpha \ne 1$,
 
-.. math:: H_\alpha(K) = \frac{1}{1-\alpha}\log\operatorname{tr}\big((K/n)^\alpha\big),
+$$
+\mathrm H_\alpha(\mathbf K) = \frac{1}{1-\alpha}\log\operatorname{tr}\Big(\big(\tfrac1n\mathbf K\big)^\alpha\Big),
+\qquad
+\mathrm H_1(\mathbf K) = -\operatorname{tr}\Big(\tfrac1n\mathbf K\log\tfrac1n\mathbf K\Big)\ \text{(von Neumann)}.
+$$
 
-and H_1(K) = -tr((K/n) log(K/n)) (von Neumann).  Consequences checked here: (a) H_alpha -> H_1
-as alpha -> 1 (so the alpha = 1 case is the continuous extension, not a separate definition),
-and H_alpha -> -log lambda_max(K/n) as alpha -> inf; (b) 0 <= H_alpha(K) <= log n for every
-alpha in (0, inf], with H_alpha = 0 exactly when rank K = 1 and H_alpha = log n exactly when
-K = I_n.
+Consequences checked here:
 
-Proof.  K is symmetric PSD with tr K = n (unit diagonal), so K/n = Q diag(p) Q^T with p_i >= 0
-and sum p_i = 1: tr((K/n)^alpha) = sum_i p_i^alpha and H_alpha(K) is the Renyi entropy of the
-probability vector p (0^alpha = 0).  (a) N(alpha) = log sum p_i^alpha has N(1) = log 1 = 0 and
-N'(1) = sum p_i log p_i, so by l'Hopital N(alpha)/(1-alpha) -> -sum p_i log p_i = H_1(K), which
-is -tr((K/n) log(K/n)) in the eigenbasis.  As alpha -> inf, sum p_i^alpha = p_max^alpha (m + o(1))
-(m = multiplicity of the maximum), so N(alpha)/(1-alpha) -> -log p_max.  (b) For alpha < 1,
-p_i^alpha >= p_i gives sum p_i^alpha >= 1 and H >= 0; for alpha > 1, p_i^alpha <= p_i gives
-sum <= 1 and again H >= 0; equality in either case iff p is a point mass, i.e. rank K = 1.  Upper
-bound: t -> t^alpha is concave (alpha < 1) or convex (alpha > 1), so by Jensen
-sum p_i^alpha = n E_u[p^alpha] <= or >= n (1/n)^alpha with u uniform on the n indices, which
-gives H_alpha <= log n in both cases, with equality iff p is uniform, i.e. K/n = I/n.  alpha = 1
-and inf follow by the limits (or directly: Gibbs' inequality, p_max >= 1/n).
+- (a) $\mathrm H_\alpha \to \mathrm H_1$ as $\alpha \to 1$ (so the case $\alpha = 1$ is the continuous
+  extension, not a separate definition), and $\mathrm H_\alpha \to -\log\lambda_{\max}(\mathbf K/n)$
+  as $\alpha \to \infty$;
+- (b) $0 \le \mathrm H_\alpha(\mathbf K) \le \log n$ for every $\alpha \in (0, \infty]$, with
+  $\mathrm H_\alpha = 0$ exactly when $\operatorname{rank}\mathbf K = 1$ and $\mathrm H_\alpha = \log n$
+  exactly when $\mathbf K = \mathbf I_n$.
+
+**Proof.** $\mathbf K$ is symmetric positive semi-definite with $\operatorname{tr}\mathbf K = n$ (unit
+diagonal), so $\mathbf K/n = \mathbf Q\operatorname{diag}(p)\mathbf Q^\top$ with $p_i \ge 0$ and
+$\sum_i p_i = 1$: $\operatorname{tr}\big((\mathbf K/n)^\alpha\big) = \sum_i p_i^\alpha$, and
+$\mathrm H_\alpha(\mathbf K)$ is the Rényi entropy of the probability vector $p$ (with $0^\alpha = 0$).
+
+(a) $N(\alpha) = \log\sum_i p_i^\alpha$ has $N(1) = \log 1 = 0$ and $N'(1) = \sum_i p_i\log p_i$, so by
+l'Hôpital $N(\alpha)/(1-\alpha) \to -\sum_i p_i\log p_i = \mathrm H_1(\mathbf K)$, which is
+$-\operatorname{tr}\big(\tfrac1n\mathbf K\log\tfrac1n\mathbf K\big)$ in the eigenbasis. As
+$\alpha \to \infty$, $\sum_i p_i^\alpha = p_{\max}^\alpha\,(m + o(1))$ with $m$ the multiplicity of the
+maximum, so $N(\alpha)/(1-\alpha) \to -\log p_{\max}$.
+
+(b) For $\alpha < 1$, $p_i^\alpha \ge p_i$ gives $\sum_i p_i^\alpha \ge 1$ and $\mathrm H_\alpha \ge 0$;
+for $\alpha > 1$, $p_i^\alpha \le p_i$ gives $\sum_i p_i^\alpha \le 1$ and again $\mathrm H_\alpha \ge 0$;
+equality in either case if and only if $p$ is a point mass, i.e. $\operatorname{rank}\mathbf K = 1$.
+Upper bound: $t \mapsto t^\alpha$ is concave ($\alpha < 1$) or convex ($\alpha > 1$), so by Jensen's
+inequality $\sum_i p_i^\alpha = n\,\mathbb E_u[p_u^\alpha]$ is $\le n\,(1/n)^\alpha$ (respectively
+$\ge$), $u$ uniform on the $n$ indices, which gives $\mathrm H_\alpha \le \log n$ in both cases, with
+equality if and only if $p$ is uniform, i.e. $\mathbf K/n = \mathbf I_n/n$. The cases $\alpha = 1$ and
+$\alpha = \infty$ follow by the limits (or directly: Gibbs' inequality, and $p_{\max} \ge 1/n$).
 """
 import math
 
 import mpmath
-import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, strategies as st
+from hypothesis import given
 
 from proofs import _mp
 from proofs import _strategies as S
 
 STATEMENT = "Definition 3.1"
-TITLE = "matrix Renyi entropy: alpha->1 limit is von Neumann, 0 <= H_alpha <= log n"
+TITLE = "the matrix Rényi entropy, its von Neumann limit and its range"
 TWINS = ()
 VERDICT = "holds"
 CONDITION = None
@@ -163,3 +177,10 @@ def test_mmae_entropy_matches_independent_computation(K, alpha):
     want = float(_mp.entropy(K, alpha))
     # the round-off of a float64 evaluation, conditioning included (a nearly singular K at small alpha)
     assert abs(got - want) <= _mp.float64_entropy_error(K, alpha), (got, want)
+
+
+@pytest.mark.check("randomized")
+def test_worst_case_search(tightness):
+    """The largest share of its allowance that the inequality uses, over its whole domain
+    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
+    tightness("Definition 3.1")

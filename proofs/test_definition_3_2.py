@@ -1,24 +1,38 @@
-r"""Definition 3.2: matrix-based mutual information I_alpha(K1; K2) = H_alpha(K1) + H_alpha(K2) - H_alpha(K1 o K2).
+r"""Definition 3.2: the matrix mutual information.
 
-Statement.  For n x n PSD K1, K2 with unit diagonal and alpha > 0 the quantity is well defined
-(finite), and it behaves like a mutual information on the cases where the answer is forced:
-(a) K1 o K2 is again PSD with unit diagonal (Schur product theorem), so all three entropies are
-Definition 3.1 entropies in [0, log n]; (b) I_alpha is symmetric; (c) I_alpha(K; 11^T) = 0 (the
-all-ones matrix is the Hadamard identity and carries no information: H_alpha(11^T) = 0);
-(d) I_alpha(K; I_n) = H_alpha(K) (I_n o K = I_n, H_alpha(I_n) = log n: knowing everything about
-one side); (e) for the Kronecker-free "independent blocks" case K1 = A (+) J, K2 = J (+) A the
-definition reduces to spectra that are known in closed form (checked in 60 digits).
+**Statement.** For $n\times n$ positive semi-definite $\mathbf K_1, \mathbf K_2$ with unit diagonal and
+$\alpha > 0$,
 
-Proof.  (a) K1 = X X^T, K2 = Y Y^T with unit rows x_i, y_i; then (K1 o K2)_ij =
-<x_i, x_j><y_i, y_j> = <x_i (x) y_i, x_j (x) y_j>, a Gram matrix of the unit vectors
-x_i (x) y_i: PSD with unit diagonal.  (b) o is commutative.  (c) 11^T o K = K and 11^T/n has
-spectrum (1, 0, ..., 0), entropy 0 for every alpha.  (d) I_n o K = I_n (unit diagonal) and
-I_n/n is uniform, entropy log n.
+$$
+\mathrm I_\alpha(\mathbf K_1;\mathbf K_2) = \mathrm H_\alpha(\mathbf K_1) + \mathrm H_\alpha(\mathbf K_2)
+- \mathrm H_\alpha(\mathbf K_1\odot\mathbf K_2)
+$$
+
+is well defined (finite), and it behaves like a mutual information where the answer is forced:
+
+- (a) $\mathbf K_1\odot\mathbf K_2$ is again positive semi-definite with unit diagonal (Schur product
+  theorem), so all three entropies are Definition 3.1 entropies in $[0, \log n]$;
+- (b) $\mathrm I_\alpha$ is symmetric;
+- (c) $\mathrm I_\alpha(\mathbf K;\mathbf 1\mathbf 1^\top) = 0$: the all-ones matrix is the identity of
+  the Hadamard product and carries no information, $\mathrm H_\alpha(\mathbf 1\mathbf 1^\top) = 0$;
+- (d) $\mathrm I_\alpha(\mathbf K;\mathbf I_n) = \mathrm H_\alpha(\mathbf K)$, since
+  $\mathbf I_n\odot\mathbf K = \mathbf I_n$ and $\mathrm H_\alpha(\mathbf I_n) = \log n$ (one side knows
+  everything);
+- (e) on independent blocks, $\mathbf K_1 = \mathbf A\oplus\mathbf J$ and
+  $\mathbf K_2 = \mathbf J\oplus\mathbf A$, the definition reduces to spectra known in closed form
+  (checked in 60 digits).
+
+**Proof.** (a) Write $\mathbf K_1 = \mathbf X\mathbf X^\top$, $\mathbf K_2 = \mathbf Y\mathbf Y^\top$ with
+unit rows $x_i$, $y_i$; then
+$(\mathbf K_1\odot\mathbf K_2)_{ij} = \langle x_i, x_j\rangle\langle y_i, y_j\rangle
+= \langle x_i\otimes y_i, x_j\otimes y_j\rangle$, the Gram matrix of the unit vectors $x_i\otimes y_i$:
+positive semi-definite with unit diagonal. (b) $\odot$ is commutative. (c)
+$\mathbf 1\mathbf 1^\top\odot\mathbf K = \mathbf K$, and $\mathbf 1\mathbf 1^\top/n$ has the spectrum
+$(1, 0, \dots, 0)$, of entropy 0 for every $\alpha$. (d) $\mathbf I_n\odot\mathbf K = \mathbf I_n$ (unit
+diagonal), and $\mathbf I_n/n$ has the uniform spectrum, of entropy $\log n$.
 """
-import math
 
 import mpmath
-import numpy as np
 import pytest
 import sympy as sp
 from hypothesis import given
@@ -27,7 +41,7 @@ from proofs import _mp
 from proofs import _strategies as S
 
 STATEMENT = "Definition 3.2"
-TITLE = "matrix mutual information: well defined, symmetric, I(K;11^T)=0, I(K;I)=H(K)"
+TITLE = "the matrix mutual information"
 TWINS = ()
 VERDICT = "holds"
 CONDITION = None

@@ -1,16 +1,26 @@
-r"""Definition 3.3: matrix-based joint entropy H_alpha(K1, K2) = H_alpha(K1 o K2).
+r"""Definition 3.3: the matrix joint entropy.
 
-Statement.  For n x n PSD K1, K2 with unit diagonal and alpha > 0: (a) H_alpha(K1, K2) is a
-Definition 3.1 entropy, so 0 <= H_alpha(K1, K2) <= log n; (b) it is symmetric; (c)
-H_alpha(K, 11^T) = H_alpha(K) and H_alpha(K, I_n) = log n; (d) it is the Renyi entropy of the
-state rho_12 = (1/n) sum_i (x_i x_i^T) (x) (y_i y_i^T) built from unit vectors with
-K1 = [<x_i, x_j>], K2 = [<y_i, y_j>], whose two marginals have the spectra of K1/n and K2/n.
+**Statement.** For $n\times n$ positive semi-definite $\mathbf K_1, \mathbf K_2$ with unit diagonal and
+$\alpha > 0$, the joint entropy is
+$\mathrm H_\alpha(\mathbf K_1, \mathbf K_2) = \mathrm H_\alpha(\mathbf K_1\odot\mathbf K_2)$, and
 
-Proof.  (a)-(c): Schur product theorem (see Definition 3.2), 11^T o K = K, I_n o K = I_n.
-(d) A Gram matrix G = V^T V of n vectors and the n-scaled frame operator V V^T share their
-nonzero spectrum; with v_i = x_i (x) y_i, (1/n) V V^T = rho_12 and tr_2 rho_12 =
-(1/n) sum_i x_i x_i^T (because |y_i| = 1), whose nonzero spectrum is that of K1/n.  This is the
-reading that makes Proposition 4.7's inequalities quantum-entropy facts.
+- (a) it is a Definition 3.1 entropy, so $0 \le \mathrm H_\alpha(\mathbf K_1, \mathbf K_2) \le \log n$;
+- (b) it is symmetric;
+- (c) $\mathrm H_\alpha(\mathbf K, \mathbf 1\mathbf 1^\top) = \mathrm H_\alpha(\mathbf K)$ and
+  $\mathrm H_\alpha(\mathbf K, \mathbf I_n) = \log n$;
+- (d) it is the Rényi entropy of the state
+  $\rho_{12} = \frac1n\sum_i (x_i x_i^\top)\otimes(y_i y_i^\top)$ built from unit vectors with
+  $\mathbf K_1 = [\langle x_i, x_j\rangle]$ and $\mathbf K_2 = [\langle y_i, y_j\rangle]$, whose two
+  marginals have the spectra of $\mathbf K_1/n$ and $\mathbf K_2/n$.
+
+**Proof.** (a)-(c): the Schur product theorem (see Definition 3.2),
+$\mathbf 1\mathbf 1^\top\odot\mathbf K = \mathbf K$ and $\mathbf I_n\odot\mathbf K = \mathbf I_n$.
+(d) The Gram matrix $\mathbf G = \mathbf V^\top\mathbf V$ of $n$ vectors and the frame operator
+$\mathbf V\mathbf V^\top$ share their nonzero spectrum; with $v_i = x_i\otimes y_i$,
+$\frac1n\mathbf V\mathbf V^\top = \rho_{12}$, and its partial trace
+$\operatorname{tr}_2\rho_{12} = \frac1n\sum_i x_i x_i^\top$ (because $\|y_i\| = 1$) has the nonzero
+spectrum of $\mathbf K_1/n$. This is the reading that makes the inequalities of Proposition 4.7
+statements about quantum entropies.
 """
 import math
 
@@ -24,7 +34,7 @@ from proofs import _mp
 from proofs import _strategies as S
 
 STATEMENT = "Definition 3.3"
-TITLE = "matrix joint entropy: a Definition 3.1 entropy of K1 o K2 (range, symmetry, forced cases)"
+TITLE = "the matrix joint entropy"
 TWINS = ()
 VERDICT = "holds"
 CONDITION = None
@@ -51,8 +61,6 @@ def test_gram_and_frame_operator_share_spectrum_symbolically():
 
 @pytest.mark.check("high-precision")
 def test_joint_entropy_is_entropy_of_the_two_view_state(slack):
-    import random
-    from fractions import Fraction
 
     rng = np.random.default_rng(3)
     X = S.rational_unit_rows(rng, 4, 2)

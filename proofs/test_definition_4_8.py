@@ -1,33 +1,36 @@
 r"""Definition 4.8: the total coding rate.
 
-Statement. For a batch of ``B`` samples stacked as columns, :math:`Z \in \mathbb{R}^{d\times B}`,
-and :math:`\mu \ge 0`,
+**Statement.** For a batch of $B$ samples stacked as columns, $Z \in \mathbb{R}^{d\times B}$,
+and $\mu \ge 0$,
 
-.. math:: \mathrm{TCR}_\mu(Z) = \log\det(\mu I_d + Z Z^\top),
+$$
+\mathrm{TCR}_\mu(Z) = \log\det(\mu I_d + Z Z^\top),
+$$
 
-also written :math:`\mathrm{TCR}_\mu(ZZ^\top)`, so that :math:`\mathrm{TCR}_\mu(K) = \log\det(\mu I + K)`
-for a PSD matrix ``K``.
+also written $\mathrm{TCR}_\mu(ZZ^\top)$, so that $\mathrm{TCR}_\mu(K) = \log\det(\mu I + K)$
+for a positive semi-definite matrix $K$.
 
-What is checked (the consequences the rest of the paper relies on).
+What is checked (the consequences the rest of the paper relies on):
 
-1. *Spectral form.* :math:`\mathrm{TCR}_\mu(K) = \sum_i \log(\mu + \lambda_i(K))`.
-2. *Batch/feature duality* (Sylvester's determinant identity :math:`\det(I_d + AB) = \det(I_B + BA)`):
-   for :math:`\mu > 0`,
-   :math:`\log\det(\mu I_d + ZZ^\top) = (d - B)\log\mu + \log\det(\mu I_B + Z^\top Z)`.
-   Proof: factor :math:`\mu` out of both determinants and apply Sylvester to
-   :math:`A = Z/\sqrt\mu,\ B = Z^\top/\sqrt\mu`.
-3. *Two-sided bound.* :math:`d\log\mu \le \mathrm{TCR}_\mu(K) \le d\log(\mu + \mathrm{tr}K/d)`;
-   the left because every :math:`\lambda_i \ge 0`, the right by the AM-GM inequality on
-   :math:`\mu + \lambda_i`, with equality iff :math:`K = (\mathrm{tr}K/d) I`.
-4. *The condition the definition leaves out.* "non-negative" admits :math:`\mu = 0`, where
-   :math:`\mathrm{TCR}_0(Z) = \log\det ZZ^\top = -\infty` for every rank-deficient ``Z``, in
-   particular for every batch with ``B < d``. Exact instance: ``d = 2, B = 1,
-   Z = (3/5, 4/5)^T`` gives :math:`\det ZZ^\top = 0`. The rate is a finite number only for
-   :math:`\mu > 0` (or full-rank ``Z Z^T``).
+1. *Spectral form.* $\mathrm{TCR}_\mu(K) = \sum_i \log(\mu + \lambda_i(K))$.
+2. *Batch/feature duality* (Sylvester's determinant identity $\det(I_d + AB) = \det(I_B + BA)$):
+   for $\mu > 0$,
+   $\log\det(\mu I_d + ZZ^\top) = (d - B)\log\mu + \log\det(\mu I_B + Z^\top Z)$.
+   Proof: factor $\mu$ out of both determinants and apply Sylvester's identity to
+   $A = Z/\sqrt\mu$, $B = Z^\top/\sqrt\mu$.
+3. *Two-sided bound.* $d\log\mu \le \mathrm{TCR}_\mu(K) \le d\log(\mu + \mathrm{tr}K/d)$;
+   the left because every $\lambda_i \ge 0$, the right by the AM-GM inequality on
+   $\mu + \lambda_i$, with equality if and only if $K = (\mathrm{tr}K/d)\, I$.
+4. *The condition the definition leaves out.* "Non-negative" admits $\mu = 0$, where
+   $\mathrm{TCR}_0(Z) = \log\det ZZ^\top = -\infty$ for every rank-deficient $Z$, in
+   particular for every batch with $B < d$. Exact instance: $d = 2$, $B = 1$,
+   $Z = (3/5, 4/5)^\top$ gives $\det ZZ^\top = 0$. The rate is a finite number only for
+   $\mu > 0$ (or full-rank $ZZ^\top$).
 
-The implementation under test, ``mmae.info.total_coding_rate``, is compared with a 60-digit
-evaluation, and ``mmae.losses.tcr_loss`` (the public code's ``-log det(I_d + (mu/d) F^T F)``) with
-the identity :math:`-\text{tcr\_loss}(z,\mu) = \mathrm{TCR}_{d/\mu}(F^\top F) - d\log(d/\mu)`.
+The implementation under test, [`mmae.info.total_coding_rate`][mmae.info.total_coding_rate], is
+compared with a 60-digit evaluation, and [`mmae.losses.tcr_loss`][mmae.losses.tcr_loss] (the
+public code's $-\log\det(I_d + \tfrac{\mu}{d}F^\top F)$) with the identity
+$-\text{tcr\_loss}(z,\mu) = \mathrm{TCR}_{d/\mu}(F^\top F) - d\log(d/\mu)$.
 """
 import mpmath as mp
 import numpy as np
@@ -40,10 +43,11 @@ from proofs._strategies import normalised_batch
 from proofs._tcr import mp_logdet_shift, with_fixtures
 
 STATEMENT = "Definition 4.8"
-TITLE = "Total coding rate"
+TITLE = "the total coding rate"
 TWINS = ()
 VERDICT = "holds under a condition"
-CONDITION = "mu > 0: with mu = 0, which 'non-negative' admits, the rate is -infinity for every rank-deficient Z, e.g. every batch with B < d"
+CONDITION = (r"$\mu > 0$: with $\mu = 0$, which 'non-negative' admits, the rate is $-\infty$ for every "
+             r"rank-deficient $Z$, e.g. every batch with $B < d$")
 CORRECTED = None
 
 

@@ -1,26 +1,30 @@
 r"""Definition 4.9: the matrix KL divergence.
 
-Statement. For PSD matrices :math:`K_1, K_2 \in \mathbb{R}^{n\times n}` with unit diagonals,
+**Statement.** For positive semi-definite matrices $K_1, K_2 \in \mathbb{R}^{n\times n}$ with unit
+diagonals,
 
-.. math:: \mathrm{KL}(K_1 \,\|\, K_2) = \mathrm{tr}\big[K_1(\log K_1 - \log K_2)\big],
+$$
+\mathrm{KL}(K_1 \,\|\, K_2) = \mathrm{tr}\big[K_1(\log K_1 - \log K_2)\big],
+$$
 
-with :math:`0\log 0 = 0`; the value is :math:`+\infty` when the range of :math:`K_1` is not inside the
-range of :math:`K_2` (the log of :math:`K_2` is then :math:`-\infty` on a direction :math:`K_1` sees).
+with $0\log 0 = 0$; the value is $+\infty$ when the range of $K_1$ is not inside the range of $K_2$
+(the log of $K_2$ is then $-\infty$ on a direction $K_1$ sees).
 
-The properties the paper uses (Sec. 4.2 and C.3), and their proofs.
+The properties the paper uses (Sec. 4.2 and C.3), and their proofs:
 
-1. *Density form.* With :math:`\rho_k = K_k/n` (trace one, since the diagonals are 1),
-   :math:`\mathrm{KL}(K_1\|K_2) = n\, D(\rho_1\|\rho_2)`, :math:`D` the Umegaki relative entropy:
-   the :math:`\log n` terms cancel because :math:`\mathrm{tr}\rho_1 = 1`.
+1. *Density form.* With $\rho_k = K_k/n$ (trace one, since the diagonals are 1),
+   $\mathrm{KL}(K_1\|K_2) = n\, D(\rho_1\|\rho_2)$, $D$ the Umegaki relative entropy:
+   the $\log n$ terms cancel because $\mathrm{tr}\rho_1 = 1$.
 2. *Non-negativity and identity of indiscernibles* (Klein's inequality):
-   :math:`\mathrm{tr}[A\log A - A\log B] \ge \mathrm{tr}(A - B)`, which is 0 here because the traces
-   are equal; equality iff :math:`K_1 = K_2`. Without equal traces the printed formula can be
+   $\mathrm{tr}[A\log A - A\log B] \ge \mathrm{tr}(A - B)$, which is 0 here because the traces
+   are equal; equality if and only if $K_1 = K_2$. Without equal traces the printed formula can be
    negative, so the unit diagonal is what makes it a divergence.
-3. *Asymmetry* (as the paper says in C.3). Exact instance: :math:`K_1 = [[1, 1/2], [1/2, 1]]`,
-   :math:`K_2 = I_2`: :math:`\mathrm{KL}(K_1\|I) = \tfrac32\log\tfrac32 + \tfrac12\log\tfrac12`,
-   :math:`\mathrm{KL}(I\|K_1) = \log\tfrac43`, and these differ.
-4. *Unbounded / undefined* (C.3). :math:`\mathrm{KL}(I_2 \| J_2) = +\infty` for :math:`J_2` the all-ones
-   matrix, while :math:`\mathrm{KL}(J_2\|I_2) = 2\log 2`.
+3. *Asymmetry* (as the paper says in C.3). Exact instance:
+   $K_1 = \begin{pmatrix}1 & 1/2\\ 1/2 & 1\end{pmatrix}$ and $K_2 = I_2$:
+   $\mathrm{KL}(K_1\|I) = \tfrac32\log\tfrac32 + \tfrac12\log\tfrac12$ and
+   $\mathrm{KL}(I\|K_1) = \log\tfrac43$ differ.
+4. *Unbounded or undefined* (C.3). $\mathrm{KL}(I_2 \| J_2) = +\infty$ for $J_2$ the all-ones
+   matrix, while $\mathrm{KL}(J_2\|I_2) = 2\log 2$.
 """
 import mpmath as mp
 import numpy as np
@@ -33,7 +37,7 @@ from proofs._strategies import unit_diag_psd_pair
 from proofs._tcr import mp_unit_diag_psd, with_fixtures
 
 STATEMENT = "Definition 4.9"
-TITLE = "Matrix KL divergence"
+TITLE = "the matrix KL divergence"
 TWINS = ()
 VERDICT = "holds"
 CONDITION = None

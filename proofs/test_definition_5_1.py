@@ -1,21 +1,24 @@
 r"""Definition 5.1: effective rank, and the claim that it is the exponential of the matrix entropy.
 
-Statement. For a non-zero :math:`A \in \mathbb{R}^{n\times n}` with singular values
-:math:`\sigma_1,\dots,\sigma_n`, :math:`\mathrm{erank}(A) = \exp H(p)` with
-:math:`p_i = \sigma_i / \sum_k \sigma_k` and :math:`H` the Shannon entropy (:math:`0\log 0 = 0`).
-Sec. 5 claims: for a PSD ``K`` with unit diagonal, :math:`\mathrm{erank}(K) = \exp \mathrm{H}_1(K)`.
+**Statement.** For a non-zero $A \in \mathbb{R}^{n\times n}$ with singular values
+$\sigma_1,\dots,\sigma_n$, $\mathrm{erank}(A) = \exp H(p)$ with
+$p_i = \sigma_i / \sum_k \sigma_k$ and $H$ the Shannon entropy ($0\log 0 = 0$).
+Sec. 5 claims: for a positive semi-definite $K$ with unit diagonal,
+$\mathrm{erank}(K) = \exp \mathrm{H}_1(K)$.
 
-Proof. A PSD matrix is symmetric with eigenvalues :math:`\lambda_i \ge 0`, so its singular values are
-its eigenvalues. The unit diagonal gives :math:`\sum_i\lambda_i = \mathrm{tr}K = n`, so
-:math:`p_i = \lambda_i/n`, which are exactly the eigenvalues of :math:`K/n`; hence
-:math:`H(p) = -\mathrm{tr}(\tfrac Kn\log\tfrac Kn) = \mathrm{H}_1(K)`. (Only :math:`\mathrm{tr} K = n` is
-used; erank is scale invariant while :math:`\mathrm{H}_1` is not, so the trace normalisation is needed.)
-Consequences checked as well: :math:`1 \le \mathrm{erank}(K) \le \mathrm{rank}(K)`, the right side
-with equality iff the non-zero eigenvalues are equal (Shannon entropy on ``rank K`` atoms).
+**Proof.** A positive semi-definite matrix is symmetric with eigenvalues $\lambda_i \ge 0$, so its
+singular values are its eigenvalues. The unit diagonal gives $\sum_i\lambda_i = \mathrm{tr}K = n$, so
+$p_i = \lambda_i/n$, which are exactly the eigenvalues of $K/n$; hence
+$H(p) = -\mathrm{tr}(\tfrac Kn\log\tfrac Kn) = \mathrm{H}_1(K)$. (Only $\mathrm{tr} K = n$ is
+used; erank is scale invariant while $\mathrm{H}_1$ is not, so the trace normalisation is needed.)
+Consequences checked as well: $1 \le \mathrm{erank}(K) \le \mathrm{rank}(K)$, the right side
+with equality if and only if the non-zero eigenvalues are equal (Shannon entropy on
+$\mathrm{rank}\,K$ atoms).
 
-PSD is needed: the symmetric unit-diagonal but indefinite :math:`[[1, 2], [2, 1]]` has eigenvalues
-3 and -1, singular values 3 and 1, a finite effective rank, and no matrix entropy (log of a
-negative eigenvalue); this is outside the claim, which the paper states for PSD matrices.
+Positive semi-definiteness is needed: the symmetric, unit-diagonal but indefinite
+$\begin{pmatrix}1 & 2\\ 2 & 1\end{pmatrix}$ has eigenvalues 3 and $-1$, singular values 3 and 1, a finite
+effective rank, and no matrix entropy (the log of a negative eigenvalue); this is outside the
+claim, which the paper states for positive semi-definite matrices.
 """
 import mpmath as mp
 import numpy as np
@@ -28,7 +31,7 @@ from proofs._strategies import unit_diag_psd
 from proofs._tcr import mp_unit_diag_psd, with_fixtures
 
 STATEMENT = "Definition 5.1"
-TITLE = "Effective rank = exp(matrix entropy) on unit-diagonal PSD matrices"
+TITLE = "effective rank is the exponential of the matrix entropy"
 TWINS = ()
 VERDICT = "holds"
 CONDITION = None

@@ -1,36 +1,42 @@
 r"""Definition C.2: the matrix Jensen-Shannon divergence, its symmetry and its true bounds.
 
-Statement. For PSD :math:`K_1, K_2 \in \mathbb{R}^{n\times n}` with unit diagonals,
-:math:`\mathrm{JS}(K_1\|K_2) = \mathrm{H}_1(\tfrac{K_1+K_2}{2}) - \tfrac12(\mathrm{H}_1(K_1) + \mathrm{H}_1(K_2))`.
+**Statement.** For positive semi-definite $K_1, K_2 \in \mathbb{R}^{n\times n}$ with unit diagonals,
+
+$$
+\mathrm{JS}(K_1\|K_2) = \mathrm{H}_1\big(\tfrac{K_1+K_2}{2}\big) - \tfrac12\big(\mathrm{H}_1(K_1) + \mathrm{H}_1(K_2)\big).
+$$
+
 Sec. C.3 offers it as the symmetric, bounded alternative to the matrix KL divergence.
 
-Claims checked, with proofs. Write :math:`\rho_k = K_k/n` (density matrices: PSD, trace 1) and
-:math:`\bar\rho = (\rho_1+\rho_2)/2`; then :math:`\mathrm{H}_1(K_k) = S(\rho_k)`, the von Neumann entropy.
+**Claims checked, with proofs.** Write $\rho_k = K_k/n$ (density matrices: positive semi-definite,
+trace 1) and $\bar\rho = (\rho_1+\rho_2)/2$; then $\mathrm{H}_1(K_k) = S(\rho_k)$, the von Neumann
+entropy.
 
-1. *Symmetry*: the formula is symmetric in :math:`K_1, K_2`.
-2. *KL form*: :math:`\mathrm{JS} = \tfrac12[D(\rho_1\|\bar\rho) + D(\rho_2\|\bar\rho)]
-   = \tfrac1{2n}[\mathrm{KL}(K_1\|M) + \mathrm{KL}(K_2\|M)]`, :math:`M = (K_1+K_2)/2`, with KL as in
-   Definition 4.9 (expand :math:`D(\rho_k\|\bar\rho) = -S(\rho_k) - \mathrm{tr}\rho_k\log\bar\rho` and add).
-   Both terms are finite: the range of each :math:`\rho_k` lies in that of :math:`\bar\rho`.
-3. *Lower bound* :math:`\mathrm{JS} \ge 0`, with equality iff :math:`K_1 = K_2` (strict concavity of
-   :math:`S`, or Klein's inequality on the KL form); sharpened by quantum Pinsker
-   :math:`D(\rho\|\sigma) \ge \tfrac12\|\rho-\sigma\|_1^2` and :math:`\|\rho_k - \bar\rho\|_1 = \tfrac12\|\rho_1-\rho_2\|_1`
-   to :math:`\mathrm{JS} \ge \tfrac18\|\rho_1-\rho_2\|_1^2`.
-4. *Upper bound* :math:`\mathrm{JS} \le \log 2` for every ``n`` (Holevo's bound
-   :math:`S(\sum_k p_k\rho_k) - \sum_k p_k S(\rho_k) \le H(p)` with :math:`p = (\tfrac12,\tfrac12)`),
-   and trivially :math:`\mathrm{JS} \le \mathrm{H}_1(M) \le \log n`, so JS = 0 when ``n = 1``.
-   The bound :math:`\log 2` is *attained* for every ``n >= 2``, despite the unit-diagonal constraint,
-   exactly when the ranges of :math:`K_1` and :math:`K_2` are orthogonal:
-   ``n = 2``: :math:`K_1 = [[1,1],[1,1]]`, :math:`K_2 = [[1,-1],[-1,1]]`, :math:`M = I_2`;
-   ``n = 3``: :math:`K_1 = \mathbf{1}\mathbf{1}^\top`, :math:`K_2 = \tfrac32 (I - \tfrac13\mathbf{1}\mathbf{1}^\top)`
-   (unit diagonal, :math:`K_2\mathbf 1 = 0`), eigenvalues of :math:`M/3`: 1/2, 1/4, 1/4, so
-   :math:`\mathrm{JS} = \tfrac32\log2 - \tfrac12\log 2 = \log 2`.
-   So the true range is :math:`[0, \log 2]` (``n >= 2``), both ends attained.
+1. *Symmetry*: the formula is symmetric in $K_1, K_2$.
+2. *KL form*: $\mathrm{JS} = \tfrac12[D(\rho_1\|\bar\rho) + D(\rho_2\|\bar\rho)]
+   = \tfrac1{2n}[\mathrm{KL}(K_1\|M) + \mathrm{KL}(K_2\|M)]$ with $M = (K_1+K_2)/2$ and KL as in
+   Definition 4.9 (expand $D(\rho_k\|\bar\rho) = -S(\rho_k) - \mathrm{tr}\rho_k\log\bar\rho$ and add).
+   Both terms are finite: the range of each $\rho_k$ lies in that of $\bar\rho$.
+3. *Lower bound* $\mathrm{JS} \ge 0$, with equality if and only if $K_1 = K_2$ (strict concavity of
+   $S$, or Klein's inequality on the KL form); sharpened by the quantum Pinsker inequality
+   $D(\rho\|\sigma) \ge \tfrac12\|\rho-\sigma\|_1^2$ and $\|\rho_k - \bar\rho\|_1 = \tfrac12\|\rho_1-\rho_2\|_1$
+   to $\mathrm{JS} \ge \tfrac18\|\rho_1-\rho_2\|_1^2$.
+4. *Upper bound* $\mathrm{JS} \le \log 2$ for every $n$ (Holevo's bound
+   $S(\sum_k p_k\rho_k) - \sum_k p_k S(\rho_k) \le H(p)$ with $p = (\tfrac12,\tfrac12)$), and
+   trivially $\mathrm{JS} \le \mathrm{H}_1(M) \le \log n$, so $\mathrm{JS} = 0$ when $n = 1$.
+   The bound $\log 2$ is *attained* for every $n \ge 2$, despite the unit-diagonal constraint,
+   exactly when the ranges of $K_1$ and $K_2$ are orthogonal. For $n = 2$:
+   $K_1 = \begin{pmatrix}1 & 1\\ 1 & 1\end{pmatrix}$, $K_2 = \begin{pmatrix}1 & -1\\ -1 & 1\end{pmatrix}$,
+   $M = I_2$. For $n = 3$: $K_1 = \mathbf{1}\mathbf{1}^\top$ and
+   $K_2 = \tfrac32 (I - \tfrac13\mathbf{1}\mathbf{1}^\top)$ (unit diagonal, $K_2\mathbf 1 = 0$); the
+   eigenvalues of $M/3$ are $\tfrac12, \tfrac14, \tfrac14$, so
+   $\mathrm{JS} = \tfrac32\log2 - \tfrac12\log 2 = \log 2$.
+   So the true range is $[0, \log 2]$ ($n \ge 2$), both ends attained.
 
 A normalisation slip next to the definition (Sec. C.3): the generator
-:math:`f(x) = -(x+1)\log\tfrac{x+1}{2} + x\log x` of Definition C.1 gives :math:`D_f = \mathrm{KL}(P\|\bar P)
-+ \mathrm{KL}(Q\|\bar P) = 2\,\mathrm{JS}(P,Q)`, twice the Jensen-Shannon divergence that Definition C.2
-generalises (with its factor 1/2). Checked symbolically below.
+$f(x) = -(x+1)\log\tfrac{x+1}{2} + x\log x$ of Definition C.1 gives
+$D_f = \mathrm{KL}(P\|\bar P) + \mathrm{KL}(Q\|\bar P) = 2\,\mathrm{JS}(P,Q)$, twice the Jensen-Shannon
+divergence that Definition C.2 generalises (with its factor $\tfrac12$). Checked symbolically below.
 """
 import mpmath as mp
 import numpy as np
@@ -43,7 +49,7 @@ from proofs._strategies import unit_diag_psd_pair
 from proofs._tcr import adversarial_min, mp_unit_diag_psd, with_fixtures
 
 STATEMENT = "Definition C.2"
-TITLE = "Matrix JS divergence: symmetric, 0 <= JS <= log 2 (sharp)"
+TITLE = "the matrix Jensen-Shannon divergence and its sharp bounds"
 TWINS = ()
 VERDICT = "holds"
 CONDITION = None
@@ -172,3 +178,11 @@ def test_mmae_js_divergence_agrees():
         o = torch.tensor([[1.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
         p = torch.tensor([[1.0, -1.0], [-1.0, 1.0]], dtype=torch.float64)
         assert abs(float(info.js_divergence(o, p)) - float(mp.log(2))) <= 1e-9
+
+
+@pytest.mark.check("randomized")
+def test_worst_case_search(tightness):
+    """The largest share of its allowance that the inequality uses, over its whole domain
+    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
+    tightness("Definition C.2 (Pinsker)")
+    tightness("Definition C.2 (log 2)")

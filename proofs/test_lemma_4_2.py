@@ -1,15 +1,25 @@
-r"""Lemma 4.2 (twin A.2): |a.b| <= |a.b'| + ||b - b'|| = |a.b'| + sqrt(2 (1 - b.b')).
+r"""Lemma 4.2 (twin A.2): a triangle inequality for inner products of unit vectors.
 
-Statement.  For unit vectors a, b, b' in R^m.  (The printed statement also names a vector a'
-that appears nowhere: a typo.)  The inequality needs only ||a|| <= 1; the equality needs
-||b|| = ||b'|| = 1.
+**Statement.** For unit vectors $\mathbf a, \mathbf b, \mathbf b' \in \mathbb R^m$,
 
-Proof.  a.b = a.b' + a.(b - b'), so |a.b| <= |a.b'| + ||a|| ||b - b'|| (triangle and
-Cauchy-Schwarz), and ||b - b'||^2 = ||b||^2 + ||b'||^2 - 2 b.b' = 2 (1 - b.b').  Equality needs
-equality in both steps: a parallel to b - b', with a.b' and a.(b - b') of the same sign, which
-is impossible unless b = b': for a = +-(b - b')/||b - b'||, (b - b').b' = b.b' - 1 < 0 has the
-opposite sign to (b - b').(b - b') > 0.  So the inequality is
-strict whenever b != b', and its infimum margin 0 is approached only as b' -> b.
+$$
+|\mathbf a^\top\mathbf b| \le |\mathbf a^\top\mathbf b'| + \|\mathbf b - \mathbf b'\|
+= |\mathbf a^\top\mathbf b'| + \sqrt{2(1 - \mathbf b^\top\mathbf b')}.
+$$
+
+(The printed statement also names a vector $\mathbf a'$ that appears nowhere.) The inequality needs
+only $\|\mathbf a\| \le 1$; the equality needs $\|\mathbf b\| = \|\mathbf b'\| = 1$.
+
+**Proof.** $\mathbf a^\top\mathbf b = \mathbf a^\top\mathbf b' + \mathbf a^\top(\mathbf b - \mathbf b')$, so
+$|\mathbf a^\top\mathbf b| \le |\mathbf a^\top\mathbf b'| + \|\mathbf a\|\,\|\mathbf b - \mathbf b'\|$ (triangle
+and Cauchy-Schwarz inequalities), and
+$\|\mathbf b - \mathbf b'\|^2 = \|\mathbf b\|^2 + \|\mathbf b'\|^2 - 2\,\mathbf b^\top\mathbf b' = 2(1 - \mathbf b^\top\mathbf b')$.
+Equality needs equality in both steps: $\mathbf a$ parallel to $\mathbf b - \mathbf b'$, with
+$\mathbf a^\top\mathbf b'$ and $\mathbf a^\top(\mathbf b - \mathbf b')$ of the same sign. That is impossible
+unless $\mathbf b = \mathbf b'$: for $\mathbf a = \pm(\mathbf b - \mathbf b')/\|\mathbf b - \mathbf b'\|$,
+$(\mathbf b - \mathbf b')^\top\mathbf b' = \mathbf b^\top\mathbf b' - 1 < 0$ has the sign opposite to
+$(\mathbf b - \mathbf b')^\top(\mathbf b - \mathbf b') > 0$. So the inequality is strict whenever
+$\mathbf b \ne \mathbf b'$, and its infimum margin 0 is approached only as $\mathbf b' \to \mathbf b$.
 """
 import math
 
@@ -17,13 +27,13 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, strategies as st
+from hypothesis import given
 
 from proofs import _mp
 from proofs import _strategies as S
 
 STATEMENT = "Lemma 4.2"
-TITLE = "|a.b| <= |a.b'| + |b - b'| = |a.b'| + sqrt(2(1 - b.b'))"
+TITLE = "a triangle inequality for inner products of unit vectors"
 TWINS = ("Lemma A.2",)
 VERDICT = "holds"
 CONDITION = None
@@ -86,3 +96,10 @@ def test_adversarial_search(slack, effort):
             assert vm >= -mpmath.mpf(10) ** -40
             worst = min(worst, vm)
     slack(_mp.clean(worst), "smallest margin found by local search")
+
+
+@pytest.mark.check("randomized")
+def test_worst_case_search(tightness):
+    """The largest share of its allowance that the inequality uses, over its whole domain
+    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
+    tightness("Lemma 4.2")

@@ -1,28 +1,30 @@
-r"""Lemma A.12: a quadratic lower bound on log(1 + x), the engine of Theorem 4.17.
+r"""Lemma A.12: a quadratic lower bound on the logarithm, the engine of Theorem 4.17.
 
-Statement (as printed). For all :math:`x, a \ge 0`,
+**Statement (as printed).** For all $x, a \ge 0$,
 
-.. math:: \log(1+x) \ge \log(1+a) + \frac{x-a}{1+a} - \frac12(x-a)^2 .
+$$
+\log(1+x) \ge \log(1+a) + \frac{x-a}{1+a} - \frac12(x-a)^2 .
+$$
 
-Verdict: true as printed. The printed proof ("take the derivative; x = a is the minimal point")
-is right but skips the step that needs the hypothesis; here it is in full. Let
-:math:`g(x) = \log(1+x) - \log(1+a) - \frac{x-a}{1+a} + \frac12(x-a)^2`, so :math:`g(a) = 0` and
+**Verdict: holds as printed.** The printed proof ("take the derivative; $x = a$ is the minimal
+point") is right but skips the step that needs the hypothesis; here it is in full. Let
+$g(x) = \log(1+x) - \log(1+a) - \frac{x-a}{1+a} + \frac12(x-a)^2$, so $g(a) = 0$ and
 
-.. math:: g'(x) = \frac1{1+x} - \frac1{1+a} + (x-a) = (x-a)\Big(1 - \frac{1}{(1+x)(1+a)}\Big).
+$$
+g'(x) = \frac1{1+x} - \frac1{1+a} + (x-a) = (x-a)\Big(1 - \frac{1}{(1+x)(1+a)}\Big).
+$$
 
-For :math:`x, a \ge 0` the bracket is :math:`\ge 0`, so :math:`g' \le 0` on :math:`[0,a]` and
-:math:`g' \ge 0` on :math:`[a,\infty)`: ``x = a`` is the global minimum on :math:`x \ge 0`, and
-:math:`g \ge 0`. (Equivalently, Taylor with Lagrange remainder:
-:math:`g(x) = \tfrac12(x-a)^2\big(1 - (1+\xi)^{-2}\big)` for some :math:`\xi` between ``a`` and ``x``,
-and :math:`\xi \ge 0` makes the bracket non-negative.)
+For $x, a \ge 0$ the bracket is $\ge 0$, so $g' \le 0$ on $[0,a]$ and $g' \ge 0$ on $[a,\infty)$:
+$x = a$ is the global minimum on $x \ge 0$, and $g \ge 0$. (Equivalently, by Taylor's theorem with
+the Lagrange remainder, $g(x) = \tfrac12(x-a)^2\big(1 - (1+\xi)^{-2}\big)$ for some $\xi$ between $a$
+and $x$, and $\xi \ge 0$ makes the bracket non-negative.)
 
-How far the hypothesis can be relaxed. The bracket is non-negative iff :math:`(1+x)(1+a) \ge 1`,
-i.e. :math:`x \ge -a/(1+a)`; the same argument shows the inequality for all
-:math:`x \ge -a/(1+a)`. Below that, :math:`g` is increasing and tends to :math:`-\infty` as
-:math:`x\to -1`, so the inequality fails near -1 for every ``a``. At ``a = 0`` it fails for every
-:math:`x < 0`: exact instance :math:`x = -1/2`: :math:`\log\tfrac12 < -\tfrac58` because
-:math:`e^5 < 2^8 = 256`. Only :math:`x = \lambda_i/\mu \ge 0` and :math:`a = 1/\mu > 0` are used in
-Theorem 4.17, so the printed hypothesis suffices there.
+**How far the hypothesis can be relaxed.** The bracket is non-negative if and only if
+$(1+x)(1+a) \ge 1$, i.e. $x \ge -a/(1+a)$; the same argument proves the inequality for all
+$x \ge -a/(1+a)$. Below that, $g$ is increasing and tends to $-\infty$ as $x\to -1$, so the
+inequality fails near $-1$ for every $a$. At $a = 0$ it fails for every $x < 0$: exact instance
+$x = -1/2$, where $\log\tfrac12 < -\tfrac58$ because $e^5 < 2^8 = 256$. Only $x = \lambda_i/\mu \ge 0$
+and $a = 1/\mu > 0$ are used in Theorem 4.17, so the printed hypothesis suffices there.
 """
 import mpmath as mp
 import numpy as np
@@ -34,7 +36,7 @@ from proofs._mp import DPS
 from proofs._tcr import with_fixtures
 
 STATEMENT = "Lemma A.12"
-TITLE = "log(1+x) >= log(1+a) + (x-a)/(1+a) - (x-a)^2/2 for x, a >= 0"
+TITLE = "a quadratic lower bound on the logarithm"
 TWINS = ()
 VERDICT = "holds"
 CONDITION = None
@@ -119,3 +121,11 @@ def test_adversarial_minimisation(slack, effort):
         g = g_mp(mp.mpf(r.x), mp.mpf(av))
         slack(g, "min over x >= 0 of g(x; a)")
         assert g >= 0 and abs(r.x - av) < 1e-3 * (1 + av)  # the minimiser is x = a
+
+
+@pytest.mark.check("randomized")
+def test_worst_case_search(tightness):
+    """The largest share of its allowance that the inequality uses, over its whole domain
+    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
+    tightness("Lemma A.12")
+    tightness("Lemma A.12 (x >= -a/(1+a))")  # the larger domain where the inequality still holds

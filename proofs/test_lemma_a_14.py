@@ -1,20 +1,28 @@
 r"""Lemma A.14: a ratio minimised only at zero.
 
-Statement.  For positive integers n, m and x, y in [0, 1]^m,
+**Statement.** For positive integers $n$, $m$ and $x, y \in [0, 1]^m$,
 
-.. math:: F(x, y) = \frac{(n + \sum_i x_i)(n + \sum_i y_i)}{n + \sum_i x_i y_i} \ge n,
+$$
+F(x, y) = \frac{(n + \sum_i x_i)(n + \sum_i y_i)}{n + \sum_i x_i y_i} \ge n,
+$$
 
-with equality only at x = y = 0.
+with equality only at $x = y = 0$.
 
-Verdict: holds.  (The printed proof is right; it needs x_i, y_i in [0, 1] for x_i >= x_i^2.)
+**Verdict: holds.** The printed proof is right; it needs $x_i, y_i \in [0, 1]$ for
+$x_i \ge x_i^2$.
 
-Proof.  With X = sum x_i, Y = sum y_i, P = sum x_i y_i:
-(n + X)(n + Y) - n(n + P) = n(X + Y - P) + XY.  Since x_i >= x_i^2 and y_i >= y_i^2,
-X + Y >= 2 sqrt(XY) >= 2 sqrt(sum x_i^2 sum y_i^2) >= 2P (AM-GM, then Cauchy-Schwarz), so the
-numerator is >= nP + XY >= 0.  It is 0 only if XY = 0 and P = 0 and X + Y = P = 0, i.e.
-x = y = 0.  Outside [0, 1] the claim fails: with m = 1 and x = y = t, F = (n + t)^2/(n + t^2)
-tends to 1 < n as t grows, for every n >= 2 (e.g. n = 2, t = 10: 144/102 < 2).  In Theorem A.13
-the x_i, y_i are squared entries of unit-diagonal PSD matrices, so they lie in [0, 1].
+**Proof.** With $X = \sum_i x_i$, $Y = \sum_i y_i$ and $P = \sum_i x_i y_i$,
+$(n + X)(n + Y) - n(n + P) = n(X + Y - P) + XY$. Since $x_i \ge x_i^2$ and $y_i \ge y_i^2$,
+
+$$
+X + Y \ge 2\sqrt{XY} \ge 2\sqrt{\textstyle\sum_i x_i^2\sum_i y_i^2} \ge 2P
+$$
+
+(the AM-GM inequality, then Cauchy-Schwarz), so the numerator is at least $nP + XY \ge 0$. It is 0
+only if $XY = 0$, $P = 0$ and $X + Y = P = 0$, i.e. $x = y = 0$. Outside $[0, 1]$ the claim fails:
+with $m = 1$ and $x = y = t$, $F = (n + t)^2/(n + t^2)$ tends to $1 < n$ as $t$ grows, for every
+$n \ge 2$ (for example $n = 2$, $t = 10$: $144/102 < 2$). In Theorem A.13 the $x_i$, $y_i$ are squared
+entries of unit-diagonal positive semi-definite matrices, so they lie in $[0, 1]$.
 """
 import mpmath
 import numpy as np
@@ -23,10 +31,9 @@ import sympy as sp
 from hypothesis import given, strategies as st
 
 from proofs import _mp  # noqa: F401  (sets the 60-digit working precision)
-from proofs import _strategies as S
 
 STATEMENT = "Lemma A.14"
-TITLE = "(n + sum x)(n + sum y)/(n + sum xy) >= n on [0,1]^m, equality only at 0"
+TITLE = "a ratio minimised only at zero"
 TWINS = ()
 VERDICT = "holds"
 CONDITION = None
@@ -93,3 +100,10 @@ def test_adversarial_box_constrained_search(slack, effort):
             assert ex >= 0 and (ex > 0 or not np.any(v))
             worst = min(worst, ex)
     slack(_mp.clean(worst), "smallest F - n found (0 only at x = y = 0)")
+
+
+@pytest.mark.check("randomized")
+def test_worst_case_search(tightness):
+    """The largest share of its allowance that the inequality uses, over its whole domain
+    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
+    tightness("Lemma A.14")

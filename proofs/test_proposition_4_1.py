@@ -1,13 +1,23 @@
-r"""Proposition 4.1 (twin A.1): I_2 through Frobenius norms.
+r"""Proposition 4.1 (twin A.1): the order-2 mutual information through Frobenius norms.
 
-Statement.  For n x n PSD K1, K2 with unit diagonal (the paper writes d for the size),
+**Statement.** For $n\times n$ positive semi-definite $\mathbf K_1, \mathbf K_2$ with unit diagonal (the
+paper writes $d$ for the size),
 
-.. math:: I_2(K_1; K_2) = 2\log n - \log\frac{\|K_1\|_F^2\,\|K_2\|_F^2}{\|K_1\odot K_2\|_F^2}.
+$$
+\mathrm I_2(\mathbf K_1;\mathbf K_2) = 2\log n - \log\frac{\|\mathbf K_1\|_F^2\,\|\mathbf K_2\|_F^2}{\|\mathbf K_1\odot\mathbf K_2\|_F^2}.
+$$
 
-Proof.  For symmetric K, tr(K^2) = tr(K^T K) = ||K||_F^2, so H_2(K) = -log tr((K/n)^2) =
-2 log n - log ||K||_F^2.  K1 o K2 is symmetric (and nonzero: unit diagonal), so
-I_2 = (2 log n - log||K1||^2) + (2 log n - log||K2||^2) - (2 log n - log||K1 o K2||^2), which
-is the claim.  Only symmetry and a nonzero Hadamard product are used; PSD is not needed.
+**Proof.** For symmetric $\mathbf K$, $\operatorname{tr}(\mathbf K^2) = \operatorname{tr}(\mathbf K^\top\mathbf K) = \|\mathbf K\|_F^2$,
+so $\mathrm H_2(\mathbf K) = -\log\operatorname{tr}\big((\mathbf K/n)^2\big) = 2\log n - \log\|\mathbf K\|_F^2$.
+$\mathbf K_1\odot\mathbf K_2$ is symmetric (and nonzero: unit diagonal), so
+
+$$
+\mathrm I_2 = \big(2\log n - \log\|\mathbf K_1\|_F^2\big) + \big(2\log n - \log\|\mathbf K_2\|_F^2\big)
+- \big(2\log n - \log\|\mathbf K_1\odot\mathbf K_2\|_F^2\big),
+$$
+
+which is the claim. Only symmetry and a nonzero Hadamard product are used; positive
+semi-definiteness is not needed.
 """
 import math
 
@@ -21,7 +31,7 @@ from proofs import _mp
 from proofs import _strategies as S
 
 STATEMENT = "Proposition 4.1"
-TITLE = "I_2(K1;K2) = 2 log n - log(|K1|^2 |K2|^2 / |K1 o K2|^2)"
+TITLE = "the order-2 mutual information through Frobenius norms"
 TWINS = ("Proposition A.1",)
 VERDICT = "holds"
 CONDITION = None

@@ -1,37 +1,41 @@
 r"""Proposition 4.10 (twin: Proposition A.6): entropy and TCR as matrix KL divergences.
 
-Statement. For a PSD :math:`K \in \mathbb{R}^{d\times d}` with unit diagonal and :math:`\mu > 0`,
+**Statement.** For a positive semi-definite $K \in \mathbb{R}^{d\times d}$ with unit diagonal and
+$\mu > 0$,
 
-.. math::
-   \mathrm{H}_1(K) = \log d - \tfrac1d\,\mathrm{KL}(K\,\|\,I_d), \qquad
-   \mathrm{TCR}_\mu(K) = d\log(1+\mu) - \mathrm{KL}\big(I_d \,\big\|\, \tfrac{1}{1+\mu}(\mu I_d + K)\big),
+$$
+\begin{aligned}
+\mathrm{H}_1(K) &= \log d - \tfrac1d\,\mathrm{KL}(K\,\|\,I_d),\\
+\mathrm{TCR}_\mu(K) &= d\log(1+\mu) - \mathrm{KL}\big(I_d \,\big\|\, \tfrac{1}{1+\mu}(\mu I_d + K)\big),
+\end{aligned}
+$$
 
-with KL exactly as printed in Definition 4.9 (no 1/d normalisation) and
-:math:`\mathrm{TCR}_\mu(K) = \log\det(\mu I + K)` (Definition 4.8).
+with KL exactly as printed in Definition 4.9 (no $1/d$ normalisation) and
+$\mathrm{TCR}_\mu(K) = \log\det(\mu I + K)$ (Definition 4.8).
 
-Proof (the paper only says "directly from the definition"; here are the two lines). Let
-:math:`\lambda_i \ge 0` be the eigenvalues of ``K``; the unit diagonal gives :math:`\sum_i\lambda_i = d`.
+**Proof.** The paper only says "directly from the definition"; here are the two lines. Let
+$\lambda_i \ge 0$ be the eigenvalues of $K$; the unit diagonal gives $\sum_i\lambda_i = d$.
 
-* :math:`\mathrm{KL}(K\|I) = \mathrm{tr}[K\log K] = \sum_i\lambda_i\log\lambda_i` (:math:`\log I = 0`), and
-  :math:`\mathrm{H}_1(K) = -\sum_i \tfrac{\lambda_i}{d}\log\tfrac{\lambda_i}{d}
-  = \log d\cdot\tfrac1d\sum_i\lambda_i - \tfrac1d\sum_i\lambda_i\log\lambda_i`; the first term is
-  :math:`\log d` *because* :math:`\sum_i\lambda_i = d`.
-* :math:`M = (\mu I + K)/(1+\mu)` is PSD with unit diagonal and commutes with ``I``, so
-  :math:`\mathrm{KL}(I\|M) = -\mathrm{tr}\log M = d\log(1+\mu) - \sum_i\log(\mu+\lambda_i)
-  = d\log(1+\mu) - \mathrm{TCR}_\mu(K)`.
+- $\mathrm{KL}(K\|I) = \mathrm{tr}[K\log K] = \sum_i\lambda_i\log\lambda_i$ (as $\log I = 0$), and
+  $\mathrm{H}_1(K) = -\sum_i \tfrac{\lambda_i}{d}\log\tfrac{\lambda_i}{d}
+  = \log d\cdot\tfrac1d\sum_i\lambda_i - \tfrac1d\sum_i\lambda_i\log\lambda_i$; the first term is
+  $\log d$ *because* $\sum_i\lambda_i = d$.
+- $M = (\mu I + K)/(1+\mu)$ is positive semi-definite with unit diagonal and commutes with $I$, so
+  $\mathrm{KL}(I\|M) = -\mathrm{tr}\log M = d\log(1+\mu) - \sum_i\log(\mu+\lambda_i)
+  = d\log(1+\mu) - \mathrm{TCR}_\mu(K)$.
 
-Both identities hold exactly with the printed normalisations (the 1/d appears only in the first).
-What the proof uses: for the first, only :math:`\mathrm{tr}K = d` (it fails for :math:`K = 2I`,
-trace :math:`2d`); for the second, nothing beyond PSD -- it holds for any PSD ``K``, and is the
-reason the right-hand KL has the normalising factor :math:`1/(1+\mu)`: it makes ``M`` unit-diagonal,
-i.e. a legitimate argument of Definition 4.9. At :math:`\mu = 0` and singular ``K`` both sides are
-infinite (:math:`-\infty = d\log 1 - (+\infty)`).
+Both identities hold exactly with the printed normalisations (the $1/d$ appears only in the first).
+What the proof uses: for the first, only $\mathrm{tr}K = d$ (it fails for $K = 2I$, of trace $2d$);
+for the second, nothing beyond positive semi-definiteness. That is the reason the right-hand KL has
+the normalising factor $1/(1+\mu)$: it makes $M$ unit-diagonal, a legitimate argument of
+Definition 4.9. At $\mu = 0$ and singular $K$ both sides are infinite
+($-\infty = d\log 1 - (+\infty)$).
 
-Normalisation. The printed KL is the unnormalised one, :math:`\mathrm{KL}(K_1\|K_2) = n\,D(K_1/n\,\|\,K_2/n)` with
-:math:`D` the relative entropy of density matrices; in terms of :math:`D` the identities read
-:math:`\mathrm{H}_1(K) = \log d - D(K/d\,\|\,I/d)` and
-:math:`\mathrm{TCR}_\mu(K) = d\log(1+\mu) - d\,D(I/d\,\|\,M/d)`: the 1/d of the first identity and the
-missing 1/d of the second are both consistent with the printed definition.
+**Normalisation.** The printed KL is the unnormalised one,
+$\mathrm{KL}(K_1\|K_2) = n\,D(K_1/n\,\|\,K_2/n)$ with $D$ the relative entropy of density matrices; in
+terms of $D$ the identities read $\mathrm{H}_1(K) = \log d - D(K/d\,\|\,I/d)$ and
+$\mathrm{TCR}_\mu(K) = d\log(1+\mu) - d\,D(I/d\,\|\,M/d)$: the $1/d$ of the first identity and the
+missing $1/d$ of the second are both consistent with the printed definition.
 """
 import mpmath as mp
 import numpy as np
@@ -44,7 +48,7 @@ from proofs._strategies import unit_diag_psd
 from proofs._tcr import mp_unit_diag_psd, with_fixtures
 
 STATEMENT = "Proposition 4.10"
-TITLE = "Entropy and TCR as matrix KL divergences"
+TITLE = "the matrix entropy and the coding rate as matrix KL divergences"
 TWINS = ("Proposition A.6",)
 VERDICT = "holds"
 CONDITION = None

@@ -1,25 +1,38 @@
 r"""Proposition 4.11 (twin: Proposition A.7): the joint total coding rate dominates the two rates.
 
-Statement. For PSD :math:`K_1, K_2 \in \mathbb{R}^{d\times d}` with unit diagonals and :math:`\mu \ge 0`,
+**Statement.** For positive semi-definite $K_1, K_2 \in \mathbb{R}^{d\times d}$ with unit diagonals
+and $\mu \ge 0$,
 
-.. math:: \mathrm{TCR}_{\mu^2+2\mu}(K_1\odot K_2) \ge \mathrm{TCR}_\mu(K_1) + \mathrm{TCR}_\mu(K_2).
+$$
+\mathrm{TCR}_{\mu^2+2\mu}(K_1\odot K_2) \ge \mathrm{TCR}_\mu(K_1) + \mathrm{TCR}_\mu(K_2).
+$$
 
-Proof. Because the diagonals are 1,
-:math:`(K_1+\mu I)\odot(K_2+\mu I) = K_1\odot K_2 + \mu(K_1\odot I + I\odot K_2) + \mu^2 I
-= K_1\odot K_2 + (\mu^2+2\mu) I`. The printed proof writes this identity as
-:math:`(K_1+\mu I)\odot(K_1+\mu I)` -- a typo for :math:`(K_1+\mu I)\odot(K_2+\mu I)`; the printed
-version expands to :math:`K_1\odot K_1 + (\mu^2+2\mu)I` and proves nothing about :math:`K_2`.
-Then Oppenheim's inequality for PSD ``A, B``, :math:`\det(A\odot B) \ge \det A\prod_i B_{ii}`, with
-:math:`A = K_1+\mu I`, :math:`B = K_2+\mu I` (:math:`B_{ii} = 1+\mu`), and Hadamard's inequality
-:math:`\det B \le \prod_i B_{ii}` give
-:math:`\det(K_1\odot K_2 + (\mu^2+2\mu)I) \ge (1+\mu)^d\det(K_1+\mu I) \ge \det(K_1+\mu I)\det(K_2+\mu I)`.
-Taking logs proves the claim -- and the stronger, symmetric form
+**Proof.** Because the diagonals are 1,
 
-.. math:: \mathrm{TCR}_{\mu^2+2\mu}(K_1\odot K_2) \ge d\log(1+\mu) + \max\{\mathrm{TCR}_\mu(K_1), \mathrm{TCR}_\mu(K_2)\},
+$$
+(K_1+\mu I)\odot(K_2+\mu I) = K_1\odot K_2 + \mu(K_1\odot I + I\odot K_2) + \mu^2 I
+= K_1\odot K_2 + (\mu^2+2\mu) I.
+$$
 
-since :math:`\mathrm{TCR}_\mu(K) \le d\log(1+\mu)` for unit-diagonal ``K``. Equality in the printed form
-holds at :math:`K_1 = K_2 = I` (both sides :math:`2d\log(1+\mu)`), so the bound is sharp. The unit
-diagonal is used in the expansion (the cross terms are :math:`\mu\,\mathrm{diag}`).
+The printed proof writes this identity as $(K_1+\mu I)\odot(K_1+\mu I)$, a typo for
+$(K_1+\mu I)\odot(K_2+\mu I)$; the printed version expands to $K_1\odot K_1 + (\mu^2+2\mu)I$ and
+proves nothing about $K_2$. Then Oppenheim's inequality for positive semi-definite $A$, $B$,
+$\det(A\odot B) \ge \det A\prod_i B_{ii}$, with $A = K_1+\mu I$ and $B = K_2+\mu I$
+($B_{ii} = 1+\mu$), and Hadamard's inequality $\det B \le \prod_i B_{ii}$ give
+
+$$
+\det\big(K_1\odot K_2 + (\mu^2+2\mu)I\big) \ge (1+\mu)^d\det(K_1+\mu I) \ge \det(K_1+\mu I)\det(K_2+\mu I).
+$$
+
+Taking logs proves the claim, and the stronger, symmetric form
+
+$$
+\mathrm{TCR}_{\mu^2+2\mu}(K_1\odot K_2) \ge d\log(1+\mu) + \max\{\mathrm{TCR}_\mu(K_1), \mathrm{TCR}_\mu(K_2)\},
+$$
+
+since $\mathrm{TCR}_\mu(K) \le d\log(1+\mu)$ for unit-diagonal $K$. Equality in the printed form
+holds at $K_1 = K_2 = I$ (both sides are $2d\log(1+\mu)$), so the bound is sharp. The unit diagonal
+is used in the expansion (the cross terms are $\mu$ times the diagonals).
 """
 import mpmath as mp
 import numpy as np
@@ -32,7 +45,7 @@ from proofs._strategies import unit_diag_psd_pair
 from proofs._tcr import adversarial_min, mp_unit_diag_psd, np_logdet_shift, settle, with_fixtures
 
 STATEMENT = "Proposition 4.11"
-TITLE = "Joint TCR dominates the sum of the branch TCRs"
+TITLE = "the joint total coding rate dominates the two branches' rates"
 TWINS = ("Proposition A.7",)
 VERDICT = "holds"
 CONDITION = None
@@ -129,3 +142,11 @@ def test_adversarial_search(slack, effort):
     s = settle(s)
     slack(s, "smallest gap found by local search (60 digits)")
     assert s >= 0
+
+
+@pytest.mark.check("randomized")
+def test_worst_case_search(tightness):
+    """The largest share of its allowance that the inequality uses, over its whole domain
+    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
+    tightness("Proposition 4.11")
+    tightness("Proposition 4.11 (stronger)")

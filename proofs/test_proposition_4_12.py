@@ -1,13 +1,20 @@
-r"""Proposition 4.12: H_2 of the Hadamard product through the Frobenius norm.
+r"""Proposition 4.12: the order-2 joint entropy through the Frobenius norm.
 
-Statement.  For n x n PSD K1, K2 with unit diagonal (the paper: "K1, K2 in R^{d x d}";
-symmetry is what is used), H_2(K1, K2) = 2 log n - log ||K1 o K2||_F^2.
+**Statement.** For $n\times n$ positive semi-definite $\mathbf K_1, \mathbf K_2$ with unit diagonal (the
+paper: "$\mathbf K_1, \mathbf K_2 \in \mathbb R^{d\times d}$"; symmetry is what is used),
 
-Proof.  H_2(K1, K2) = H_2(K1 o K2) = -log tr(((K1 o K2)/n)^2) and tr(M^2) = ||M||_F^2 for the
-symmetric M = K1 o K2.  For non-symmetric matrices tr(M^2) != ||M||_F^2 in general (e.g.
-M = [[1, 1], [0, 1]]: tr M^2 = 2, ||M||_F^2 = 3), which is why the symmetric (PSD) setting of
-Sec. 3.1 is needed: the printed "K1, K2 in R^{d x d}" inherits it from the section's standing
-assumption.
+$$
+\mathrm H_2(\mathbf K_1, \mathbf K_2) = 2\log n - \log\|\mathbf K_1\odot\mathbf K_2\|_F^2.
+$$
+
+**Proof.** $\mathrm H_2(\mathbf K_1, \mathbf K_2) = \mathrm H_2(\mathbf K_1\odot\mathbf K_2)
+= -\log\operatorname{tr}\big(((\mathbf K_1\odot\mathbf K_2)/n)^2\big)$, and
+$\operatorname{tr}(\mathbf M^2) = \|\mathbf M\|_F^2$ for the symmetric $\mathbf M = \mathbf K_1\odot\mathbf K_2$.
+For non-symmetric matrices $\operatorname{tr}(\mathbf M^2) \ne \|\mathbf M\|_F^2$ in general (for
+$\mathbf M = \begin{pmatrix}1 & 1\\ 0 & 1\end{pmatrix}$, $\operatorname{tr}\mathbf M^2 = 2$ and
+$\|\mathbf M\|_F^2 = 3$), which is why the symmetric (positive semi-definite) setting of Sec. 3.1 is
+needed: the printed "$\mathbf K_1, \mathbf K_2 \in \mathbb R^{d\times d}$" inherits it from the section's
+standing assumption.
 """
 import math
 
@@ -21,7 +28,7 @@ from proofs import _mp
 from proofs import _strategies as S
 
 STATEMENT = "Proposition 4.12"
-TITLE = "H_2(K1,K2) = 2 log n - log |K1 o K2|_F^2"
+TITLE = "the order-2 joint entropy through the Frobenius norm"
 TWINS = ()
 VERDICT = "holds"
 CONDITION = None

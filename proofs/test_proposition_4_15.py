@@ -1,19 +1,26 @@
-r"""Proposition 4.15 (twin A.9): I_n is the unique maximiser of H_alpha and of TCR_mu.
+r"""Proposition 4.15 (twin A.9): the identity is the unique maximiser of the matrix entropy and of the coding rate.
 
-Statement.  Over n x n PSD matrices K with unit diagonal (the paper: d x d),
-(a) argmax H_alpha(K) = {I_n} for every alpha in (0, inf]; (b) argmax TCR_mu(K) = {I_n} where
-TCR_mu(K) = log det(mu I + K) (Definition 4.8 as printed) for every mu >= 0, with max value
-n log(1 + mu).  At mu = 0, TCR_0(K) = log det K is -inf on singular K and the maximiser is
-still I_n (value 0).
+**Statement.** Over $n\times n$ positive semi-definite matrices $\mathbf K$ with unit diagonal (the
+paper: $d\times d$),
 
-Proof.  The spectrum lambda of K is nonnegative with sum n (unit diagonal).  (a) H_alpha is the
-Renyi entropy of p = lambda/n, maximal (= log n) exactly at the uniform p (Definition 3.1), i.e.
-lambda = (1, ..., 1), i.e. K = Q I Q^T = I_n.  (b) TCR_mu(K) = sum_i log(mu + lambda_i); log is
-strictly concave, so by Jensen sum_i log(mu + lambda_i) <= n log(mu + mean lambda) = n log(mu + 1),
-with equality iff all lambda_i = 1, i.e. K = I_n.  (Alternatively Hadamard's inequality
-det(mu I + K) <= prod_i (mu + K_ii) = (1 + mu)^n, equality iff mu I + K is diagonal.)  The
-printed proof says "consider the spectrum": it needs the step "spectrum all ones => K = I", which
-holds because K is symmetric (diagonalisable).
+- (a) $\operatorname{argmax}\mathrm H_\alpha(\mathbf K) = \{\mathbf I_n\}$ for every $\alpha \in (0, \infty]$;
+- (b) $\operatorname{argmax}\mathrm{TCR}_\mu(\mathbf K) = \{\mathbf I_n\}$, where
+  $\mathrm{TCR}_\mu(\mathbf K) = \log\det(\mu\mathbf I + \mathbf K)$ (Definition 4.8 as printed), for every
+  $\mu \ge 0$, with the maximum $n\log(1 + \mu)$. At $\mu = 0$,
+  $\mathrm{TCR}_0(\mathbf K) = \log\det\mathbf K$ is $-\infty$ on singular $\mathbf K$, and the maximiser is
+  still $\mathbf I_n$ (value 0).
+
+**Proof.** The spectrum $\lambda$ of $\mathbf K$ is nonnegative with sum $n$ (unit diagonal).
+(a) $\mathrm H_\alpha$ is the Rényi entropy of $p = \lambda/n$, maximal ($= \log n$) exactly at the
+uniform $p$ (Definition 3.1), i.e. $\lambda = (1, \dots, 1)$, i.e.
+$\mathbf K = \mathbf Q\mathbf I\mathbf Q^\top = \mathbf I_n$.
+(b) $\mathrm{TCR}_\mu(\mathbf K) = \sum_i\log(\mu + \lambda_i)$ and $\log$ is strictly concave, so by
+Jensen's inequality $\sum_i\log(\mu + \lambda_i) \le n\log(\mu + \bar\lambda) = n\log(\mu + 1)$, with
+equality if and only if every $\lambda_i = 1$, i.e. $\mathbf K = \mathbf I_n$. (Alternatively, Hadamard's
+inequality: $\det(\mu\mathbf I + \mathbf K) \le \prod_i(\mu + K_{ii}) = (1 + \mu)^n$, with equality if and
+only if $\mu\mathbf I + \mathbf K$ is diagonal.) The printed proof says "consider the spectrum": it
+needs the step "all eigenvalues equal 1 implies $\mathbf K = \mathbf I$", which holds because
+$\mathbf K$ is symmetric (diagonalisable).
 """
 import math
 
@@ -27,7 +34,7 @@ from proofs import _mp
 from proofs import _strategies as S
 
 STATEMENT = "Proposition 4.15"
-TITLE = "I_n = argmax H_alpha = argmax TCR_mu over unit-diagonal PSD (unique; mu >= 0)"
+TITLE = "the identity is the unique maximiser of the matrix entropy and of the coding rate"
 TWINS = ("Proposition A.9",)
 VERDICT = "holds"
 CONDITION = None
@@ -122,3 +129,10 @@ def test_mmae_total_coding_rate_matches_independent_computation(K, mu):
     got = float(info.total_coding_rate(K.astype(float), float(mu)))
     want = float(_mp.tcr(K, mu))
     assert abs(got - want) <= 1e-9 * max(1.0, abs(want)), (got, want)
+
+
+@pytest.mark.check("randomized")
+def test_worst_case_search(tightness):
+    """The largest share of its allowance that the inequality uses, over its whole domain
+    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
+    tightness("Proposition 4.15")

@@ -1,36 +1,74 @@
-r"""Theorem 4.3: matrix mutual information (alpha = 2) is bounded below by the loss.
+r"""Theorem 4.3: the spectral contrastive and Barlow Twins losses bound the mutual information.
 
-Statement.  Let z_i^(1), z_i^(2) (i = 1..B) be unit vectors in R^d, the rows of two (B, d) views,
-and lambda > 0.
-1. Spectral contrastive loss (Eq. 2), K_k = Z_k^T Z_k = [z_i^(k) . z_j^(k)] (B x B):
-   I_2(K_1; K_2) >= log B - 2 log(1 + (2 + 2/(B lambda)) L_SC).
-2. Barlow Twins loss (Eq. 3) with the uncentred per-feature normalisation of Sec. 3.2
-   (zbar_i^(k) = i-th feature column over the batch, l2-normalised), Kbar_k = Zbar_k Zbar_k^T
-   (d x d) and C_ij = zbar_i^(1) . zbar_j^(2):
-   I_2(Kbar_1; Kbar_2) >= log d - 2 log(1 + 2 L_BT/(d lambda) + 4 sqrt(d L_BT)).
+**Statement.** Let $\mathbf z_i^{(1)}, \mathbf z_i^{(2)}$ ($i = 1, \dots, B$) be unit vectors in
+$\mathbb R^d$, the samples of the two views, and $\lambda > 0$.
 
-Verdict: holds (both parts), for every lambda > 0.  The printed proof has typos (listed in
-ERRATA.md): ||Z1^T Z2||_F^2 for ||Z2^T Z2||_F^2 in the first display, ||z_j^(1) - z_i^(2)|| for
-||z_j^(1) - z_j^(2)||, a strict "<" that fails at zero loss (both sides 0), and the K_2 half of
-the argument is not written.  Corrected proof (part 1):
+1. Spectral contrastive loss (Eq. (2)), with the $B\times B$ Gram matrices
+   $\mathbf K_k = \mathbf Z_k^\top\mathbf Z_k = \big[\mathbf z_i^{(k)\top}\mathbf z_j^{(k)}\big]$:
 
-(a) Proposition 4.1 and ||K1 o K2||_F^2 >= B (its diagonal is 1):
-    I_2 >= 2 log B - log(||K1||^2 ||K2||^2 / B) = log B - log(||K1||^2/B) - log(||K2||^2/B).
-(b) ||K1||^2 / B = 1 + S_1/B with S_1 = sum_{i != j} (z_i^(1).z_j^(1))^2.
-(c) Lemma 4.2 with a = z_i^(1), b = z_j^(1), b' = z_j^(2), then (x + y)^2 <= 2x^2 + 2y^2:
-    (z_i^(1).z_j^(1))^2 <= 2 (z_i^(1).z_j^(2))^2 + 2 ||z_j^(1) - z_j^(2)||^2.
-    Summing over i != j: S_1 <= 2 sum_{i!=j}(z_i^(1).z_j^(2))^2 + 2 (B-1) sum_j ||z_j^(1)-z_j^(2)||^2
-    <= (2/lambda) L_SC + 2 (B-1) L_SC <= 2 (1/lambda + B) L_SC, since L_SC is the sum of the
-    nonnegative alignment term and lambda times the off-diagonal term.
-(d) The same with the views swapped (a = z_i^(2), b = z_j^(2), b' = z_j^(1)) bounds S_2 by the
-    same quantity (the off-diagonal sum is symmetric under (i, j) -> (j, i) and swapping views).
-(e) So ||Kk||^2/B <= 1 + (2 + 2/(B lambda)) L_SC for k = 1, 2, and (a) gives the bound.
-Part 2 is the same on the d x d matrices: Lemma 4.2 with a = zbar_i^(1), b = zbar_j^(1),
-b' = zbar_j^(2) gives (Kbar_1)_ij^2 <= 2 C_ij^2 + 4 (1 - C_jj); summing,
-sum_{i!=j} <= (2/lambda) L_BT + 4 (d-1) sum_j (1 - C_jj) and, by Cauchy-Schwarz and
-0 <= 1 - C_jj, sum_j (1 - C_jj) <= sqrt(d sum_j (1 - C_jj)^2) <= sqrt(d L_BT).  Dividing by d:
-||Kbar_k||^2/d <= 1 + 2 L_BT/(d lambda) + 4 ((d-1)/d) sqrt(d L_BT), which is slightly stronger
-than the printed bound.  Equality (margin 0) holds at zero loss (Corollary 4.6).
+    $$
+    \mathrm I_2(\mathbf K_1;\mathbf K_2) \ge \log B - 2\log\Big(1 + \big(2 + \tfrac{2}{B\lambda}\big)\mathcal L_{SC}\Big).
+    $$
+
+2. Barlow Twins loss (Eq. (3)) with the uncentred per-feature normalisation of Sec. 3.2
+   ($\bar{\mathbf z}_i^{(k)}$ is the $i$-th feature over the batch, $\ell_2$-normalised), the
+   $d\times d$ matrices $\bar{\mathbf K}_k = \bar{\mathbf Z}_k\bar{\mathbf Z}_k^\top$ and the
+   cross-correlation $\mathcal C_{ij} = \bar{\mathbf z}_i^{(1)\top}\bar{\mathbf z}_j^{(2)}$:
+
+    $$
+    \mathrm I_2(\bar{\mathbf K}_1;\bar{\mathbf K}_2) \ge \log d - 2\log\Big(1 + \tfrac{2}{d\lambda}\mathcal L_{BT} + 4\sqrt{d\,\mathcal L_{BT}}\Big).
+    $$
+
+**Verdict: holds** (both parts), for every $\lambda > 0$. The printed proof has slips, listed in
+the errata: in our text copy, $\|\mathbf Z_1^\top\mathbf Z_2\|_F^2$ stands for
+$\|\mathbf Z_2^\top\mathbf Z_2\|_F^2$ in the first display and
+$\|\mathbf z_j^{(1)} - \mathbf z_i^{(2)}\|$ for $\|\mathbf z_j^{(1)} - \mathbf z_j^{(2)}\|$; a strict
+"$<$" between $(B-1)\sum_j\|\mathbf z_j^{(1)} - \mathbf z_j^{(2)}\|^2$ and $B\sum_j\|\mathbf z_j^{(1)} - \mathbf z_j^{(2)}\|^2$
+fails whenever the two views coincide, at any loss (both sides are then equal); and the $\mathbf K_2$ half of the argument is not
+written. Corrected proof of part 1:
+
+- (a) Proposition 4.1 and $\|\mathbf K_1\odot\mathbf K_2\|_F^2 \ge B$ (its diagonal is 1):
+
+    $$
+    \mathrm I_2 \ge 2\log B - \log\frac{\|\mathbf K_1\|_F^2\,\|\mathbf K_2\|_F^2}{B}
+    = \log B - \log\frac{\|\mathbf K_1\|_F^2}{B} - \log\frac{\|\mathbf K_2\|_F^2}{B}.
+    $$
+
+- (b) $\|\mathbf K_1\|_F^2/B = 1 + S_1/B$ with
+  $S_1 = \sum_{i\ne j}\big(\mathbf z_i^{(1)\top}\mathbf z_j^{(1)}\big)^2$.
+- (c) Lemma 4.2 with $\mathbf a = \mathbf z_i^{(1)}$, $\mathbf b = \mathbf z_j^{(1)}$,
+  $\mathbf b' = \mathbf z_j^{(2)}$, then $(x + y)^2 \le 2x^2 + 2y^2$:
+  $\big(\mathbf z_i^{(1)\top}\mathbf z_j^{(1)}\big)^2 \le 2\big(\mathbf z_i^{(1)\top}\mathbf z_j^{(2)}\big)^2 +
+  2\|\mathbf z_j^{(1)} - \mathbf z_j^{(2)}\|^2$. Summing over $i \ne j$:
+
+    $$
+    \begin{aligned}
+    S_1 &\le 2\sum_{i\ne j}\big(\mathbf z_i^{(1)\top}\mathbf z_j^{(2)}\big)^2 + 2(B-1)\sum_j\|\mathbf z_j^{(1)} - \mathbf z_j^{(2)}\|^2\\
+    &\le \tfrac{2}{\lambda}\mathcal L_{SC} + 2(B-1)\,\mathcal L_{SC} \le 2\big(\tfrac1\lambda + B\big)\mathcal L_{SC},
+    \end{aligned}
+    $$
+
+    since $\mathcal L_{SC}$ is the sum of the nonnegative alignment term and $\lambda$ times the
+    off-diagonal term.
+- (d) The same with the views swapped ($\mathbf a = \mathbf z_i^{(2)}$, $\mathbf b = \mathbf z_j^{(2)}$,
+  $\mathbf b' = \mathbf z_j^{(1)}$) bounds $S_2$ by the same quantity (the off-diagonal sum is
+  symmetric under $(i, j) \mapsto (j, i)$ together with swapping the views).
+- (e) So $\|\mathbf K_k\|_F^2/B \le 1 + \big(2 + \tfrac{2}{B\lambda}\big)\mathcal L_{SC}$ for $k = 1, 2$,
+  and (a) gives the bound.
+
+Part 2 is the same on the $d\times d$ matrices: Lemma 4.2 with $\mathbf a = \bar{\mathbf z}_i^{(1)}$,
+$\mathbf b = \bar{\mathbf z}_j^{(1)}$, $\mathbf b' = \bar{\mathbf z}_j^{(2)}$ gives
+$(\bar{\mathbf K}_1)_{ij}^2 \le 2\,\mathcal C_{ij}^2 + 4(1 - \mathcal C_{jj})$; summing,
+$\sum_{i\ne j}(\bar{\mathbf K}_1)_{ij}^2 \le \tfrac2\lambda\mathcal L_{BT} + 4(d-1)\sum_j(1 - \mathcal C_{jj})$,
+and by the Cauchy-Schwarz inequality and $0 \le 1 - \mathcal C_{jj}$,
+$\sum_j(1 - \mathcal C_{jj}) \le \sqrt{d\sum_j(1 - \mathcal C_{jj})^2} \le \sqrt{d\,\mathcal L_{BT}}$.
+Dividing by $d$:
+
+$$
+\frac{\|\bar{\mathbf K}_k\|_F^2}{d} \le 1 + \frac{2}{d\lambda}\mathcal L_{BT} + 4\,\frac{d-1}{d}\sqrt{d\,\mathcal L_{BT}},
+$$
+
+slightly stronger than the printed bound. Equality (margin 0) holds at zero loss (Corollary 4.6).
 """
 import math
 
@@ -44,7 +82,7 @@ from proofs import _mp
 from proofs import _strategies as S
 
 STATEMENT = "Theorem 4.3"
-TITLE = "I_2 >= log B - 2 log(1 + (2 + 2/(B lam)) L_SC); I_2 >= log d - 2 log(1 + 2 L_BT/(d lam) + 4 sqrt(d L_BT))"
+TITLE = "the spectral contrastive and Barlow Twins losses bound the mutual information"
 TWINS = ()
 VERDICT = "holds"
 CONDITION = None
@@ -129,6 +167,24 @@ def test_printed_strict_inequality_fails_at_zero_loss():
     assert lhs == rhs == 0  # so "lhs < rhs" is false; "<=" is what holds
 
 
+@pytest.mark.check("symbolic")
+def test_printed_strict_inequality_fails_whenever_the_views_coincide():
+    """The printed step compares sum_{i != j} |z_j^(1) - z_j^(2)|^2 = (B - 1) A with B A, where
+    A = sum_j |z_j^(1) - z_j^(2)|^2: the gap is exactly A, so "<" fails exactly when A = 0, i.e. when
+    the views coincide, whatever the loss: z1 = z2 = B copies of one unit vector has
+    L_SC = lambda B (B - 1) > 0 and both sides 0."""
+    B = 3
+    a = sp.symbols("a0:3", nonnegative=True)  # a_j = |z_j^(1) - z_j^(2)|^2
+    lhs = sum(a[j] for i in range(B) for j in range(B) if i != j)
+    assert sp.expand(B * sum(a) - lhs) == sum(a)
+    lam = sp.symbols("lambda", positive=True)
+    z = sp.Matrix([[sp.Rational(3, 5), sp.Rational(4, 5)]] * B)  # coinciding views, identical rows
+    align = [((z[j, :] - z[j, :]) * (z[j, :] - z[j, :]).T)[0] for j in range(B)]
+    loss = sum(align) + lam * sum(((z[i, :] * z[j, :].T)[0]) ** 2 for i in range(B) for j in range(B) if i != j)
+    assert sp.expand(loss) == lam * B * (B - 1)
+    assert sum(align[j] for i in range(B) for j in range(B) if i != j) == B * sum(align) == 0
+
+
 @pytest.mark.check("high-precision")
 def test_exact_zero_loss_gives_margin_zero_in_60_digits(slack):
     for B, d in ((2, 2), (3, 5)):  # part 1 at zero SC loss: orthonormal rows, z1 = z2
@@ -139,7 +195,8 @@ def test_exact_zero_loss_gives_margin_zero_in_60_digits(slack):
         z = np.concatenate([np.eye(d)] * m)
         m2 = margin2_mp(z, z, "1/2")
         assert abs(m2) < mpmath.mpf(10) ** -50
-    slack(0, "margin at exact zero loss")
+        slack(_mp.clean(m2), "part 2: margin at exact zero loss (60 digits)")
+    slack(_mp.clean(m1), "part 1: margin at exact zero loss (60 digits)")
 
 
 @pytest.mark.check("high-precision")
@@ -222,3 +279,12 @@ def test_mmae_losses_and_grams_match_independent_computation(z1, data, lam):
     assert close(losses.barlow_twins_loss(t1, t2, lam, normalize="paper"), _mp.barlow_twins_loss(z1, z2, lam))
     assert np.allclose(info.sample_gram(t1).numpy(), _mp.to_numpy(_mp.sample_gram(z1)), atol=1e-12)
     assert np.allclose(info.feature_gram(t1).numpy(), _mp.to_numpy(_mp.feature_gram(z1)), atol=1e-12)
+
+
+@pytest.mark.check("randomized")
+def test_worst_case_search(tightness):
+    """The largest share of its allowance that the inequality uses, over its whole domain
+    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
+    tightness("Theorem 4.3 (1)")
+    tightness("Theorem 4.3 (2)")
+    tightness("Theorem 4.3 (2, stronger)")  # the (d-1)/d constant the corrected proof gives

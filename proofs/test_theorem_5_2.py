@@ -1,34 +1,38 @@
 r"""Theorem 5.2: U-MAE is a second-order approximation of M-MAE -- the Taylor step made exact.
 
-Statement (ours). Let :math:`Z \in \mathbb{R}^{d\times B}` have unit columns :math:`z_i` (Sec. 3.2),
-:math:`G = Z^\top Z` (``B x B``, unit diagonal, eigenvalues :math:`\nu_i \ge 0`), :math:`\mu > 0`,
-:math:`P(Z) = \sum_{i\ne j}(z_i^\top z_j)^2` (the U-MAE penalty). Then, exactly,
+**Statement (made exact).** Let $Z \in \mathbb{R}^{d\times B}$ have unit columns $z_i$ (Sec. 3.2),
+$G = Z^\top Z$ ($B\times B$, unit diagonal, eigenvalues $\nu_i \ge 0$), $\mu > 0$, and
+$P(Z) = \sum_{i\ne j}(z_i^\top z_j)^2$ (the U-MAE penalty). Then, exactly,
 
-.. math::
-   -\lambda\,\mathrm{TCR}_\mu(Z) = \underbrace{-\lambda d\log\mu - \tfrac{\lambda B}{\mu} + \tfrac{\lambda B}{2\mu^2}}_{\text{constant}}
-   + \frac{\lambda}{2\mu^2}P(Z) - \lambda R,\qquad
-   R = \sum_i\Big[\log\big(1+\tfrac{\nu_i}{\mu}\big) - \tfrac{\nu_i}{\mu} + \tfrac{\nu_i^2}{2\mu^2}\Big],
-   \quad 0 \le R \le \frac{\mathrm{tr}(G^3)}{3\mu^3},
+$$
+\begin{aligned}
+-\lambda\,\mathrm{TCR}_\mu(Z) &= \underbrace{-\lambda d\log\mu - \tfrac{\lambda B}{\mu} + \tfrac{\lambda B}{2\mu^2}}_{\text{constant}}
++ \frac{\lambda}{2\mu^2}P(Z) - \lambda R,\\
+R &= \sum_i\Big[\log\big(1+\tfrac{\nu_i}{\mu}\big) - \tfrac{\nu_i}{\mu} + \tfrac{\nu_i^2}{2\mu^2}\Big],
+\qquad 0 \le R \le \frac{\mathrm{tr}(G^3)}{3\mu^3},
+\end{aligned}
+$$
 
-so :math:`\mathcal L_{M\text{-}MAE} = \mathcal L_{U\text{-}MAE}\big|_{\gamma = \lambda/(2\mu^2)} + \text{const} - \lambda R`, and
-:math:`R/\mu^{-3} \to \mathrm{tr}(G^3)/3` as :math:`\mu\to\infty`: U-MAE is the second-order Taylor
-polynomial of M-MAE in :math:`1/\mu`, with coefficient :math:`\gamma = \lambda/(2\mu^2)` (the paper does not say
-which :math:`\gamma`).
+so $\mathcal L_{M\text{-}MAE} = \mathcal L_{U\text{-}MAE}\big|_{\gamma = \lambda/(2\mu^2)} + \text{const} - \lambda R$,
+and $\mu^3 R \to \mathrm{tr}(G^3)/3$ as $\mu\to\infty$: U-MAE is the second-order Taylor polynomial of
+M-MAE in $1/\mu$, with coefficient $\gamma = \lambda/(2\mu^2)$ (the paper does not say which
+$\gamma$).
 
-Proof. (1) :math:`\log\det(\mu I_d + ZZ^\top) = d\log\mu + \log\det(I_d + ZZ^\top/\mu)` -- the "+ Const" of
-the printed first line. (2) Sylvester: :math:`\det(I_d + ZZ^\top/\mu) = \det(I_B + Z^\top Z/\mu)`.
-(3) :math:`\log\det = \mathrm{tr}\log = \sum_i\log(1+\nu_i/\mu)`. (4) Taylor with remainder, valid for
-*every* :math:`x \ge 0`: :math:`0 \le \log(1+x) - x + x^2/2 \le x^3/3` (the derivatives of the two
-differences are :math:`x^2/(1+x)` and :math:`x^3/(1+x)`, both :math:`\ge 0`, and both vanish at 0).
-(5) Unit columns: :math:`\mathrm{tr}G = B` and :math:`\mathrm{tr}G^2 = \|G\|_F^2 = B + P(Z)`.
+**Proof.** (1) $\log\det(\mu I_d + ZZ^\top) = d\log\mu + \log\det(I_d + ZZ^\top/\mu)$, the "+ Const"
+of the printed first line. (2) Sylvester's identity: $\det(I_d + ZZ^\top/\mu) = \det(I_B + Z^\top Z/\mu)$.
+(3) $\log\det = \mathrm{tr}\log = \sum_i\log(1+\nu_i/\mu)$. (4) Taylor's theorem with remainder,
+valid for *every* $x \ge 0$: $0 \le \log(1+x) - x + x^2/2 \le x^3/3$ (the derivatives of the two
+differences are $x^2/(1+x)$ and $x^3/(1+x)$, both $\ge 0$, and both differences vanish at 0).
+(5) Unit columns: $\mathrm{tr}G = B$ and $\mathrm{tr}G^2 = \|G\|_F^2 = B + P(Z)$.
 
-Gap in the printed proof. It writes the infinite series
-:math:`\mathrm{tr}(\tfrac1\mu G - \tfrac1{2\mu^2}G^2 + \cdots)`, which converges only if
-:math:`\lambda_{\max}(G) \le \mu` (for :math:`x > 1` the terms :math:`x^k/k` do not even tend to 0). Since
-:math:`\mathrm{tr}G = B` and :math:`\mathrm{rank}G \le \min(B,d)`, :math:`\lambda_{\max}(G) \ge B/\min(B,d)`: at the
-published ViT-B setting (``B = 1024 > d = 768``, :math:`\mu = 1`) the series diverges for *every* batch.
+**Gap in the printed proof.** It writes the infinite series
+$\mathrm{tr}(\tfrac1\mu G - \tfrac1{2\mu^2}G^2 + \cdots)$, which converges only if
+$\lambda_{\max}(G) \le \mu$ (for $x > 1$ the terms $x^k/k$ do not even tend to 0). Since
+$\mathrm{tr}G = B$ and $\mathrm{rank}\,G \le \min(B,d)$, $\lambda_{\max}(G) \ge B/\min(B,d)$: at the
+published ViT-B setting ($B = 1024 > d = 768$, $\mu = 1$) the series diverges for *every* batch.
 The statement survives in the finite form above (Taylor's theorem needs no convergence); how good
-the approximation is at the published settings is quantified in ``test_convention_5_2.py``.
+the approximation is at the published settings is quantified by the Convention for Theorem 5.2
+(`test_convention_5_2.py`).
 """
 import mpmath as mp
 import numpy as np
@@ -41,12 +45,13 @@ from proofs._strategies import normalised_batch
 from proofs._tcr import with_fixtures
 
 STATEMENT = "Theorem 5.2"
-TITLE = "U-MAE as the second-order Taylor approximation of M-MAE"
+TITLE = "U-MAE is the second-order approximation of M-MAE"
 TWINS = ()
 VERDICT = "holds under a condition"
-CONDITION = ("as a Taylor expansion in 1/mu with remainder 0 <= R <= tr((Z^T Z)^3)/(3 mu^3) and U-MAE weight "
-             "gamma = lambda/(2 mu^2); the printed infinite series converges only when lambda_max(Z^T Z) <= mu, "
-             "which fails for every batch when B > d and mu = 1 (lambda_max >= B/d)")
+CONDITION = (r"as a Taylor expansion in $1/\mu$ with remainder $0 \le R \le \mathrm{tr}((Z^\top Z)^3)/(3\mu^3)$ "
+             r"and U-MAE weight $\gamma = \lambda/(2\mu^2)$; the printed infinite series converges only when "
+             r"$\lambda_{\max}(Z^\top Z) \le \mu$, which fails for every batch when $B > d$ and $\mu = 1$ "
+             r"($\lambda_{\max} \ge B/d$)")
 CORRECTED = None
 
 
@@ -152,3 +157,42 @@ def test_mmae_tcr_and_umae_penalty_satisfy_the_decomposition():
             got_p = float(losses.umae_penalty(torch.tensor(z)))
             assert abs(got_p - float(p)) <= 1e-12
             assert abs(got_tcr - float(const - mp.mpf(got_p) / (2 * mu ** 2) + r)) <= 1e-11
+
+
+@pytest.mark.check("randomized")
+def test_worst_case_search(tightness):
+    """The largest share of its allowance that the inequality uses, over its whole domain
+    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
+    tightness("Theorem 5.2 (remainder)")
+    tightness("Theorem 5.2 (lambda_max)")
+
+
+@pytest.mark.check("high-precision")
+def test_series_on_actual_batches(slack):
+    """The printed series tr(G/mu - G^2/(2 mu^2) + ...) = sum_k (-1)^(k+1) tr(G^k)/(k mu^k) on actual
+    batches (Gaussian samples, rows normalised, converted exactly).  With B = 6 > d = 4 and mu = 1,
+    lambda_max(G) >= B/min(B, d) = 3/2 > mu: the k-th term is at least (lambda_max/mu)^k / k in size
+    and the partial sums run off; with mu = 2 lambda_max the partial sums after K terms are within
+    B 2^-(K+1) of log det(I + G/mu) (alternating terms of decreasing size, per eigenvalue)."""
+    rng = np.random.default_rng(52)
+    with mp.workdps(DPS):
+        for b, d in ((6, 4), (9, 3), (4, 2)):
+            f = normalise_rows(matrix(rng.standard_normal((b, d))))
+            nu = psd_spectrum(f * f.T)
+            assert nu[-1] >= mp.mpf(b) / min(b, d) - mp.mpf(10) ** -50
+            logdet = lambda mu, nu=nu: mp.fsum(mp.log1p(v / mu) for v in nu)
+            terms = lambda mu, n, nu=nu: [(-1) ** (k + 1) * mp.fsum(v ** k for v in nu) / (k * mu ** k)
+                                          for k in range(1, n + 1)]
+            t = terms(mp.mpf(1), 120)
+            assert all(abs(t[k]) >= nu[-1] ** (k + 1) / (k + 1) for k in range(120))
+            assert abs(mp.fsum(t) - logdet(mp.mpf(1))) > mp.mpf(10) ** 15  # 1.5^120 / 120 ~ 1e19
+            mu = 2 * nu[-1]
+            err = abs(mp.fsum(terms(mu, 60)) - logdet(mu))
+            assert err <= b * mp.mpf(2) ** -61
+            slack(b * mp.mpf(2) ** -61 - err, "convergent case: B 2^-61 - |partial sum - log det|")
+    # float64 at a larger batch, B > d: lambda_max >= B / d > 1 = mu, so the series diverges there
+    z = rng.standard_normal((96, 64))
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    top = np.linalg.eigvalsh(z @ z.T)[-1]
+    assert top >= 96 / 64 * (1 - 96 * np.finfo(float).eps)
+    slack(top - 96 / 64, "lambda_max - B/d on a 96 x 64 batch (float64)")

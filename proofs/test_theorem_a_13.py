@@ -1,16 +1,26 @@
-r"""Theorem A.13: for alpha = 2, zero loss maximises the matrix mutual information (second proof).
+r"""Theorem A.13: zero loss maximises the order-2 mutual information (second proof).
 
-Statement.  For lambda > 0, at zero Barlow Twins loss I_2(Kbar_1; Kbar_2) = log d, and at zero
-spectral contrastive loss I_2(K_1; K_2) = log B; moreover (the content of the second proof) for
-n x n unit-diagonal PSD K1, K2, I_2(K1; K2) = log n holds if and only if K1 = K2 = I_n.
+**Statement.** For $\lambda > 0$, at zero Barlow Twins loss
+$\mathrm I_2(\bar{\mathbf K}_1;\bar{\mathbf K}_2) = \log d$, and at zero spectral contrastive loss
+$\mathrm I_2(\mathbf K_1;\mathbf K_2) = \log B$. Moreover (the content of the second proof), for
+$n\times n$ unit-diagonal positive semi-definite $\mathbf K_1, \mathbf K_2$,
+$\mathrm I_2(\mathbf K_1;\mathbf K_2) = \log n$ holds if and only if $\mathbf K_1 = \mathbf K_2 = \mathbf I_n$.
 
-Verdict: holds under the condition lambda > 0 (as for Theorem 4.4).
+**Verdict: holds under the condition $\lambda > 0$** (as for Theorem 4.4).
 
-Proof.  Proposition 4.1: I_2 = 2 log n - log(||K1||^2 ||K2||^2 / ||K1 o K2||^2), and with
-x_ij = K1_ij^2, y_ij = K2_ij^2 (i != j, so m = n^2 - n entries in [0, 1]),
-||K1||^2 ||K2||^2 / ||K1 o K2||^2 = (n + sum x)(n + sum y)/(n + sum xy) >= n with equality only at
-x = y = 0 (Lemma A.14).  So I_2 <= log n with equality iff K1 = K2 = I_n.  Zero loss with
-lambda > 0 gives K1 = K2 = I (Theorem 4.4).
+**Proof.** By Proposition 4.1,
+$\mathrm I_2 = 2\log n - \log\big(\|\mathbf K_1\|_F^2\,\|\mathbf K_2\|_F^2/\|\mathbf K_1\odot\mathbf K_2\|_F^2\big)$.
+With $x_{ij} = (\mathbf K_1)_{ij}^2$ and $y_{ij} = (\mathbf K_2)_{ij}^2$ for $i \ne j$ (so $m = n^2 - n$
+entries in $[0, 1]$),
+
+$$
+\frac{\|\mathbf K_1\|_F^2\,\|\mathbf K_2\|_F^2}{\|\mathbf K_1\odot\mathbf K_2\|_F^2}
+= \frac{(n + \sum x)(n + \sum y)}{n + \sum xy} \ge n,
+$$
+
+with equality only at $x = y = 0$ (Lemma A.14). So $\mathrm I_2 \le \log n$, with equality if and only
+if $\mathbf K_1 = \mathbf K_2 = \mathbf I_n$. Zero loss with $\lambda > 0$ gives
+$\mathbf K_1 = \mathbf K_2 = \mathbf I$ (Theorem 4.4).
 """
 from fractions import Fraction
 
@@ -24,10 +34,10 @@ from proofs import _mp
 from proofs import _strategies as S
 
 STATEMENT = "Theorem A.13"
-TITLE = "alpha = 2: zero loss maximises I_2; I_2 = log n iff K1 = K2 = I"
+TITLE = "zero loss maximises the order-2 mutual information (second proof)"
 TWINS = ()
 VERDICT = "holds under a condition"
-CONDITION = "lambda > 0 in Eqs. (2)-(3)"
+CONDITION = r"$\lambda > 0$ in Eqs. (2)-(3)"
 CORRECTED = None
 
 
@@ -77,3 +87,21 @@ def test_gap_is_positive_unless_both_identity(slack, pair):
     else:
         assert gap > 0
     slack(_mp.clean(gap), "log n - I_2")
+
+
+@pytest.mark.check("randomized")
+def test_configurations_the_loss_search_reaches(slack, effort):
+    """At the near-zero-loss configurations the loss search reaches (Theorem 4.4's check; nothing
+    about the minimiser is built in): ||K_k||_F^2 = n + offdiag_k <= n + eps^2 and ||K1 o K2||_F^2 >= n,
+    so I_2 >= log n - 2 log(1 + eps^2 / n) -> log n as the loss -> 0."""
+    from proofs import _power as P
+
+    for loss, B, d in P.ZERO_LOSS_CASES:
+        if not P.zero_loss_possible(loss, B, d):
+            continue
+        L, k1, k2, eps = P.reached(loss, B, d, 1.0, 2 * effort)
+        n = k1.rows
+        assert L < mpmath.mpf(10) ** -20
+        gap = _mp.mutual_information(k1, k2, 2) - (mpmath.log(n) - 2 * mpmath.log(1 + eps ** 2 / n))
+        assert gap >= 0
+        slack(gap, f"I_2 - (log n - 2 log(1 + eps^2/n)) at the {loss} loss reached, B={B}, d={d}")

@@ -1,16 +1,27 @@
-r"""Theorem A.15: for alpha = 2, zero loss maximises the matrix joint entropy (second proof).
+r"""Theorem A.15: zero loss maximises the order-2 joint entropy (second proof).
 
-Statement.  For lambda > 0, at zero BT / SC loss H_2(K_1, K_2) = log n (n = d, resp. B), the
-maximum; the second proof's content: H_2(K1, K2) = log n iff ||K1 o K2||_F^2 = n iff
-K1_ij K2_ij = 0 for all i != j (the maximiser is the set {K1 o K2 = I}, not a single pair).
+**Statement.** For $\lambda > 0$, at zero Barlow Twins or spectral contrastive loss
+$\mathrm H_2(\mathbf K_1, \mathbf K_2) = \log n$ ($n = d$, respectively $B$), the maximum. The second
+proof's content:
 
-Verdict: holds under the condition lambda > 0 (as for Theorem 4.14).  The printed proof stops
-after establishing the zero-loss Gram matrices; the last step (K1 o K2 = I, so
-||K1 o K2||_F^2 = n, its minimum since the diagonal contributes n) is left implicit.
+$$
+\mathrm H_2(\mathbf K_1, \mathbf K_2) = \log n
+\iff \|\mathbf K_1\odot\mathbf K_2\|_F^2 = n
+\iff (\mathbf K_1)_{ij}(\mathbf K_2)_{ij} = 0 \text{ for all } i \ne j,
+$$
 
-Proof.  Proposition 4.12: H_2 = 2 log n - log ||K1 o K2||_F^2 and ||K1 o K2||_F^2 =
-n + sum_{i!=j} K1_ij^2 K2_ij^2 >= n, with equality iff every off-diagonal product vanishes.  Zero
-loss with lambda > 0 gives K1 = K2 = I (Theorem 4.4).
+so the maximisers form the set $\{\mathbf K_1\odot\mathbf K_2 = \mathbf I\}$, not a single pair.
+
+**Verdict: holds under the condition $\lambda > 0$** (as for Theorem 4.14). The printed proof stops
+after establishing the zero-loss Gram matrices; the last step
+($\mathbf K_1\odot\mathbf K_2 = \mathbf I$, so $\|\mathbf K_1\odot\mathbf K_2\|_F^2 = n$, its minimum since the
+diagonal contributes $n$) is left implicit.
+
+**Proof.** By Proposition 4.12,
+$\mathrm H_2 = 2\log n - \log\|\mathbf K_1\odot\mathbf K_2\|_F^2$, and
+$\|\mathbf K_1\odot\mathbf K_2\|_F^2 = n + \sum_{i\ne j}(\mathbf K_1)_{ij}^2(\mathbf K_2)_{ij}^2 \ge n$, with
+equality if and only if every off-diagonal product vanishes. Zero loss with $\lambda > 0$ gives
+$\mathbf K_1 = \mathbf K_2 = \mathbf I$ (Theorem 4.4).
 """
 from fractions import Fraction
 
@@ -24,10 +35,10 @@ from proofs import _mp
 from proofs import _strategies as S
 
 STATEMENT = "Theorem A.15"
-TITLE = "alpha = 2: zero loss maximises H_2; H_2 = log n iff K1 o K2 = I"
+TITLE = "zero loss maximises the order-2 joint entropy (second proof)"
 TWINS = ()
 VERDICT = "holds under a condition"
-CONDITION = "lambda > 0 in Eqs. (2)-(3)"
+CONDITION = r"$\lambda > 0$ in Eqs. (2)-(3)"
 CORRECTED = None
 
 
@@ -77,3 +88,21 @@ def test_gap_vanishes_exactly_on_disjoint_supports(slack, pair):
     else:
         assert gap > 0
     slack(_mp.clean(gap), "log n - H_2(K1, K2)")
+
+
+@pytest.mark.check("randomized")
+def test_configurations_the_loss_search_reaches(slack, effort):
+    """At the near-zero-loss configurations the loss search reaches (Theorem 4.4's check; nothing
+    about the minimiser is built in): ||K1 o K2||_F^2 <= n + offdiag(K1) <= n + eps^2, so
+    H_2(K1, K2) >= log n - log(1 + eps^2 / n) -> log n as the loss -> 0."""
+    from proofs import _power as P
+
+    for loss, B, d in P.ZERO_LOSS_CASES:
+        if not P.zero_loss_possible(loss, B, d):
+            continue
+        L, k1, k2, eps = P.reached(loss, B, d, 1.0, 2 * effort)
+        n = k1.rows
+        assert L < mpmath.mpf(10) ** -20
+        gap = _mp.joint_entropy(k1, k2, 2) - (mpmath.log(n) - mpmath.log(1 + eps ** 2 / n))
+        assert gap >= 0
+        slack(gap, f"H_2 - (log n - log(1 + eps^2/n)) at the {loss} loss reached, B={B}, d={d}")
