@@ -2,7 +2,9 @@
 """Regenerate the tables and figures of *Information Flow in Self-Supervised Learning*.
 
     python reproduce.py --table 1 --scale mini            # minutes on a CPU, bundled data
+    python reproduce.py --table 1 --scale small --plan    # Fashion-MNIST: the stages and their cost
     python reproduce.py --table 1 --data /data            # the paper's settings, GPU node
+    python reproduce.py --table 1 --recipe paper --data /data   # the objective as the paper writes it
     torchrun --nproc_per_node=8 reproduce.py --table 1 --data /data
 
 Rerunning a command skips the finished stages and resumes an interrupted one (at the step where it
@@ -35,8 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--table", action="append", default=[], metavar="N", help="1, 2 or 3 (repeatable)")
     what.add_argument("--figure", action="append", default=[], metavar="N", help="1 to 5 (repeatable)")
     what.add_argument("--all", action="store_true", help="every table and figure")
-    p.add_argument("--scale", default="paper", help="paper (default) or mini")
-    p.add_argument("--data", default=None, help="data root for --scale paper (default: $MMAE_DATA)")
+    p.add_argument("--scale", default="paper", help="paper (default), small (Fashion-MNIST) or mini (digits)")
+    p.add_argument("--recipe", default=None,
+                   help="authors (default: the published code's behaviour, which produced the paper's numbers) or "
+                        "paper (the method as the paper writes it); see --plan for the settings that differ")
+    p.add_argument("--data", default=None, help="data root for --scale paper (default: $MMAE_DATA); for --scale "
+                   "small the folder of Fashion-MNIST's four IDX files (default: /usr/share/datasets/fashion-mnist)")
     p.add_argument("--out", default="results", help="output directory (default: results/)")
     p.add_argument("--only", default=None, help="run only one kind of stage: pretrain, linprobe, finetune or siamese")
     p.add_argument("--methods", default=None, help="comma-separated subset, e.g. mae,mmae or simclr,byol")
@@ -61,9 +67,10 @@ def _targets(args) -> list[str]:
         keys.append(f"figure{n}")
     if args.all and keys:
         raise ValueError("--all already includes every table and figure; drop --table/--figure")
-    if args.all:
-        from mmae.experiments import TARGETS
-        keys = list(TARGETS)
+    if args.all:  # every target the scale runs (the small scale has no Siamese ones)
+        from mmae.experiments import MIM_TARGETS, SCALES, TARGETS
+        scale = SCALES.get(args.scale)
+        keys = [k for k in TARGETS if scale is None or scale.siamese_dataset or k in MIM_TARGETS]
     if not keys:
         raise ValueError("nothing to reproduce: give --table N, --figure N or --all")
     return list(dict.fromkeys(keys))
@@ -83,15 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         keys = _targets(args)
-        if args.scale not in ("paper", "mini", "smoke"):
-            raise ValueError(f"unknown scale {args.scale!r}: use paper or mini")
+        if args.scale not in ("paper", "small", "mini", "smoke"):
+            raise ValueError(f"unknown scale {args.scale!r}: use paper, small or mini")
         if args.epochs is not None and args.epochs < 1:
             raise ValueError(f"--epochs must be a positive integer, got {args.epochs}")
         if args.seeds is not None and args.seeds < 1:
             raise ValueError(f"--seeds must be a positive integer, got {args.seeds}")
-        data = args.data or os.environ.get("MMAE_DATA")
-        if args.scale != "paper" and args.data:
-            raise ValueError(f"--data is for --scale paper; the {args.scale} scale uses the bundled digits")
+        # small: the folder of Fashion-MNIST's IDX files (default: Debian's dataset-fashion-mnist)
+        data = args.data or (os.environ.get("MMAE_DATA") if args.scale == "paper" else None)
+        if args.scale in ("mini", "smoke") and args.data:
+            raise ValueError(f"--data is for --scale paper or small; the {args.scale} scale uses the bundled digits")
         _check_out(args.out)
 
         from mmae import experiments as ex
@@ -99,10 +107,11 @@ def main(argv: list[str] | None = None) -> int:
 
         split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None  # noqa: E731
         targets = [ex.build_target(k, args.scale, args.out, data_root=data, seeds=args.seeds, epochs=args.epochs,
-                                   methods=split(args.methods), models=split(args.models), only=args.only)
+                                   methods=split(args.methods), models=split(args.models), only=args.only,
+                                   recipe=args.recipe or ex.DEFAULT_RECIPE)
                    for k in keys]
         for t in targets:
-            if args.scale == "paper":
+            if args.scale in ("paper", "small") and not args.plan:  # a plan needs no data
                 ex.check_data(t, data)
     except ValueError as e:
         if args.debug:
@@ -113,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     say = print if info.rank == 0 else (lambda *a, **k: None)
     for t in targets:
         say(ex.plan_text(t, info.world_size))
-        if args.scale == "paper":
+        if args.scale in ("paper", "small"):
             say(ex.cost_text(t, info.world_size))
     if args.plan:
         return 0
@@ -124,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             if info.rank == 0:
                 ex.summarize(t, args.scale, args.out)
                 say("")
-                say(Path(args.out, t.key, f"{t.key}.md").read_text())
-                say(f"written: {Path(args.out, t.key)}")
+                where = ex.target_dir(args.out, args.scale, t.key)
+                say((where / f"{t.key}.md").read_text())
+                say(f"written: {where}")
     except Preempted as e:  # SIGTERM / SIGUSR1: the stage's checkpoint is written
         return _fail(error_line(e), EXIT_PREEMPTED) if info.rank == 0 else EXIT_PREEMPTED
     except NonFiniteLoss as e:

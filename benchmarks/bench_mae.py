@@ -9,7 +9,12 @@ For each encoder size it times full training steps (forward, backward, fused Ada
 autocast on CUDA, float32 on CPU) at mask ratio 0.75 with normalised-pixel targets, of
 
 - ``mmae``:      :class:`mmae.models.MaskedAutoencoderViT` with the MAE loss only;
-- ``mmae+tcr``:  the same plus M-MAE's regulariser (Eq. (11), ``lam * tcr_loss`` of the CLS features);
+- ``mmae+tcr``:  the same plus M-MAE's regulariser (Eq. (11)) as the engine computes it at the real
+                 global batch (``--global-batch``, 1024 in the paper): ``tcr_loss`` and its gradient on
+                 1024 gathered features (this device's rows and, standing in for the other devices',
+                 fixed unit vectors), then ``<G, z>`` backpropagated through this device's rows;
+- ``mmae+tcr+cache``: the same with gradient caching's first pass (the encoder over the visible
+                 patches without autograd), which a step pays when it accumulates micro-batches;
 - ``hf``:        transformers' ``ViTMAEForPreTraining`` with the same configuration (SDPA attention,
                  LayerNorm eps 1e-6), when transformers is installed (``pip install mmae[bench]``);
 
@@ -27,16 +32,22 @@ import argparse
 import json
 import math
 import platform
+import re
 import sys
 import time
 
 import torch
 
 from mmae.losses import tcr_loss
-from mmae.models import DECODER_SIZES, VIT_SIZES, MaskedAutoencoderViT
+from mmae.models import VIT_SIZES, MaskedAutoencoderViT
 
-# dense bf16 tensor-core peaks (TFLOP/s, without sparsity) from the vendors' data sheets
-KNOWN_PEAKS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
+# dense bf16 tensor-core peaks (TFLOP/s, without sparsity: half the data sheets' "with sparsity"
+# figures), keyed by a pattern of the name CUDA reports. Only names that identify the board count:
+# the SXM H100 ("NVIDIA H100 80GB HBM3") and H200 ("NVIDIA H200") have 1,979 sparse = 989 dense;
+# the H100 PCIe 1,513 sparse = 756 dense (NVIDIA H100 Tensor Core GPU data sheet, SXM and PCIe
+# columns); other variants (H100 / H200 NVL, GH200) fall back to a measured matmul.
+KNOWN_PEAKS = {r"H100 (SXM|80GB HBM3$)": 989.0, r"H200( SXM)?$": 989.0, r"H100 PCIe": 756.0, r"A100": 312.0,
+               r"L40S": 362.0, r"A10$": 125.0}
 
 
 def mae_flops_per_image(img: int, patch: int, chans: int, e: int, depth: int, de: int, ddepth: int,
@@ -58,14 +69,19 @@ def mae_flops_per_image(img: int, patch: int, chans: int, e: int, depth: int, de
     return 3.0 * fwd
 
 
+def spec_peak_tflops(name: str) -> float | None:
+    """The data-sheet dense bf16 peak of the GPU CUDA calls ``name``, None when the name does not identify one."""
+    return next((peak for key, peak in KNOWN_PEAKS.items() if re.search(key, name)), None)
+
+
 def device_peak_tflops(device: torch.device, override: float | None) -> tuple[float, str]:
     if override:
         return override, "given"
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
-        for key, peak in KNOWN_PEAKS.items():
-            if key in name:
-                return peak, f"{name} bf16 dense spec"
+        peak = spec_peak_tflops(name)
+        if peak:
+            return peak, f"{name} bf16 dense spec"
         return measured_matmul_tflops(device, torch.bfloat16), f"{name} measured bf16 matmul"
     return measured_matmul_tflops(device, torch.float32), "measured float32 matmul"
 
@@ -120,27 +136,42 @@ def time_steps(step, device, steps: int, warmup: int) -> float:
     return (clock() - t) / steps
 
 
-def ours(cfg, device, tcr_lam: float, compile_: bool):
+def ours(cfg, device, tcr_lam: float, compile_: bool | str, global_batch: int = 0, cache: bool = False):
     model = MaskedAutoencoderViT(img_size=cfg["img"], patch_size=cfg["patch"], in_chans=3, embed_dim=cfg["e"],
                                  depth=cfg["depth"], num_heads=cfg["heads"], decoder_embed_dim=cfg["de"],
                                  decoder_depth=cfg["ddepth"], decoder_num_heads=cfg["dheads"],
                                  norm_pix_loss=True).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), fused=device.type == "cuda")
-    fwd = torch.compile(model) if compile_ else model
+    fwd = _compiled(model, compile_)
     x = torch.randn(cfg["batch"], 3, cfg["img"], cfg["img"], device=device)
+    n = cfg["batch"]
+    others = torch.nn.functional.normalize(torch.randn(global_batch - n, cfg["e"], device=device), dim=1)
+    noise = torch.rand(n, model.patch_embed.num_patches, device=device)
 
     def step():
+        if cache:
+            with torch.no_grad(), _autocast(device):
+                model.masked_feature(x, cfg["mask_ratio"], noise)
         with _autocast(device):
-            loss, _, _, z = fwd(x, cfg["mask_ratio"])
-            if tcr_lam:
-                loss = loss + tcr_lam * tcr_loss(z, 1.0)
+            loss, _, _, z = fwd(x, cfg["mask_ratio"], noise)
+        if tcr_lam:  # mmae.engine.pretrain.global_regularizer, on one device
+            zg = torch.cat([z.detach().float(), others]).requires_grad_(True)
+            (g,) = torch.autograd.grad(tcr_loss(zg, 1.0), zg)
+            loss = loss + tcr_lam * (z.float() * g[:n]).sum()
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
     return step
 
 
-def huggingface(cfg, device):
+def _compiled(model, compile_):
+    """``model`` itself, or compiled (``compile_``: True for inductor, or a torch.compile backend name)."""
+    if not compile_:
+        return model
+    return torch.compile(model, backend=compile_ if isinstance(compile_, str) else "inductor")
+
+
+def huggingface(cfg, device, compile_: bool | str = False):
     from transformers import ViTMAEConfig, ViTMAEForPreTraining
     hc = ViTMAEConfig(image_size=cfg["img"], patch_size=cfg["patch"], num_channels=3, hidden_size=cfg["e"],
                       num_hidden_layers=cfg["depth"], num_attention_heads=cfg["heads"], intermediate_size=4 * cfg["e"],
@@ -149,12 +180,13 @@ def huggingface(cfg, device):
                       mask_ratio=cfg["mask_ratio"], norm_pix_loss=True, layer_norm_eps=1e-6, qkv_bias=True,
                       hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, attn_implementation="sdpa")
     model = ViTMAEForPreTraining(hc).to(device)
+    fwd = _compiled(model, compile_)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), fused=device.type == "cuda")
     x = torch.randn(cfg["batch"], 3, cfg["img"], cfg["img"], device=device)
 
     def step():
         with _autocast(device):
-            loss = model(pixel_values=x).loss
+            loss = fwd(pixel_values=x).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -205,8 +237,9 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (GPU 5, CPU 2)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds; the best round counts")
     p.add_argument("--tcr-lam", type=float, default=0.01)
+    p.add_argument("--global-batch", type=int, default=1024, help="gathered features of the regulariser (paper: 1024)")
     p.add_argument("--peak-tflops", type=float, default=None)
-    p.add_argument("--compile", action="store_true", help="torch.compile our model")
+    p.add_argument("--compile", action="store_true", help="torch.compile both models (ours and transformers')")
     p.add_argument("--no-hf", action="store_true", help="skip transformers")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
     p.add_argument("--json", default=None, help="also write the results here")
@@ -261,10 +294,13 @@ def main(argv=None) -> int:
                    batch=batch, mask_ratio=a.mask_ratio)
         flops = mae_flops_per_image(img, patch, 3, e, depth, dec[0], dec[1], a.mask_ratio)
         row = {"model": size, **cfg, "gflops_per_image": flops / 1e9, "device": machine, "peak_tflops": peak}
-        runs = [("mmae", lambda: ours(cfg, device, 0.0, a.compile)),
-                ("mmae+tcr", lambda: ours(cfg, device, a.tcr_lam, a.compile))]
+        if a.global_batch < batch:
+            p.error(f"--global-batch ({a.global_batch}) must be at least the per-device batch ({batch})")
+        runs = [("mmae", lambda: ours(cfg, device, 0.0, a.compile, a.global_batch)),
+                ("mmae+tcr", lambda: ours(cfg, device, a.tcr_lam, a.compile, a.global_batch)),
+                ("mmae+tcr+cache", lambda: ours(cfg, device, a.tcr_lam, a.compile, a.global_batch, cache=True))]
         if have_hf:
-            runs.append(("hf", lambda: huggingface(cfg, device)))
+            runs.append(("hf", lambda: huggingface(cfg, device, a.compile)))  # equal compilation
         built = {}
         for name, build in runs:
             torch.manual_seed(0)
@@ -283,11 +319,13 @@ def main(argv=None) -> int:
             row[name] = {"images_per_s": ips, "step_ms": 1e3 * sec, "tflops": ips * flops / 1e12,
                          "mfu": ips * flops / 1e12 / peak}
         row["regulariser_overhead"] = row["mmae+tcr"]["step_ms"] / row["mmae"]["step_ms"] - 1.0
+        row["caching_overhead"] = row["mmae+tcr+cache"]["step_ms"] / row["mmae+tcr"]["step_ms"] - 1.0
         if have_hf:
             row["speedup_vs_hf"] = row["mmae"]["images_per_s"] / row["hf"]["images_per_s"]
         results.append(row)
         line = (f"{size:>6}: ours {row['mmae']['images_per_s']:9.1f} img/s  MFU {100 * row['mmae']['mfu']:5.1f}%  | "
-                f"+TCR overhead {100 * row['regulariser_overhead']:+5.1f}%")
+                f"+TCR (global batch {a.global_batch}) {100 * row['regulariser_overhead']:+5.1f}%  | "
+                f"+caching pass {100 * row['caching_overhead']:+5.1f}%")
         if have_hf:
             line += (f"  | transformers {row['hf']['images_per_s']:9.1f} img/s  MFU {100 * row['hf']['mfu']:5.1f}%"
                      f"  | speed-up {row['speedup_vs_hf']:.2f}x")

@@ -111,33 +111,43 @@ def test_lars_step_matches_the_formula():
         C.LARS([w], lr=-1.0)
 
 
-def _lars_reference(params, grads, bufs, lr, wd, momentum, eta):
-    """One LARS step, parameter by parameter, as its definition reads (float64)."""
+def _lars_reference(params, grads, bufs, lr, wd, momentum, eta, ratio="update", clip=False):
+    """One LARS step, parameter by parameter, as its definition reads (float64): MAE's trust ratio
+    ``eta |w| / |g + wd w|``, or You et al.'s Eq. 6 with solo-learn's lr clipping
+    ``min(eta |w| / (|g| + wd |w| + 1e-8) / lr, 1)``."""
     for p, g, buf in zip(params, grads, bufs):
         u = g.clone()
         if p.ndim > 1:
             u = u + wd * p
-            wn, un = p.norm(), u.norm()
-            u = u * (eta * wn / un if wn > 0 and un > 0 else 1.0)
+            wn, un, gn = p.norm(), u.norm(), g.norm()
+            if ratio == "update":
+                q = eta * wn / un if wn > 0 and un > 0 else 1.0
+            else:
+                q = eta * wn / (gn + wd * wn + 1e-8) if wn > 0 and gn > 0 else 1.0
+                if clip and wn > 0 and gn > 0:
+                    q = min(q / lr, 1.0)
+            u = u * q
         buf.mul_(momentum).add_(u)
         p.add_(buf, alpha=-lr)
 
 
-def test_foreach_lars_equals_the_per_parameter_definition():
+@pytest.mark.parametrize("ratio,clip", [("update", False), ("lars", False), ("lars", True)])
+def test_foreach_lars_equals_the_per_parameter_definition(ratio, clip):
     gen = torch.Generator().manual_seed(0)
     shapes = [(8, 5), (5,), (3, 4, 2), (4,), (6, 6)]
     params = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
     params[4].zero_()  # ||w|| = 0: trust ratio 1
     ref = [p.clone() for p in params]
     ps = [torch.nn.Parameter(p) for p in params]
-    opt = C.LARS(ps, lr=0.3, weight_decay=1e-4, momentum=0.9, trust_coefficient=0.02)
+    opt = C.LARS(ps, lr=0.3, weight_decay=1e-4, momentum=0.9, trust_coefficient=0.02, trust_ratio=ratio, clip_lr=clip)
     bufs = [torch.zeros_like(p) for p in ref]
     for _ in range(4):
         grads = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
+        grads[2] *= 1e-3  # a small gradient: a trust ratio above 1 / lr, which clip_lr caps
         for p, g in zip(ps, grads):
             p.grad = g.clone()
         opt.step()
-        _lars_reference(ref, grads, bufs, 0.3, 1e-4, 0.9, 0.02)
+        _lars_reference(ref, grads, bufs, 0.3, 1e-4, 0.9, 0.02, ratio, clip)
     for p, r in zip(ps, ref):  # the same operations in another order of launches: a few float64 ulps
         torch.testing.assert_close(p.data, r, rtol=0, atol=64 * torch.finfo(torch.float64).eps * (1 + r.abs().max().item()))
 

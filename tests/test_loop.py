@@ -4,7 +4,6 @@ SIGKILL with bit-identical resumption through the command line, and the checkpoi
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ import torch
 import torch.multiprocessing as mp
 
 from _images import write_image_folder
+from _tol import roundoff
+from _dist import as_torchrun, free_port
 from mmae.cli import EXIT_PREEMPTED
 from mmae.engine import pretrain
 from mmae.engine.batches import split_batch
@@ -49,25 +50,17 @@ def _recording_step(records: list):
     return step
 
 
-def _cfg(accum: int):
-    return pretrain.PretrainConfig.mini(method="mae", epochs=1, warmup_epochs=0, batch_size=128, accum_iter=accum,
+def _cfg(accum: int, method: str = "mae"):
+    return pretrain.PretrainConfig.mini(method=method, epochs=1, warmup_epochs=0, batch_size=128, accum_iter=accum,
                                         erank_batch=16)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank, world, port, out):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
+def _worker(rank, world, port, out, method):
+    as_torchrun(rank, world, port)
     from mmae import dist
     records = []
     pretrain.PretrainTask.step = _recording_step(records)
-    pretrain.run(_cfg(2), out)
+    pretrain.run(_cfg(2, method), out)
     torch.save(records, Path(out) / f"records{rank}.pt")
     dist.cleanup()
 
@@ -75,9 +68,7 @@ def _worker(rank, world, port, out):
 def _preempted_worker(rank, world, port, out, signal_at):
     """Rank 1 alone receives SIGTERM during its ``signal_at``-th step (0: never): both ranks must stop
     after the same step, with one checkpoint, and exit as preempted."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
+    as_torchrun(rank, world, port)
     from mmae import dist
     from mmae.engine.loop import Preempted
     real, calls = pretrain.PretrainTask.step, {"n": 0}
@@ -102,11 +93,11 @@ def _preempted_worker(rank, world, port, out, signal_at):
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
 def test_sigterm_on_one_of_two_processes_stops_both_and_resumes_exactly(tmp_path):
     full, cut = str(tmp_path / "full"), str(tmp_path / "cut")
-    mp.spawn(_preempted_worker, args=(2, _free_port(), full, 0), nprocs=2, join=True)
-    mp.spawn(_preempted_worker, args=(2, _free_port(), cut, 14), nprocs=2, join=True)  # in epoch 2 of 10 steps
+    mp.spawn(_preempted_worker, args=(2, free_port(), full, 0), nprocs=2, join=True)
+    mp.spawn(_preempted_worker, args=(2, free_port(), cut, 14), nprocs=2, join=True)  # in epoch 2 of 10 steps
     assert [Path(cut, f"outcome{r}").read_text() for r in (0, 1)] == ["preempted after 14 steps"] * 2
     assert load_checkpoint(Path(cut) / "checkpoint.pt")["step"] == 14
-    mp.spawn(_preempted_worker, args=(2, _free_port(), cut, 0), nprocs=2, join=True)
+    mp.spawn(_preempted_worker, args=(2, free_port(), cut, 0), nprocs=2, join=True)
     assert [Path(cut, f"outcome{r}").read_text() for r in (0, 1)] == ["finished"] * 2
     a, b = load_checkpoint(Path(full) / "checkpoint.pt")["model"], load_checkpoint(Path(cut) / "checkpoint.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -121,9 +112,7 @@ def _counting_worker(rank, world, port, out, compiled):
     from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
 
     from mmae.engine import loop
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
+    as_torchrun(rank, world, port)
     from mmae import dist
     count, real_wrap = {"n": 0}, loop.wrap_ddp
 
@@ -149,7 +138,7 @@ def test_compiled_ddp_still_all_reduces_only_on_the_last_micro_step(tmp_path):
     counts = {}
     for compiled in (False, True):
         out = tmp_path / f"compiled{compiled}"
-        mp.spawn(_counting_worker, args=(2, _free_port(), str(out), compiled), nprocs=2, join=True)
+        mp.spawn(_counting_worker, args=(2, free_port(), str(out), compiled), nprocs=2, join=True)
         counts[compiled] = [int((out / f"allreduces{r}").read_text()) for r in (0, 1)]
     buckets = counts[False][0] // 10
     assert buckets >= 1 and counts[False] == [10 * buckets] * 2  # 10 steps of 2 micro-steps: one sync per step
@@ -167,15 +156,16 @@ def _by_sample(records) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
-def test_accumulation_and_processes_train_on_the_same_samples_and_masks(tmp_path, monkeypatch):
+@pytest.mark.parametrize("method", ["mae", "mmae", "umae"])
+def test_accumulation_and_processes_train_on_the_same_samples_and_masks(tmp_path, monkeypatch, method):
     runs = {}
     for accum in (1, 4):
         records = []
         with monkeypatch.context() as m:
             m.setattr(pretrain.PretrainTask, "step", _recording_step(records))
-            pretrain.run(_cfg(accum), tmp_path / f"accum{accum}")
+            pretrain.run(_cfg(accum, method), tmp_path / f"accum{accum}")
         runs[f"accum{accum}"] = _by_sample(records)
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "ddp")), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(tmp_path / "ddp"), method), nprocs=2, join=True)
     runs["ddp"] = _by_sample(torch.load(tmp_path / "ddp" / "records0.pt") + torch.load(tmp_path / "ddp" / "records1.pt"))
     ref = runs["accum1"]
     assert len(ref) == 10 * 128  # 10 steps of the global batch; the last 67 digits are dropped
@@ -198,6 +188,11 @@ def test_accumulation_and_processes_train_on_the_same_samples_and_masks(tmp_path
     for name in ("accum4", "ddp"):
         rel = ((flat(name) - ref).norm() / (ref - init).norm()).item()
         assert rel < 1e-2, (name, rel)
+    # the logged regulariser is R of the global batch, however the batch is split
+    reg = {name: [json.loads(x)["reg_loss"] for x in (tmp_path / name / "log.jsonl").read_text().splitlines()
+                  if "reg_loss" in x] for name in runs}
+    for name in ("accum4", "ddp"):
+        assert reg[name] == pytest.approx(reg["accum1"], rel=roundoff(torch.float32, 128), abs=0), name
 
 
 # ------------------------------------------------------------------ preemption through the command line

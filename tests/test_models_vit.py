@@ -106,6 +106,52 @@ def test_official_layout_state_dicts_load_strictly_both_ways():
     assert _shapes(probe) == lp_layout
 
 
+def authors_mae_layout(classes=1000, **kw):
+    """The U-MAE / M-MAE code's ``MaskedAutoencoderViT``: MAE's layout plus the online classifier,
+    ``fc_norm = norm_layer(embed_dim)`` and ``fc = nn.Linear(embed_dim, num_classes)``."""
+    out = official_mae_layout(**kw)
+    e = out["norm.weight"][0]
+    out.update({"fc_norm.weight": (e,), "fc_norm.bias": (e,), "fc.weight": (classes, e), "fc.bias": (classes,)})
+    return out
+
+
+def test_authors_layout_with_the_online_classifier_loads_strictly_both_ways():
+    kw = dict(img=16, p=4, c=3, e=32, depth=2, de=16, ddepth=1)
+    sd = _random_state(authors_mae_layout(classes=7, **kw))
+    args = dict(img_size=16, patch_size=4, in_chans=3, embed_dim=32, depth=2, num_heads=2, decoder_embed_dim=16,
+                decoder_depth=1, decoder_num_heads=2, norm_pix_loss=True)
+    ours = MaskedAutoencoderViT(num_classes=7, renorm_cls=True, **args)
+    ours.load_state_dict(sd, strict=True)  # theirs -> ours
+    back = ours.state_dict()
+    assert back.keys() == sd.keys() and all(torch.equal(back[k], v) for k, v in sd.items())  # ours -> theirs
+    # without the classifier the model is MAE's, and refuses their extra keys when strict
+    with pytest.raises(RuntimeError, match="fc"):
+        MaskedAutoencoderViT(**args).load_state_dict(sd, strict=True)
+    # the online classifier sees the detached feature: its loss reaches only `fc`
+    loss, _, _, z, logits = ours(torch.randn(2, 3, 16, 16), 0.5)
+    logits.sum().backward()
+    assert {n for n, p in ours.named_parameters() if p.grad is not None} == {"fc.weight", "fc.bias"}
+
+
+@pytest.mark.parametrize("global_pool", [False, True])
+def test_probe_and_finetune_load_umae_mmae_checkpoints_ignoring_the_online_classifier(global_pool, caplog):
+    # a U-MAE / M-MAE pretraining checkpoint of the mini-b encoder on the digits (8 px, patch 2, 1 channel)
+    sd = _random_state(authors_mae_layout(classes=10, img=8, p=2, c=1, e=32, depth=3, de=32, ddepth=2))
+    vit = build_vit("mini-b", img_size=8, patch_size=2, in_chans=1, num_classes=10, global_pool=global_pool)
+    with caplog.at_level("WARNING"):
+        out = load_encoder_weights(vit, {"model": sd})
+    assert out["ignored"] == ["fc.bias", "fc.weight", "fc_norm.bias", "fc_norm.weight"]
+    assert "online classifier" in caplog.text
+    own = vit.state_dict()
+    loaded = [k for k in own if k in sd and not k.startswith(("fc_norm.", "head."))]
+    assert loaded and all(torch.equal(own[k], sd[k]) for k in loaded)
+    # every encoder key must still match: a missing block is an error, not a silent partial load
+    del sd["blocks.0.attn.qkv.weight"]
+    with pytest.raises(ValueError, match="blocks.0.attn.qkv.weight"):
+        load_encoder_weights(build_vit("mini-b", img_size=8, patch_size=2, in_chans=1, num_classes=10,
+                                       global_pool=global_pool), sd)
+
+
 def test_sincos_position_embedding_closed_form():
     e, gh, gw = 8, 2, 3
     pe = get_2d_sincos_pos_embed(e, (gh, gw), cls_token=True)

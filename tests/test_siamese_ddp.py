@@ -1,26 +1,17 @@
 """Two-process (gloo, CPU) Siamese training through mmae.dist: the global batch is split across
 ranks, projections are gathered for the batch-level loss, rank 0 logs and checkpoints."""
 import json
-import os
-import socket
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 
+from _dist import as_torchrun, free_port
 from test_siamese_engine import _tiny, _tiny_cifar
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _worker(rank, world, port, root, out):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
+    as_torchrun(rank, world, port)
     import mmae.engine.siamese as S
     from mmae import dist
     cfg = _tiny("simclr", root, epochs=1, linprobe_epochs=0, info_batch=16)
@@ -33,7 +24,7 @@ def _worker(rank, world, port, root, out):
 def test_two_ranks_train_and_rank0_logs(tmp_path):
     root = _tiny_cifar(tmp_path / "data")
     out = tmp_path / "run"
-    mp.spawn(_worker, args=(2, _free_port(), root, str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), root, str(out)), nprocs=2, join=True)
     log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [0, 1]  # one writer
     assert (out / "metrics.json").exists() and (out / "checkpoint.pt").exists()

@@ -35,7 +35,7 @@ def _tiny_cifar(root, n_train=96, n_test=32):
 def _tiny(method, root, **kw):
     base = dict(data_root=str(root), backbone="convnet_small", epochs=2, batch_size=32, warmup_epochs=1,
                 proj_hidden=32, proj_out=16, pred_hidden=32, info_batch=24, knn_k=10, linprobe_epochs=2,
-                device="cpu", ckpt_every=1)
+                device="cpu", ckpt_every=1, eval_every=1)  # every epoch's record (the recipe: every 5th)
     base.update(kw)
     return S.recipe(method, "cifar10", **base)
 
@@ -134,14 +134,19 @@ def test_config_without_recipe_fields_takes_the_recipe():
 
 
 def test_recipes_are_the_documented_ones():
+    # solo-learn's scripts/pretrain/cifar/{simclr,barlow,byol}.yaml: batch 256, LARS eta 0.02 with clip_lr
     c = S.recipe("simclr", "cifar10")
-    assert (c.backbone, c.batch_size, c.optimizer, c.temperature, c.epochs, c.proj_out) == ("resnet18", 512, "lars", 0.5, 200, 128)
+    assert (c.backbone, c.batch_size, c.optimizer, c.temperature, c.epochs, c.proj_hidden, c.proj_out) == (
+        "resnet18", 256, "lars", 0.2, 200, 2048, 256)
+    assert (c.blr, c.weight_decay, c.lars_eta, c.lars_ratio, c.lars_clip) == (0.4, 1e-4, 0.02, "lars", True)
     b = S.recipe("barlow", "cifar100")
     assert (b.bt_lam, b.proj_layers, b.proj_out, b.blr, b.weight_decay) == (0.0051, 3, 2048, 0.3, 1e-4)
     y = S.recipe("byol", "cifar10", epochs=1000)
     assert (y.byol_momentum, y.proj_hidden, y.pred_hidden, y.epochs, y.blr) == (0.99, 4096, 4096, 1000, 1.0)
     s = S.recipe("spectral", "cifar10")
-    assert S.sc_lambda(s) == pytest.approx(1 / 511)
+    assert S.sc_lambda(s) == pytest.approx(1 / 255)
+    d = S.recipe("simclr", "digits")  # the mini scale keeps MAE's LARS form
+    assert (d.lars_eta, d.lars_ratio, d.lars_clip) == (0.001, "update", False)
 
 
 @pytest.mark.parametrize("bad, match", [

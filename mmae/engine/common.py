@@ -1,12 +1,12 @@
 """The building blocks of the training engines: run directories, atomic checkpoints, JSON-lines
 logs, schedules, parameter groups, LARS, autocast and the non-finite-loss guard (the loop that
-uses them is :mod:`mmae.engine.loop`).
+uses them is [`mmae.engine.loop`][mmae.engine.loop]).
 
 One mechanism for both method families (masked image modeling and the Siamese methods), so a run
 of either kind looks the same on disk::
 
     out_dir/config.json     the run's configuration (a rerun with a different one is refused)
-    out_dir/log.jsonl       one JSON object per epoch (and per step with ``log_every``)
+    out_dir/log.jsonl       one JSON object per epoch (and per step with `log_every`)
     out_dir/checkpoint.pt   model, optimiser, position (epoch, step), config (written atomically;
                             the one before is kept as checkpoint.prev.pt)
     out_dir/metrics.json    final metrics; its presence means the run is finished
@@ -51,10 +51,10 @@ def seed_everything(seed: int) -> None:
 # ------------------------------------------------------------------ files
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never half.
+    """Write `data` to `path` so that a reader sees the old file or the new one, never half.
 
     The bytes go to a temporary file in the same directory, are flushed to disk, and replace the
-    target with ``os.replace`` (atomic on POSIX and Windows).
+    target with `os.replace` (atomic on POSIX and Windows).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ def _json_default(o):
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
-    """``torch.save`` through :func:`atomic_write_bytes`: an interrupted save leaves the previous
+    """`torch.save` through [`atomic_write_bytes`][mmae.engine.common.atomic_write_bytes]: an interrupted save leaves the previous
     checkpoint intact."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +104,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
 
 
 # What an official MAE / U-MAE / M-MAE checkpoint holds besides tensors, numbers, strings, lists and
-# dicts: the training script's arguments (``args``, an argparse Namespace of plain values)
+# dicts: the training script's arguments (`args`, an argparse Namespace of plain values)
 OFFICIAL_GLOBALS = (argparse.Namespace,)
 # what checkpoints of earlier versions of this package held besides those: numpy RNG states
 _LEGACY_GLOBALS = {"numpy.ndarray", "numpy.dtype", "numpy.core.multiarray._reconstruct",
@@ -124,10 +124,10 @@ def _unsafe_globals(path: Path) -> list[str]:
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
                     official: bool = False) -> dict | None:
-    """The checkpoint at ``path``, or ``None`` if there is none.
+    """The checkpoint at `path`, or `None` if there is none.
 
-    Always ``torch.load(weights_only=True)``: tensors, numbers, strings, lists and dicts, plus
-    `OFFICIAL_GLOBALS` when ``official`` (a checkpoint downloaded from the MAE / U-MAE / M-MAE
+    Always `torch.load(weights_only=True)`: tensors, numbers, strings, lists and dicts, plus
+    `OFFICIAL_GLOBALS` when `official` (a checkpoint downloaded from the MAE / U-MAE / M-MAE
     releases), and nothing else, so a crafted file cannot run code. A file that asks for anything
     else raises `UnsafeCheckpoint` naming what it asked for; a truncated or corrupt one ValueError."""
     path = Path(path)
@@ -155,14 +155,14 @@ def _prev(path: Path) -> Path:
 
 
 def save_checkpoint_keeping_previous(path: Path, state: dict) -> None:
-    """Keep the current checkpoint as ``*.prev.pt`` and write the new one atomically."""
+    """Keep the current checkpoint as `*.prev.pt` and write the new one atomically."""
     if path.exists():
         os.replace(path, _prev(path))
     save_checkpoint(path, state)
 
 
 def load_latest(path: Path, map_location="cpu") -> dict | None:
-    """The newest readable checkpoint among ``path`` and ``*.prev.pt`` (one line on stderr when the
+    """The newest readable checkpoint among `path` and `*.prev.pt` (one line on stderr when the
     newest is unreadable), or None when there is none."""
     prev = _prev(path)
     for candidate, fallback in ((path, prev), (prev, None)):
@@ -227,7 +227,7 @@ class JsonlLogger:
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
 
     def truncate(self, step: int) -> None:
-        """Keep the records written up to optimiser step ``step`` (a resumed run trains the rest
+        """Keep the records written up to optimiser step `step` (a resumed run trains the rest
         again), rewriting the file atomically."""
         if self.enabled and self.path.exists():
             kept = [r for r in self.read() if r.get("step", 0) <= step]
@@ -252,9 +252,9 @@ class RunDir:
         return json.loads(self.metrics_path.read_text()) if self.done else None
 
     def save_config(self, cfg: dict, ignore: Iterable[str] = ()) -> None:
-        """Record ``cfg``; if the directory already holds a different one, refuse to mix them.
+        """Record `cfg`; if the directory already holds a different one, refuse to mix them.
 
-        Fields in ``ignore`` (device, logging cadence, ...) may change between a run and its resumption.
+        Fields in `ignore` (device, logging cadence, ...) may change between a run and its resumption.
         """
         cfg = json.loads(json.dumps(cfg, default=_json_default))
         if self.config_path.exists():
@@ -276,8 +276,8 @@ class RunDir:
 # ------------------------------------------------------------------ schedules
 
 def lr_at(it: float, *, base_lr: float, warmup_iters: float, total_iters: float, min_lr: float = 0.0) -> float:
-    """Linear warmup from 0 over ``warmup_iters``, then half-cycle cosine to ``min_lr`` at
-    ``total_iters`` (the MAE recipe, evaluated per iteration; ``it`` may be fractional)."""
+    """Linear warmup from 0 over `warmup_iters`, then half-cycle cosine to `min_lr` at
+    `total_iters` (the MAE recipe, evaluated per iteration; `it` may be fractional)."""
     if it < warmup_iters:
         return base_lr * it / warmup_iters
     span = max(total_iters - warmup_iters, 1e-12)
@@ -286,7 +286,7 @@ def lr_at(it: float, *, base_lr: float, warmup_iters: float, total_iters: float,
 
 
 def cosine_momentum(it: float, total_iters: float, base: float = 0.996) -> float:
-    """BYOL's target momentum ``1 - (1 - base) (cos(pi it / T) + 1) / 2``, from ``base`` to 1."""
+    """BYOL's target momentum `1 - (1 - base) (cos(pi it / T) + 1) / 2`, from `base` to 1."""
     t = min(max(it / max(total_iters, 1e-12), 0.0), 1.0)
     return 1.0 - (1.0 - base) * (math.cos(math.pi * t) + 1.0) / 2.0
 
@@ -306,8 +306,8 @@ def param_groups(model: torch.nn.Module, weight_decay: float,
                  no_decay_names: Iterable[str] = ("cls_token", "pos_embed", "mask_token", "dist_token"),
                  layer_decay: float | None = None, num_layers: int | None = None) -> list[dict]:
     """Optimiser parameter groups: no weight decay on biases, norms (every parameter with
-    ``ndim <= 1``) and the named tokens; with ``layer_decay`` (ViT fine-tuning) each group also
-    carries ``lr_scale = layer_decay ** (num_layers + 1 - layer_id)``, applied by :func:`set_lr`."""
+    `ndim <= 1`) and the named tokens; with `layer_decay` (ViT fine-tuning) each group also
+    carries `lr_scale = layer_decay ** (num_layers + 1 - layer_id)`, applied by [`set_lr`][mmae.engine.common.set_lr]."""
     if layer_decay is not None and num_layers is None:
         raise ValueError("layer_decay needs num_layers (the number of transformer blocks)")
     skip = tuple(no_decay_names)
@@ -335,20 +335,30 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 class LARS(torch.optim.Optimizer):
     """LARS (You et al., 2017) as used by MAE's linear probe and SimCLR/BYOL/Barlow Twins.
 
-    For a weight matrix (``ndim > 1``): $u = g + \\text{wd}\\, w$, scaled by the trust ratio
-    $\\eta \\|w\\| / \\|u\\|$ (1 where a norm is 0), then heavy-ball momentum. Biases and norms
-    (``ndim <= 1``) get neither weight decay nor the trust ratio. Each group is updated with
-    ``torch._foreach_*`` kernels (a handful of launches for all its parameters, not several per
-    parameter), and ``torch.where`` keeps the step free of host synchronisation.
+    For a weight matrix (`ndim > 1`): $u = g + \\text{wd}\\, w$, scaled by the trust ratio $q$,
+    then heavy-ball momentum. Biases and norms (`ndim <= 1`) get neither weight decay nor the
+    trust ratio. Two published forms of $q$ (1 where a norm is 0):
+
+    - `trust_ratio="update"` (MAE's linear probe): $q = \\eta \\|w\\| / \\|u\\|$;
+    - `trust_ratio="lars"` (You et al., Eq. 6; solo-learn):
+      $q = \\eta \\|w\\| / (\\|g\\| + \\text{wd} \\|w\\| + \\epsilon)$, $\\epsilon = 10^{-8}$.
+
+    `clip_lr` (solo-learn's `clip_lr`) caps the layer's rate at the global one:
+    $q \\leftarrow \\min(q / \\text{lr}, 1)$. Each group is updated with `torch._foreach_*`
+    kernels (a handful of launches for all its parameters, not several per parameter), and
+    `torch.where` keeps the step free of host synchronisation.
     """
 
+    RATIOS = ("update", "lars")
+
     def __init__(self, params, lr: float = 0.0, weight_decay: float = 0.0, momentum: float = 0.9,
-                 trust_coefficient: float = 0.001):
-        if lr < 0 or weight_decay < 0 or not 0 <= momentum < 1 or trust_coefficient <= 0:
+                 trust_coefficient: float = 0.001, trust_ratio: str = "update", clip_lr: bool = False):
+        if (lr < 0 or weight_decay < 0 or not 0 <= momentum < 1 or trust_coefficient <= 0
+                or trust_ratio not in self.RATIOS):
             raise ValueError(f"invalid LARS hyper-parameters: lr={lr}, weight_decay={weight_decay}, "
-                             f"momentum={momentum}, trust_coefficient={trust_coefficient}")
+                             f"momentum={momentum}, trust_coefficient={trust_coefficient}, trust_ratio={trust_ratio!r}")
         super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum,
-                                      trust_coefficient=trust_coefficient))
+                                      trust_coefficient=trust_coefficient, trust_ratio=trust_ratio, clip_lr=clip_lr))
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -365,9 +375,18 @@ class LARS(torch.optim.Optimizer):
             if mats:
                 w = [params[i] for i in mats]
                 u = torch._foreach_add([updates[i] for i in mats], w, alpha=g["weight_decay"])
-                w_norm, u_norm = torch.stack(torch._foreach_norm(w)), torch.stack(torch._foreach_norm(u))
-                q = torch.where((w_norm > 0) & (u_norm > 0), g["trust_coefficient"] * w_norm / u_norm,
-                                torch.ones_like(w_norm))
+                w_norm = torch.stack(torch._foreach_norm(w))
+                if g.get("trust_ratio", "update") == "lars":
+                    g_norm = torch.stack(torch._foreach_norm([updates[i] for i in mats]))
+                    ok = (w_norm > 0) & (g_norm > 0)
+                    q = g["trust_coefficient"] * w_norm / (g_norm + g["weight_decay"] * w_norm + 1e-8)
+                else:
+                    u_norm = torch.stack(torch._foreach_norm(u))
+                    ok = (w_norm > 0) & (u_norm > 0)
+                    q = g["trust_coefficient"] * w_norm / u_norm
+                if g.get("clip_lr", False) and g["lr"] > 0:
+                    q = torch.clamp(q / g["lr"], max=1.0)
+                q = torch.where(ok, q, torch.ones_like(w_norm))
                 torch._foreach_mul_(u, list(q.unbind()))
                 for i, ui in zip(mats, u):
                     updates[i] = ui
@@ -397,7 +416,7 @@ class NonFiniteLoss(RuntimeError):
 
 
 class FiniteGuard:
-    """Accumulates ``isfinite(loss)`` on the device at every step (no host sync) and checks it
+    """Accumulates `isfinite(loss)` on the device at every step (no host sync) and checks it
     only when asked, typically before a checkpoint, so a non-finite model is never saved."""
 
     def __init__(self):
@@ -418,7 +437,7 @@ class FiniteGuard:
 # ------------------------------------------------------------------ misc
 
 def progress(iterable, total: int | None = None, desc: str = "", enabled: bool | None = None):
-    """A tqdm bar on the main rank when stderr is a terminal (or ``enabled=True``); plain
+    """A tqdm bar on the main rank when stderr is a terminal (or `enabled=True`); plain
     iteration otherwise, so logs and CI output stay clean."""
     if enabled is None:
         enabled = dist.is_main() and sys.stderr.isatty()
@@ -429,7 +448,7 @@ def progress(iterable, total: int | None = None, desc: str = "", enabled: bool |
 
 
 def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"``: CUDA if available, else CPU. A CUDA request without CUDA raises ValueError."""
+    """`"auto"`: CUDA if available, else CPU. A CUDA request without CUDA raises ValueError."""
     if spec in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(spec)

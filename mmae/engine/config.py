@@ -1,15 +1,18 @@
 """The configuration every engine shares, and the command line built from it.
 
 Each engine's configuration is a dataclass derived from `TrainConfig`. Its field defaults are the
-published recipe; its ``MINI`` dict is what the mini-scale recipe (the digits on a CPU) changes,
-applied by ``mini()``. Those two are the only places a recipe's numbers are written: ``mmae.experiments`` and ``reproduce.py``
-start from them and state only what a target changes.
+`paper` recipe (the method as the paper writes it, with the published protocols); its `AUTHORS`
+dict is what the `authors` recipe changes (the behaviour of the authors' published code, which
+produced the paper's numbers), and its `MINI` dict what the mini-scale recipe (the digits on a CPU)
+changes; `TrainConfig.build` lays them over each other and records the recipe's name in the
+configuration. Those are the only places a recipe's numbers are written: `mmae.experiments` and
+`reproduce.py` start from them and state only what a target changes.
 
-``batch_size`` is always the **global** batch: the images that one optimiser step averages over,
+`batch_size` is always the **global** batch: the images that one optimiser step averages over,
 summed over processes and gradient-accumulation micro-steps. The loop splits it
 (`mmae.engine.batches.split_batch`): each of the $W$ processes takes $B / W$ images per step,
-in ``accum_iter`` micro-batches that fit ``max_micro_batch`` (a per-device memory cap). The learning
-rate follows the linear scaling rule ``lr = blr * batch_size / 256`` unless ``lr`` is given.
+in `accum_iter` micro-batches that fit `max_micro_batch` (a per-device memory cap). The learning
+rate follows the linear scaling rule `lr = blr * batch_size / 256` unless `lr` is given.
 """
 from __future__ import annotations
 
@@ -22,7 +25,10 @@ from dataclasses import dataclass
 
 from mmae.cli import EXIT_DIVERGED, EXIT_PREEMPTED, Parser, error_line, fail
 
-__all__ = ["TrainConfig", "RESUMABLE", "engine_main", "base_lr"]
+__all__ = ["TrainConfig", "RECIPES", "RESUMABLE", "engine_main", "base_lr"]
+
+# the two named recipes (see the module docstring and the "Paper, code and this reproduction" page)
+RECIPES = ("paper", "authors")
 
 # fields that may change when a run is resumed: they change neither the samples, nor the masks,
 # nor the updates (the split of the global batch changes only the order of floating-point sums)
@@ -52,9 +58,12 @@ class TrainConfig:
     compile: bool = False           # torch.compile the training module
     progress: bool = False          # a progress bar even when stderr is not a terminal
     resume: bool = True             # resume from the run directory's checkpoint
+    recipe: str = "paper"           # paper | authors: the recipe the values were built from (`build`)
 
     def __post_init__(self):
         self._check_types()
+        if self.recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
         for name in ("epochs", "batch_size", "eval_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -84,25 +93,37 @@ class TrainConfig:
             if not ok:
                 raise ValueError(f"invalid {f.name}: {v!r} (expected {' or '.join(a.__name__ for a in allowed)})")
 
-    # the mini-scale recipe: what differs from the published one (the field defaults)
+    # what the authors' code does differently from the paper recipe (the field defaults)
+    AUTHORS: typing.ClassVar[dict] = {}
+    # the mini-scale recipe: what differs at the mini scale (laid over either recipe)
     MINI: typing.ClassVar[dict] = {}
 
     @classmethod
-    def mini(cls, **overrides):
-        """The mini-scale recipe (`MINI` over the published defaults), with ``overrides``."""
-        return cls(**{**cls.MINI, **overrides})
+    def defaults(cls, mini: bool = False, name: str = "paper") -> dict:
+        """Every field's value in the named recipe (at the mini scale if `mini`), without validation."""
+        if name not in RECIPES:
+            raise ValueError(f"recipe must be one of {RECIPES}, got {name!r}")
+        return {**{f.name: f.default for f in dataclasses.fields(cls)}, **(cls.AUTHORS if name == "authors" else {}),
+                **(cls.MINI if mini else {}), "recipe": name}
 
     @classmethod
-    def recipe(cls, mini: bool = False) -> dict:
-        """Every field's value in the published (or the mini) recipe, without validation."""
-        return {**{f.name: f.default for f in dataclasses.fields(cls)}, **(cls.MINI if mini else {})}
+    def build(cls, recipe: str = "paper", mini: bool = False, **overrides):
+        """The configuration of the named recipe (at the mini scale if `mini`), with `overrides`."""
+        cls.defaults(mini, recipe)  # validates the name
+        overlay = {**(cls.AUTHORS if recipe == "authors" else {}), **(cls.MINI if mini else {}), "recipe": recipe}
+        return cls(**{**overlay, **overrides})
+
+    @classmethod
+    def mini(cls, **overrides):
+        """The mini-scale recipe, with `overrides` (`recipe=` names the recipe, default `paper`)."""
+        return cls.build(overrides.pop("recipe", "paper"), True, **overrides)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
 def base_lr(cfg: TrainConfig) -> float:
-    """The peak learning rate: ``lr``, or the linear scaling rule ``blr * batch_size / 256``."""
+    """The peak learning rate: `lr`, or the linear scaling rule `blr * batch_size / 256`."""
     return cfg.lr or cfg.blr * cfg.batch_size / 256
 
 
@@ -112,10 +133,16 @@ def _flag_type(t):
     return t if t in (int, float, str) else str
 
 
+def _recipe_help(config_cls, f) -> str:
+    """A field's value in the paper recipe, and in the authors' where it differs (for `--help`)."""
+    extra = f"; authors recipe: {config_cls.AUTHORS[f.name]!r}" if f.name in config_cls.AUTHORS else ""
+    return f"(paper recipe: {f.default!r}{extra})"
+
+
 def engine_main(config_cls, run_fn, argv=None, prog: str = "", doc: str = "") -> int:
-    """The command line of an engine, built from its config dataclass: ``--field-name VALUE``
-    (booleans as ``--flag`` / ``--no-flag``), ``--out`` and ``--mini`` (start from the mini-scale
-    recipe instead of the published one). Prints the final metrics as JSON on success.
+    """The command line of an engine, built from its config dataclass: `--field-name VALUE`
+    (booleans as `--flag` / `--no-flag`), `--recipe paper|authors`, `--out` and `--mini`
+    (start from the mini-scale recipe). Prints the final metrics as JSON on success.
 
     Exit codes (`mmae.cli`): 0 done; 1 the loss became non-finite; 2 bad input (one line);
     75 stopped by SIGTERM / SIGUSR1 with its checkpoint written (rerun the command to resume)."""
@@ -131,15 +158,15 @@ def engine_main(config_cls, run_fn, argv=None, prog: str = "", doc: str = "") ->
         # only the options given on the command line override the recipe
         if hints[f.name] is bool:
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
-                           help=f"(published recipe: {f.default})")
+                           help=_recipe_help(config_cls, f))
         else:
             p.add_argument(flag, type=_flag_type(hints[f.name]), default=argparse.SUPPRESS,
-                           help=f"(published recipe: {f.default!r})")
+                           help=_recipe_help(config_cls, f))
     args = vars(p.parse_args(argv))
     out, mini = args.pop("out"), args.pop("mini")
     main_rank = True
     try:
-        cfg = config_cls.mini(**args) if mini else config_cls(**args)
+        cfg = config_cls.build(args.pop("recipe", "paper"), mini, **args)
         metrics = run_fn(cfg, out)
         main_rank = dist.is_main()
     except ValueError as e:

@@ -3,15 +3,16 @@
     python -m mmae.engine.linprobe --pretrained runs/mmae_b --dataset imagenet --data-root /data/imagenet \\
         --out runs/mmae_b_lin
 
-The encoder is frozen; its CLS token after the final norm feeds ``BatchNorm1d(affine=False,
-eps=1e-6)`` and a linear layer (``head.0``, ``head.1``, the layout of MAE's linear-probe
-checkpoints). LARS without weight decay, ``lr = blr * batch_size / 256`` with ``blr = 0.1``, global
+The encoder is frozen; its CLS token after the final norm feeds `BatchNorm1d(affine=False,
+eps=1e-6)` and a linear layer (`head.0`, `head.1`, the layout of MAE's linear-probe
+checkpoints). LARS without weight decay, `lr = blr * batch_size / 256` with `blr = 0.1`, global
 batch 16384 (micro-batches of at most 1024 per process, accumulated), 90 epochs with 10 of warm-up,
-RandomResizedCrop + flip. Reports top-1 / top-5 on the test / validation split.
+RandomResizedCrop + flip. Reports top-1 / top-5 on the test / validation split. The `authors`
+recipe (`AUTHORS`) is M-MAE's script: global batch 8192, blr 0.05 (lr 1.6).
 
-``pretrained`` is a pretraining run directory (its ``config.json`` gives the model size and patch
-size), our ``checkpoint.pt``, or an official MAE / U-MAE / M-MAE ``.pth`` (give ``--model`` and
-``--patch-size`` then).
+`pretrained` is a pretraining run directory (its `config.json` gives the model size and patch
+size), our `checkpoint.pt`, or an official MAE / U-MAE / M-MAE `.pth` (give `--model` and
+`--patch-size` then).
 """
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ class LinProbeConfig(MIMConfig):
     eval_every: int = 10
     ckpt_every: int = 10
 
+    # M-MAE's linprobe.sh: 8 GPUs x 256 x accum 4 = 8192 images, blr 0.05 (lr 1.6)
+    AUTHORS: ClassVar[dict] = dict(batch_size=8192, blr=0.05)
+
     def __post_init__(self):
         if not self.pretrained:
             raise ValueError("pretrained is required: a pretraining run directory or checkpoint file")
@@ -59,7 +63,7 @@ class LinProbeConfig(MIMConfig):
 
 
 def build_probe(size: str, patch_size: int, dataset: str, state: dict | None = None) -> VisionTransformer:
-    """CLS-feature ViT with ``head = Sequential(BatchNorm1d(affine=False), Linear)``, encoder frozen."""
+    """CLS-feature ViT with `head = Sequential(BatchNorm1d(affine=False), Linear)`, encoder frozen."""
     info = data_info(dataset)
     model = build_vit(size, img_size=info.img_size, patch_size=patch_size, in_chans=info.in_chans,
                       num_classes=info.num_classes, global_pool=False)

@@ -5,21 +5,21 @@ pass on a micro-batch (`Task.step`), what follows an optimiser update (`Task.aft
 BYOL's target), its evaluation and its final metrics. `fit` owns the rest:
 
 - **steps**: the global batches of `mmae.engine.batches.TrainBatches`, split over processes
-  and micro-steps; DDP all-reduces gradients only on the last micro-step (``no_sync``, also when the
+  and micro-steps; DDP all-reduces gradients only on the last micro-step (`no_sync`, also when the
   module is compiled); the learning rate is set per optimiser step (linear warm-up, half-cycle cosine);
-  torch's global generator is reseeded per micro-step from ``(seed, step, rank, micro-step)``, so what
+  torch's global generator is reseeded per micro-step from `(seed, step, rank, micro-step)`, so what
   still draws from it (drop path, mixup) needs no saved state to resume exactly;
-- **the non-finite guard**: ``isfinite(loss)`` accumulates on the device and is checked (one sync)
+- **the non-finite guard**: `isfinite(loss)` accumulates on the device and is checked (one sync)
   before every log record and checkpoint, so a diverged model is never saved;
-- **evaluation and logging**: one JSON record per epoch (``"epoch"``, ``"step"``, the mean of each
-  statistic over the epoch, the lr, images/s, the task's evaluation every ``eval_every`` epochs),
-  optionally a record every ``log_every`` steps, and an initial record (epoch 0) if the task evaluates
+- **evaluation and logging**: one JSON record per epoch (`"epoch"`, `"step"`, the mean of each
+  statistic over the epoch, the lr, images/s, the task's evaluation every `eval_every` epochs),
+  optionally a record every `log_every` steps, and an initial record (epoch 0) if the task evaluates
   its initialisation;
-- **checkpoints**: every ``ckpt_every`` epochs, after the last, every ``ckpt_minutes`` of wall-clock
+- **checkpoints**: every `ckpt_every` epochs, after the last, every `ckpt_minutes` of wall-clock
   time (mid-epoch), and when the process receives SIGTERM or SIGUSR1 (what cluster schedulers send
   before preempting a job or at the time limit). Every process finishes its current step, rank 0
   writes the checkpoint atomically, and `fit` raises `Preempted` (the command line exits with 75).
-  The previous checkpoint is kept as ``checkpoint.prev.pt``; a truncated or corrupt latest checkpoint
+  The previous checkpoint is kept as `checkpoint.prev.pt`; a truncated or corrupt latest checkpoint
   is reported in one line and the run resumes from the previous one;
 - **resume**: rerunning the same command restores model, optimiser, the task's state and the
   position (epoch and step, also mid-epoch, with the epoch's running sums), rewrites the log to that
@@ -52,8 +52,8 @@ class Preempted(Exception):
 
 
 class Task:
-    """What an engine gives the loop. ``model`` is what the checkpoint holds; ``module`` (default:
-    ``model``) is what DDP wraps and `step` calls as ``net``."""
+    """What an engine gives the loop. `model` is what the checkpoint holds; `module` (default:
+    `model`) is what DDP wraps and `step` calls as `net`."""
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
@@ -63,9 +63,13 @@ class Task:
     def module(self) -> nn.Module:
         return self.model
 
+    def begin_step(self, micro: list[Batch]) -> None:
+        """Before the micro-steps of an optimiser step, with all of this process's micro-batches of it
+        (under autocast), e.g. the first pass of gradient caching of a batch-level regulariser."""
+
     def step(self, net: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
-        """The forward pass on one micro-batch: ``{"loss": scalar, ...}``; every value a 0-d tensor
-        (its epoch mean is logged). Runs under autocast; the loop calls ``backward``."""
+        """The forward pass on one micro-batch: `{"loss": scalar, ...}`; every value a 0-d tensor
+        (its epoch mean is logged). Runs under autocast; the loop calls `backward`."""
         raise NotImplementedError
 
     def train(self) -> None:
@@ -73,11 +77,11 @@ class Task:
         self.model.train()
 
     def after_update(self, it: int, total: int) -> dict:
-        """After optimiser step ``it`` of ``total`` (e.g. BYOL's target update); returns values to log."""
+        """After optimiser step `it` of `total` (e.g. BYOL's target update); returns values to log."""
         return {}
 
     def evaluate(self, epoch: int) -> dict:
-        """Called on every rank after ``epoch`` epochs (0: the initialisation); returns floats."""
+        """Called on every rank after `epoch` epochs (0: the initialisation); returns floats."""
         return {}
 
     def state_dict(self) -> dict:
@@ -89,7 +93,7 @@ class Task:
 
 
 def open_run(cfg: TrainConfig, out_dir) -> tuple[torch.device, RunDir, dict | None]:
-    """The start of every engine's run: the device, the process group (under ``torchrun``), the run
+    """The start of every engine's run: the device, the process group (under `torchrun`), the run
     directory with its configuration recorded (a directory holding another configuration is refused)
     and, when the run is already finished, its metrics."""
     resolve_device(cfg.device)  # a CUDA request on a machine without CUDA is a ValueError
@@ -159,7 +163,7 @@ class _Control:
 # ------------------------------------------------------------------ the loop
 
 def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: torch.device, desc: str) -> list[dict]:
-    """Train ``task`` for ``cfg.epochs`` epochs (resuming from ``rd``'s checkpoint); returns the
+    """Train `task` for `cfg.epochs` epochs (resuming from `rd`'s checkpoint); returns the
     main rank's log records (empty on the other ranks)."""
     split, steps = data.split, data.steps_per_epoch
     total, rank = cfg.epochs * steps, dist.get_rank()
@@ -218,6 +222,8 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
                 lr = lr_at(it, base_lr=peak, warmup_iters=cfg.warmup_epochs * steps, total_iters=total,
                            min_lr=cfg.min_lr)
                 set_lr(task.optimizer, lr)
+                with autocast(device, cfg.amp):
+                    task.begin_step(micro)
                 step_sum = None
                 for k, batch in enumerate(micro):
                     torch.manual_seed(key32(cfg.seed, it, rank, k))

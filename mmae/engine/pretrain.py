@@ -5,20 +5,35 @@
     torchrun --nproc_per_node 8 -m mmae.engine.pretrain ...        # the same run, on 8 GPUs
     python -m mmae.engine.pretrain --mini --method mmae --out runs/mini    # digits, mini-b, on a CPU
 
-Objective per step: ``mae + lam * R(Z)`` where ``Z`` is the batch of CLS features gathered across
-processes (`mmae.dist.all_gather_cat`) and ``R`` is
+Objective per step: `mae + lam * R(Z)` where `Z` is the batch of CLS features of the whole
+**global** batch and `R` is
 
-- ``method="mae"``:  nothing (He et al., 2022);
-- ``method="umae"``: `mmae.losses.uniformity_loss` (U-MAE, Zhang et al., 2022), ``tau``;
-- ``method="mmae"``: `mmae.losses.tcr_loss` (M-MAE, Eq. (11)), ``mu``.
+- `method="mae"`:  nothing (He et al., 2022);
+- `method="umae"`: `mmae.losses.uniformity_loss` (U-MAE, Zhang et al., 2022), `tau`;
+- `method="mmae"`: `mmae.losses.tcr_loss` (M-MAE, Eq. (11)), `mu`.
 
-With gradient accumulation (a global batch larger than ``max_micro_batch`` per process) ``R`` is
-computed on each micro-step's gathered batch.
+`R` compares every pair of features of the global batch, so it is not a sum over micro-batches.
+It is computed exactly, whatever the number of processes and of accumulation micro-steps, by
+gradient caching: the step first encodes each of its micro-batches without autograd (the same crops
+and masks: the encoder over the visible patches, once more per step), gathers the features of the
+global batch, computes `R` and its gradient $G = \\partial R / \\partial Z$ once, and then every
+micro-step backpropagates its MAE loss plus $\\langle G_k, z_k \\rangle$ for its own rows $k$. Without
+accumulation the step's own features serve and there is no extra pass. The logged `reg_loss` is
+`R` of the global batch.
 
-Recipe (MAE): AdamW (0.9, 0.95), weight decay 0.05 except norms, biases, tokens and position
-embeddings, ``lr = blr * batch_size / 256`` with ``blr = 1.5e-4``, linear warm-up then cosine per
-step, bf16 autocast on CUDA, mask ratio 0.75, normalised-pixel targets. The paper (Sec. 6.1) uses
-U-MAE's settings: 200 epochs, global batch 1024, ``lam = 0.01``, ``mu = 1`` (ViT-B) / ``3`` (ViT-L).
+Two recipes (`mmae.engine.config.RECIPES`): `paper` is the objective as the paper writes it (the
+correct gradient of `mae + lam * R`, `z` normalised once); `authors` reproduces the published
+code (`AUTHORS`): its feature gather returns each process its own slice of the gradient without
+summing over processes, so on the 8 GPUs of the published runs the regulariser's gradient was 1/8
+of the true one (`reg_grad_scale = 1/8`, whatever the user's world size); it normalises the CLS
+token twice (`renorm_cls`) and trains an online linear classifier on the detached features
+(`online_classifier`, whose accuracy is logged). Both recipes decay the CLS and mask tokens, as
+MAE, U-MAE and M-MAE pretraining do (timm 0.3.2's `add_weight_decay` exempts only 1-D parameters).
+
+Recipe (MAE): AdamW (0.9, 0.95), weight decay 0.05 except norms and biases, `lr = blr * batch_size
+/ 256` with `blr = 1.5e-4`, linear warm-up then cosine per step, bf16 autocast on CUDA, mask ratio
+0.75, normalised-pixel targets. The paper (Sec. 6.1) uses U-MAE's settings: 200 epochs, global batch
+1024, `lam = 0.01`, `mu = 1` (ViT-B) / `3` (ViT-L).
 
 A sample's mask and crop are drawn from its keyed generator (`mmae.data.keyed`), so they do not
 depend on the number of processes or on accumulation. Each epoch's log record holds the losses,
@@ -27,11 +42,13 @@ fixed held-out batch (Figure 4); the loop (`mmae.engine.loop`) checkpoints and r
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import ClassVar
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from mmae import dist
 from mmae.data import data_info
@@ -45,9 +62,11 @@ from mmae.engine.mim import (MIMConfig, default_patch_size, features_erank, held
 from mmae.losses import MIM_METHODS, tcr_loss, uniformity_loss
 from mmae.models import mae_vit
 
-__all__ = ["PretrainConfig", "PretrainTask", "run", "main", "METHODS", "regularizer"]
+__all__ = ["PretrainConfig", "PretrainTask", "run", "main", "METHODS", "regularizer", "AUTHORS_WORLD_SIZE"]
 
 METHODS = MIM_METHODS
+# the published U-MAE / M-MAE runs: 8 GPUs x 128 images, no accumulation (their pretrain.sh)
+AUTHORS_WORLD_SIZE = 8
 
 
 @dataclass
@@ -69,6 +88,12 @@ class PretrainConfig(MIMConfig):
     crop_scale_min: float = 0.2
     erank_batch: int = 256           # size of the fixed held-out batch for the effective rank
     ckpt_every: int = 20
+    reg_grad_scale: float = 1.0      # factor on the regulariser's gradient (not its value); authors: 1/8
+    renorm_cls: bool = False         # normalise the CLS token twice, as the authors' code does
+    online_classifier: bool = False  # the authors' online linear classifier on detached features
+
+    # the published code's behaviour (module docstring)
+    AUTHORS: ClassVar[dict] = dict(reg_grad_scale=1.0 / AUTHORS_WORLD_SIZE, renorm_cls=True, online_classifier=True)
 
     def __post_init__(self):
         super().__post_init__()
@@ -76,6 +101,8 @@ class PretrainConfig(MIMConfig):
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if not 0.0 <= self.mask_ratio < 1.0:
             raise ValueError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
+        if not 0.0 < self.reg_grad_scale <= 1.0:
+            raise ValueError(f"reg_grad_scale must be in (0, 1], got {self.reg_grad_scale}")
         if self.lam < 0 or self.mu < 0 or self.tau <= 0:
             raise ValueError(f"need lam >= 0, mu >= 0, tau > 0; got lam={self.lam}, mu={self.mu}, tau={self.tau}")
         if self.erank_batch < 2:
@@ -88,15 +115,27 @@ class PretrainConfig(MIMConfig):
 
 
 def regularizer(z: torch.Tensor, cfg: PretrainConfig) -> torch.Tensor:
-    """``R(Z)`` on the gathered batch: the U-MAE uniformity loss or M-MAE's ``-TCR`` (Eq. (11)).
+    """`R(Z)` of a batch of features: the U-MAE uniformity loss or M-MAE's `-TCR` (Eq. (11)).
 
     Computed in float32 outside autocast: both compare all B^2 pairs of features, which bf16's
     8-bit mantissa would blur."""
     with torch.autocast(device_type=z.device.type, enabled=False):
-        zg = dist.all_gather_cat(z.float())
         if cfg.method == "mmae":
-            return tcr_loss(zg, cfg.mu)
-        return uniformity_loss(zg, cfg.tau)
+            return tcr_loss(z.float(), cfg.mu)
+        return uniformity_loss(z.float(), cfg.tau)
+
+
+def global_regularizer(z_local: torch.Tensor, cfg: PretrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """`R` of the global batch and its gradient with respect to this process's rows `z_local`.
+
+    Every process gathers the same global batch and computes the same `R`; the gradient of its
+    own rows is all it backpropagates (the gradient-caching step of the module docstring)."""
+    zg = dist.all_gather_cat(z_local.detach().float()).requires_grad_(True)
+    with torch.enable_grad():
+        r = regularizer(zg, cfg)
+        (g,) = torch.autograd.grad(r, zg)
+    lo = dist.get_rank() * z_local.shape[0]
+    return r.detach(), g[lo:lo + z_local.shape[0]]
 
 
 class PretrainTask(Task):
@@ -106,23 +145,56 @@ class PretrainTask(Task):
         info = data_info(cfg.dataset)
         self.cfg, self.device = cfg, device
         self.model = mae_vit(cfg.model, img_size=info.img_size, patch_size=cfg.patch_size or default_patch_size(cfg.dataset),
-                             in_chans=info.in_chans, norm_pix_loss=cfg.norm_pix_loss).to(device)
+                             in_chans=info.in_chans, norm_pix_loss=cfg.norm_pix_loss, renorm_cls=cfg.renorm_cls,
+                             num_classes=info.num_classes if cfg.online_classifier else 0).to(device)
         self.num_patches = self.model.patch_embed.num_patches
-        self.optimizer = make_adamw(param_groups(self.model, cfg.weight_decay), base_lr(cfg), (cfg.beta1, cfg.beta2),
-                                    device)
+        # the tokens are decayed, as in MAE / U-MAE / M-MAE pretraining (module docstring)
+        self.optimizer = make_adamw(param_groups(self.model, cfg.weight_decay, no_decay_names=()), base_lr(cfg),
+                                    (cfg.beta1, cfg.beta2), device)
         # ImageNet crops are decoded on the CPU (keyed in the data set); the small data sets crop here
         self.aug = GpuAugment("pretrain", info.mean, info.std, info.img_size, crop=cfg.dataset != "imagenet",
                               flip=info.flip, scale=(cfg.crop_scale_min, 1.0))
         self.plain = GpuAugment("eval", info.mean, info.std, info.img_size)
         self.heldout = heldout_batch(cfg.dataset, cfg.data_root, cfg.erank_batch, device) if dist.is_main() else None
+        self._cache: list | None = None  # per micro-step: (R, this micro-batch's rows of G)
+        self._k = 0
+
+    def _inputs(self, x: torch.Tensor, gen) -> tuple:
+        """The model's inputs: this sample's crop, the mask ratio and its mask noise, whoever computes them."""
+        return self.aug(x, gen=gen), self.cfg.mask_ratio, gen.rand(self.num_patches)
+
+    def begin_step(self, micro: list[Batch]) -> None:
+        self._k, self._cache, self._accum = 0, None, len(micro)
+        if self.cfg.method == "mae" or len(micro) == 1:
+            return  # no regulariser, or the step's own features are the process's whole share
+        with torch.no_grad():  # the first pass of gradient caching; copies of the keyed generators, so
+            # that the micro-steps draw the same crops and masks again
+            z = torch.cat([self.model.masked_feature(*self._inputs(b.x, copy.copy(b.gen))) for b in micro])
+        r, g = global_regularizer(z, self.cfg)
+        self._cache = [(r, gk) for gk in g.split([len(b.x) for b in micro])]
 
     def step(self, net, batch: Batch) -> dict:
         cfg = self.cfg
-        x = self.aug(batch.x, gen=batch.gen)
-        noise = batch.gen.rand(self.num_patches)  # this sample's mask, whoever computes it
-        mae, _, _, z = net(x, cfg.mask_ratio, noise)
-        reg = regularizer(z, cfg) if cfg.method != "mae" else torch.zeros((), device=mae.device)
-        return {"loss": mae + cfg.lam * reg, "mae_loss": mae, "reg_loss": reg}
+        out = net(*self._inputs(batch.x, batch.gen))
+        mae, z = out[0], out[3]
+        stats = {}
+        if cfg.method == "mae":
+            reg = torch.zeros((), device=mae.device)
+            loss = mae
+        else:
+            r, g = self._cache[self._k] if self._cache is not None else global_regularizer(z, cfg)
+            # value R; gradient reg_grad_scale * <G_k, dz_k>, times accum x world size because the
+            # loop averages micro-steps and DDP averages processes, while R's gradient is their sum
+            surrogate = (z.float() * g).sum() * (self._accum * dist.get_world_size() * cfg.reg_grad_scale)
+            reg = r + (surrogate - surrogate.detach())
+            loss = mae + cfg.lam * reg
+        if cfg.online_classifier:
+            logits = out[4].float()
+            ce = F.cross_entropy(logits, batch.y)
+            loss = loss + ce  # reaches only `fc`: its input is detached
+            stats = {"online_ce": ce, "online_acc": (logits.argmax(1) == batch.y).float().mean() * 100}
+        self._k += 1
+        return {"loss": loss, "mae_loss": mae, "reg_loss": reg.detach(), **stats}
 
     def evaluate(self, epoch: int) -> dict:
         if not dist.is_main():
@@ -131,7 +203,7 @@ class PretrainTask(Task):
 
 
 def run(cfg: PretrainConfig, out_dir: str | Path) -> dict:
-    """Pretrain (or resume, or return the metrics of a finished run in ``out_dir``)."""
+    """Pretrain (or resume, or return the metrics of a finished run in `out_dir`)."""
     device, rd, done = open_run(cfg, out_dir)
     if done is not None:
         return done

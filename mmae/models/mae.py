@@ -1,14 +1,17 @@
 """The masked autoencoder (He et al., 2022) of Section 3.2, Eq. (4), in the public MAE code's
-``models_mae.py`` layout and calling convention.
+`models_mae.py` layout and calling convention.
 
-Notation (Section 3.2): an image ``x_i`` is cut into ``n`` patches; a random binary mask ``m_i``
-keeps ``x_i^(1) = x_i . m_i`` for the encoder ``f`` and asks the decoder ``g`` to predict the rest,
-``x_i^(2) = x_i . (1 - m_i)``. The representation ``z_i = f(x_i^(1))`` on which U-MAE's and
-M-MAE's regularisers act (Eq. 11) is, as in the authors' code, the encoder's CLS token after the
-final LayerNorm, computed on the masked input.
+Notation (Section 3.2): an image `x_i` is cut into `n` patches; a random binary mask `m_i`
+keeps `x_i^(1) = x_i . m_i` for the encoder `f` and asks the decoder `g` to predict the rest,
+`x_i^(2) = x_i . (1 - m_i)`. The representation `z_i = f(x_i^(1))` on which U-MAE's and
+M-MAE's regularisers act (Eq. 11) is the encoder's CLS token after the final LayerNorm, computed on
+the masked input. The authors' U-MAE / M-MAE code applies that LayerNorm a second time to the
+(already normalised) CLS token before the regulariser; `renorm_cls=True` does the same (the
+`authors` recipe). `num_classes > 0` adds their online linear classifier (`fc_norm`, `fc`:
+their parameter layout, so state dicts load strictly both ways), trained on the detached `z`.
 
-Our ``mask`` follows the public code: ``mask[i, j] = 1`` when patch ``j`` is *removed*, i.e. it is
-the paper's ``1 - m_i``.
+Our `mask` follows the public code: `mask[i, j] = 1` when patch `j` is *removed*, i.e. it is
+the paper's `1 - m_i`.
 """
 from __future__ import annotations
 
@@ -38,21 +41,23 @@ DECODER_SIZES: dict[str, tuple[int, int, int]] = {
 
 class MaskedAutoencoderViT(nn.Module):
     """MAE with a ViT encoder and a narrow ViT decoder; constructor keywords and
-    ``forward(imgs, mask_ratio) -> (loss, pred, mask, z)`` as in the public code, plus ``z``.
+    `forward(imgs, mask_ratio) -> (loss, pred, mask, z)` as in the public code, plus `z`.
 
-    - ``loss``: :func:`mmae.losses.mae_loss` (mean squared error on the removed patches, per-patch
-      normalised targets when ``norm_pix_loss``); 0 when ``mask_ratio = 0`` (nothing to predict).
-    - ``pred``: ``(N, L, p*p*C)`` reconstruction of every patch (use :meth:`unpatchify`).
-    - ``mask``: ``(N, L)``, 1 = removed.
-    - ``z``: ``(N, E)`` CLS token after the encoder's final norm (the regularisers' input).
+    - `loss`: [`mmae.losses.mae_loss`][mmae.losses.mae_loss] (mean squared error on the removed patches, per-patch
+      normalised targets when `norm_pix_loss`); 0 when `mask_ratio = 0` (nothing to predict).
+    - `pred`: `(N, L, p*p*C)` reconstruction of every patch (use `unpatchify`).
+    - `mask`: `(N, L)`, 1 = removed.
+    - `z`: `(N, E)` CLS token after the encoder's final norm (the regularisers' input; normalised
+      once more when `renorm_cls`).
+    - with `num_classes > 0` a fifth output: the online classifier's logits `fc(z.detach())`.
     """
 
     def __init__(self, img_size=224, patch_size=16, in_chans=3, embed_dim=1024, depth=24, num_heads=16,
                  decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16, mlp_ratio=4.0,
-                 norm_layer=None, norm_pix_loss=False):
+                 norm_layer=None, norm_pix_loss=False, num_classes=0, renorm_cls=False):
         super().__init__()
         norm_layer = norm_layer or partial(nn.LayerNorm, eps=1e-6)
-        self.in_chans, self.norm_pix_loss = in_chans, norm_pix_loss
+        self.in_chans, self.norm_pix_loss, self.renorm_cls = in_chans, norm_pix_loss, renorm_cls
         self.embed_dim, self.depth = embed_dim, depth
         # ---- encoder
         self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
@@ -71,6 +76,10 @@ class MaskedAutoencoderViT(nn.Module):
         ph, pw = self.patch_embed.patch_size
         self.decoder_pred = nn.Linear(decoder_embed_dim, ph * pw * in_chans)
         self._init_weights()
+        if num_classes > 0:  # the online classifier, created after the MAE init with torch's default init, as theirs
+            self.fc_norm = norm_layer(embed_dim)  # their global-pool branch's norm: unused on CLS features, so
+            self.fc_norm.requires_grad_(False)    # frozen (DDP would wait for its gradient)
+            self.fc = nn.Linear(embed_dim, num_classes)
 
     def _init_weights(self):
         grid = self.patch_embed.grid_size
@@ -85,14 +94,14 @@ class MaskedAutoencoderViT(nn.Module):
 
     # ------------------------------------------------------------------ patches
     def patchify(self, imgs: torch.Tensor) -> torch.Tensor:
-        """``(N, C, H, W)`` -> ``(N, L, ph*pw*C)``, patches in row-major order, pixels (row, col, channel)."""
+        """`(N, C, H, W)` -> `(N, L, ph*pw*C)`, patches in row-major order, pixels (row, col, channel)."""
         (ph, pw), (gh, gw) = self.patch_embed.patch_size, self.patch_embed.grid_size
         N, C = imgs.shape[:2]
         x = imgs.reshape(N, C, gh, ph, gw, pw)
         return torch.einsum("nchpwq->nhwpqc", x).reshape(N, gh * gw, ph * pw * C)
 
     def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`patchify`."""
+        """Inverse of `patchify`."""
         (ph, pw), (gh, gw) = self.patch_embed.patch_size, self.patch_embed.grid_size
         N, C = x.shape[0], self.in_chans
         x = torch.einsum("nhwpqc->nchpwq", x.reshape(N, gh, gw, ph, pw, C))
@@ -101,7 +110,7 @@ class MaskedAutoencoderViT(nn.Module):
     # ------------------------------------------------------------------ masking
     @staticmethod
     def random_masking(x: torch.Tensor, mask_ratio: float, noise: torch.Tensor | None = None):
-        """Keep a uniformly random subset of ``L (1 - mask_ratio)`` tokens per sample (argsort of
+        """Keep a uniformly random subset of `L (1 - mask_ratio)` tokens per sample (argsort of
         uniform noise). Returns the kept tokens, the mask (1 = removed) in the original order, and
         the permutation that restores it."""
         N, L, D = x.shape
@@ -118,7 +127,7 @@ class MaskedAutoencoderViT(nn.Module):
 
     # ------------------------------------------------------------------ encoder / decoder
     def forward_encoder(self, x: torch.Tensor, mask_ratio: float, noise: torch.Tensor | None = None):
-        """Tokens of the visible patches (CLS first) after the final norm, the mask and ``ids_restore``."""
+        """Tokens of the visible patches (CLS first) after the final norm, the mask and `ids_restore`."""
         if not 0.0 <= mask_ratio < 1.0:
             raise ValueError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
         x = self.patch_embed(x) + self.pos_embed[:, 1:]
@@ -148,21 +157,33 @@ class MaskedAutoencoderViT(nn.Module):
     def forward_loss(self, imgs: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return mae_loss(pred.float(), self.patchify(imgs).float(), mask, norm_pix=self.norm_pix_loss)
 
+    def cls_feature(self, latent: torch.Tensor) -> torch.Tensor:
+        """`z`: the CLS token of the encoder's output, normalised once more when `renorm_cls`."""
+        z = latent[:, 0]
+        return self.norm(z) if self.renorm_cls else z
+
     def forward(self, imgs: torch.Tensor, mask_ratio: float = 0.75, noise: torch.Tensor | None = None):
         latent, mask, ids_restore = self.forward_encoder(imgs, mask_ratio, noise)
         pred = self.forward_decoder(latent, ids_restore)
         loss = self.forward_loss(imgs, pred, mask)
-        return loss, pred, mask, latent[:, 0]
+        z = self.cls_feature(latent)
+        if hasattr(self, "fc"):
+            return loss, pred, mask, z, self.fc(z.detach())
+        return loss, pred, mask, z
+
+    def masked_feature(self, imgs: torch.Tensor, mask_ratio: float, noise: torch.Tensor) -> torch.Tensor:
+        """`z` of the masked input alone (no decoder): the first pass of gradient caching."""
+        return self.cls_feature(self.forward_encoder(imgs, mask_ratio, noise)[0])
 
     @torch.no_grad()
     def features(self, imgs: torch.Tensor) -> torch.Tensor:
-        """The CLS feature of the unmasked image, ``(N, E)``: what probing and the effective-rank
+        """The CLS feature of the unmasked image, `(N, E)`: what probing and the effective-rank
         curves of Figure 4 look at."""
         return self.forward_encoder(imgs, 0.0)[0][:, 0]
 
 
 def mae_vit(size: str = "base", **kwargs) -> MaskedAutoencoderViT:
-    """A :class:`MaskedAutoencoderViT` with a named encoder size and its decoder; kwargs override."""
+    """A [`MaskedAutoencoderViT`][mmae.models.mae.MaskedAutoencoderViT] with a named encoder size and its decoder; kwargs override."""
     if size not in VIT_SIZES:
         raise ValueError(f"unknown ViT size {size!r}; expected one of {sorted(VIT_SIZES)}")
     e, d, h = VIT_SIZES[size]

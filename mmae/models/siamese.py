@@ -76,9 +76,9 @@ class Siamese(nn.Module):
 class SimCLR(Siamese):
     """SimCLR with its temperature tau on unit vectors, per-sample mean of the summed loss.
 
-    ``loss="nt_xent"`` (default) is SimCLR's own objective, negatives from both branches
-    (:func:`mmae.losses.nt_xent`); ``loss="info_nce"`` is Eq. (1) as printed, negatives from the
-    other branch only (:func:`mmae.losses.info_nce`)."""
+    `loss="nt_xent"` (default) is SimCLR's own objective, negatives from both branches
+    ([`mmae.losses.nt_xent`][mmae.losses.nt_xent]); `loss="info_nce"` is Eq. (1) as printed, negatives from the
+    other branch only ([`mmae.losses.info_nce`][mmae.losses.info_nce])."""
 
     def __init__(self, backbone, projector, temperature: float = 0.5, loss: str = "nt_xent"):
         super().__init__(backbone, projector)

@@ -1,6 +1,6 @@
 """A compact Vision Transformer (Dosovitskiy et al., 2021) in the parameter layout of the public
-MAE code (``models_vit.py``, built on timm's ``VisionTransformer``), so that MAE / U-MAE / M-MAE
-checkpoints load with ``strict=True`` and ours load into theirs.
+MAE code (`models_vit.py`, built on timm's `VisionTransformer`), so that MAE / U-MAE / M-MAE
+checkpoints load with `strict=True` and ours load into theirs.
 
 Layout (E = embed_dim, L = number of patches, p = patch size, C = channels)::
 
@@ -10,11 +10,12 @@ Layout (E = embed_dim, L = number of patches, p = patch size, C = channels)::
     norm            (CLS pooling)      or   fc_norm (global average pooling, MAE fine-tuning)
     head.{weight, bias}                     (linear probe: head.0 = BatchNorm1d, head.1 = Linear)
 
-Blocks are pre-norm, LayerNorm eps 1e-6, attention through ``F.scaled_dot_product_attention``
+Blocks are pre-norm, LayerNorm eps 1e-6, attention through `F.scaled_dot_product_attention`
 (fused kernels on GPU), exact GELU, stochastic depth ("drop path") on the residual branches.
 """
 from __future__ import annotations
 
+import logging
 import math
 from functools import partial
 
@@ -46,18 +47,18 @@ def _pair(x) -> tuple[int, int]:
 
 
 def _sincos_1d(dim: int, pos: np.ndarray) -> np.ndarray:
-    """``[sin(pos * w_k), cos(pos * w_k)]`` with ``w_k = 10000^(-k / (dim/2))``, k < dim/2."""
+    """`[sin(pos * w_k), cos(pos * w_k)]` with `w_k = 10000^(-k / (dim/2))`, k < dim/2."""
     omega = 1.0 / 10000 ** (np.arange(dim // 2, dtype=np.float64) / (dim / 2.0))
     out = np.einsum("m,d->md", pos.reshape(-1).astype(np.float64), omega)
     return np.concatenate([np.sin(out), np.cos(out)], axis=1)
 
 
 def get_2d_sincos_pos_embed(embed_dim: int, grid_size, cls_token: bool = False) -> np.ndarray:
-    """The fixed 2-D sine-cosine position embedding of MAE, ``(gh*gw [+1], embed_dim)`` float64.
+    """The fixed 2-D sine-cosine position embedding of MAE, `(gh*gw [+1], embed_dim)` float64.
 
     The first half of the channels encodes the column index, the second half the row index (the
-    public code builds ``meshgrid(w, h)`` and names them the other way round; we keep its values so
-    that checkpoints agree exactly). A CLS row of zeros is prepended when ``cls_token``.
+    public code builds `meshgrid(w, h)` and names them the other way round; we keep its values so
+    that checkpoints agree exactly). A CLS row of zeros is prepended when `cls_token`.
     """
     if embed_dim % 4:
         raise ValueError(f"embed_dim must be a multiple of 4 for the 2-D sin-cos embedding, got {embed_dim}")
@@ -70,7 +71,7 @@ def get_2d_sincos_pos_embed(embed_dim: int, grid_size, cls_token: bool = False) 
 
 
 class PatchEmbed(nn.Module):
-    """Non-overlapping ``p x p`` patches -> ``E``-dim tokens (a strided convolution), ``(N, L, E)``."""
+    """Non-overlapping `p x p` patches -> `E`-dim tokens (a strided convolution), `(N, L, E)`."""
 
     def __init__(self, img_size=224, patch_size=16, in_chans=3, embed_dim=768):
         super().__init__()
@@ -88,7 +89,7 @@ class PatchEmbed(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention; one fused ``qkv`` projection, SDPA, output projection."""
+    """Multi-head self-attention; one fused `qkv` projection, SDPA, output projection."""
 
     def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = True):
         super().__init__()
@@ -118,7 +119,7 @@ class Mlp(nn.Module):
 
 class DropPath(nn.Module):
     """Stochastic depth (Huang et al., 2016): drop a sample's whole residual branch with
-    probability ``p`` and rescale the survivors by ``1 / (1 - p)``."""
+    probability `p` and rescale the survivors by `1 / (1 - p)`."""
 
     def __init__(self, p: float = 0.0):
         super().__init__()
@@ -132,7 +133,7 @@ class DropPath(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: ``x + DropPath(Attn(LN(x)))``, then ``x + DropPath(MLP(LN(x)))``."""
+    """Pre-norm transformer block: `x + DropPath(Attn(LN(x)))`, then `x + DropPath(MLP(LN(x)))`."""
 
     def __init__(self, dim, num_heads, mlp_ratio=4.0, qkv_bias=True, drop_path=0.0, norm_layer=None):
         super().__init__()
@@ -160,12 +161,12 @@ def init_vit_weights(module: nn.Module) -> None:
 
 
 class VisionTransformer(nn.Module):
-    """ViT encoder + classification head in the public MAE ``models_vit`` layout.
+    """ViT encoder + classification head in the public MAE `models_vit` layout.
 
-    ``global_pool=True`` (MAE fine-tuning): average the patch tokens, ``fc_norm``, ``head``;
-    ``False`` (linear probing, the CLS feature): final ``norm`` then the CLS token, ``head``.
-    ``trainable_pos_embed``: MAE's fine-tuning trains the (sin-cos initialised) position embedding,
-    pretraining and linear probing keep it fixed. ``num_classes=0`` gives an identity head.
+    `global_pool=True` (MAE fine-tuning): average the patch tokens, `fc_norm`, `head`;
+    `False` (linear probing, the CLS feature): final `norm` then the CLS token, `head`.
+    `trainable_pos_embed`: MAE's fine-tuning trains the (sin-cos initialised) position embedding,
+    pretraining and linear probing keep it fixed. `num_classes=0` gives an identity head.
     """
 
     def __init__(self, img_size=224, patch_size=16, in_chans=3, num_classes=1000, embed_dim=768, depth=12,
@@ -202,7 +203,7 @@ class VisionTransformer(nn.Module):
         return len(self.blocks)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The pooled, normalised feature ``(N, E)`` (CLS after ``norm``, or mean patch after ``fc_norm``)."""
+        """The pooled, normalised feature `(N, E)` (CLS after `norm`, or mean patch after `fc_norm`)."""
         x = self.patch_embed(x) + self.pos_embed[:, 1:]
         cls = (self.cls_token + self.pos_embed[:, :1]).expand(x.shape[0], -1, -1)
         x = torch.cat([cls, x], dim=1)
@@ -217,7 +218,7 @@ class VisionTransformer(nn.Module):
 
 
 def build_vit(size: str = "base", **kwargs) -> VisionTransformer:
-    """A :class:`VisionTransformer` of a named size (see ``VIT_SIZES``); kwargs override."""
+    """A [`VisionTransformer`][mmae.models.vit.VisionTransformer] of a named size (see `VIT_SIZES`); kwargs override."""
     if size not in VIT_SIZES:
         raise ValueError(f"unknown ViT size {size!r}; expected one of {sorted(VIT_SIZES)}")
     e, d, h = VIT_SIZES[size]
@@ -225,7 +226,7 @@ def build_vit(size: str = "base", **kwargs) -> VisionTransformer:
 
 
 def interpolate_pos_embed(pos_embed: torch.Tensor, grid_size) -> torch.Tensor:
-    """Resize a ``(1, 1 + g*g, E)`` position embedding to another patch grid (bicubic on the patch
+    """Resize a `(1, 1 + g*g, E)` position embedding to another patch grid (bicubic on the patch
     part, CLS row kept), as MAE does when fine-tuning at a new resolution."""
     gh, gw = _pair(grid_size)
     n = pos_embed.shape[1] - 1
@@ -240,19 +241,30 @@ def interpolate_pos_embed(pos_embed: torch.Tensor, grid_size) -> torch.Tensor:
 
 
 _ENCODER_ONLY = ("decoder_", "mask_token")
+# the online linear classifier that U-MAE's and M-MAE's pretraining trains beside the MAE
+# (`mmae.models.mae.MaskedAutoencoderViT` with `num_classes > 0`): not part of the encoder
+_ONLINE_CLASSIFIER = ("fc_norm.", "fc.")
 
 
 def load_encoder_weights(model: VisionTransformer, state_dict: dict) -> dict:
     """Load a pretrained (MAE-layout) state dict into a classifier ViT, as MAE's fine-tuning and
-    linear probing do: drop the decoder, the mask token and any head of another task, resize the
-    position embedding, and insist that only the freshly initialised parts are missing.
+    linear probing do: drop the decoder, the mask token, the online classifier of a U-MAE / M-MAE
+    pretraining checkpoint (reported, as a warning) and any head of another task, resize the
+    position embedding, and insist that every encoder key matches and only the freshly initialised
+    parts are missing.
 
-    ``state_dict`` may be a checkpoint holding it under ``"model"``. Returns the missing keys.
+    `state_dict` may be a checkpoint holding it under `"model"`. Returns the missing keys and
+    the ignored online-classifier keys.
     """
     if "model" in state_dict and isinstance(state_dict["model"], dict):
         state_dict = state_dict["model"]
     own = model.state_dict()
-    sd = {k: v for k, v in state_dict.items() if not k.startswith(_ENCODER_ONLY)}
+    pretraining = any(k.startswith(_ENCODER_ONLY) for k in state_dict)
+    ignored = sorted(k for k in state_dict if pretraining and k.startswith(_ONLINE_CLASSIFIER))
+    if ignored:
+        logging.getLogger(__name__).warning("ignored the online classifier of the pretraining checkpoint: %s",
+                                            ", ".join(ignored))
+    sd = {k: v for k, v in state_dict.items() if not k.startswith(_ENCODER_ONLY) and k not in ignored}
     for k in [k for k in sd if k.startswith("head.") and (k not in own or sd[k].shape != own[k].shape)]:
         del sd[k]
     if "pos_embed" in sd:
@@ -266,4 +278,4 @@ def load_encoder_weights(model: VisionTransformer, state_dict: dict) -> dict:
     if bad_missing or result.unexpected_keys:
         raise ValueError(f"pretrained weights do not fit the model: missing {bad_missing}, "
                          f"unexpected {result.unexpected_keys}")
-    return {"missing": list(result.missing_keys)}
+    return {"missing": list(result.missing_keys), "ignored": ignored}
