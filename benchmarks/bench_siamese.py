@@ -7,7 +7,7 @@ although each step sees it in two views) and the epoch time on the 50,000 CIFAR-
 images, extrapolated from the timed steps. Synthetic pixels by default (the step cost does not
 depend on them); `--data-root` uses the real training set.
 
-    python benchmarks/bench_siamese.py                          # GPU if present: batch 512, bf16
+    python benchmarks/bench_siamese.py                          # GPU if present: batch 256, bf16
     python benchmarks/bench_siamese.py --device cpu --batch-size 32 --steps 3 --threads 2
     python benchmarks/bench_siamese.py --mini --device cpu --threads 2   # the digits recipes, end to end
 """
@@ -34,15 +34,18 @@ from mmae.models.siamese import METHODS
 CIFAR10_TRAIN = 50_000
 
 
-def bench(method: str, device: torch.device, batch_size: int, steps: int, warmup: int, amp: bool,
-          compile_: bool, images: torch.Tensor) -> dict:
-    """Times the engine's own step (`SiameseTask.step`: keyed two-view augmentation, both branches,
-    the loss), then backward, the LARS step and `after_update` (BYOL's target), as the loop runs them."""
-    cfg = recipe(method, "cifar10", batch_size=batch_size, amp=amp, compile=compile_, info_batch=min(512, len(images)))
+def build(method: str, device: torch.device, batch_size: int, amp: bool, compile_: bool, images: torch.Tensor,
+          test_images: torch.Tensor | None = None, **overrides):
+    """The engine's task on ``images`` (and ``test_images`` for its evaluation) and one training step
+    as the loop runs it: `SiameseTask.step` (keyed two-view augmentation, both branches, the loss),
+    backward, the LARS step and `after_update` (BYOL's target). Returns ``(task, step)``; ``step(i)``
+    returns the loss."""
+    cfg = recipe(method, "cifar10", batch_size=batch_size, amp=amp, compile=compile_,
+                 info_batch=min(512, len(images)), **overrides)
     torch.manual_seed(0)
-    labels = torch.zeros(len(images), dtype=torch.long)
-    data = Tensors(images, labels, device)
-    task = SiameseTask(cfg, device, data, data, CIFAR10_MEAN, CIFAR10_STD, 10)
+    data = Tensors(images, torch.arange(len(images)) % 10, device)
+    test = data if test_images is None else Tensors(test_images, torch.arange(len(test_images)) % 10, device)
+    task = SiameseTask(cfg, device, data, test, CIFAR10_MEAN, CIFAR10_STD, 10)
     set_lr(task.optimizer, base_lr(cfg))
     net = torch.compile(task.module) if compile_ else task.module
     task.train()
@@ -57,21 +60,37 @@ def bench(method: str, device: torch.device, batch_size: int, steps: int, warmup
         task.optimizer.step()
         task.after_update(i, 1000)
         return loss
+    return task, step
 
-    for i in range(warmup):
-        step(i)
+
+def _seconds(fn, device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
-    for i in range(steps):
-        loss = step(i)
+    fn()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    dt = (time.perf_counter() - t0) / steps
-    if not torch.isfinite(loss.detach()).item():
+    return time.perf_counter() - t0
+
+
+def bench(method: str, device: torch.device, batch_size: int, steps: int, warmup: int, amp: bool,
+          compile_: bool, images: torch.Tensor, test_images: torch.Tensor | None = None, **overrides) -> dict:
+    """Seconds per training step of `build`'s step, and with ``test_images`` the evaluation the loop
+    runs every ``eval_every`` epochs (`SiameseTask.evaluate`: kNN over the train and test features,
+    the branch monitor), timed once after the steps."""
+    task, step = build(method, device, batch_size, amp, compile_, images, test_images, **overrides)
+    for i in range(warmup):
+        step(i)
+    out = {}
+    dt = _seconds(lambda: out.update(loss=[step(i) for i in range(steps)][-1]), device) / steps
+    if not torch.isfinite(out["loss"].detach()).item():
         raise RuntimeError(f"{method}: non-finite loss in the benchmark")
-    return {"method": method, "batch": batch_size, "step_ms": 1e3 * dt, "images_per_s": batch_size / dt,
-            "epoch_s": (CIFAR10_TRAIN // batch_size) * dt}
+    row = {"method": method, "batch": batch_size, "step_ms": 1e3 * dt, "images_per_s": batch_size / dt,
+           "epoch_s": (CIFAR10_TRAIN // batch_size) * dt}
+    if test_images is not None:
+        row["eval_s"] = _seconds(lambda: task.evaluate(1), device)
+        row["eval_every"] = task.cfg.eval_every
+    return row
 
 
 def mini(methods, device: str) -> None:
@@ -105,7 +124,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int, default=None, help="default: 512 on CUDA, 32 on CPU")
+    p.add_argument("--batch-size", type=int, default=None, help="default: 256 on CUDA (the recipe's), 32 on CPU")
     p.add_argument("--steps", type=int, default=None, help="timed steps (default: 50 on CUDA, 3 on CPU)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 10 on CUDA, 1 on CPU)")
     p.add_argument("--no-amp", action="store_true", help="float32 on CUDA")
@@ -126,7 +145,7 @@ def main(argv=None) -> int:
         mini(a.methods, str(device))
         return 0
     cuda = device.type == "cuda"
-    bs = a.batch_size or (512 if cuda else 32)
+    bs = a.batch_size or (256 if cuda else 32)
     steps = a.steps or (50 if cuda else 3)
     warmup = a.warmup if a.warmup is not None else (10 if cuda else 1)
     if a.data_root:

@@ -53,6 +53,8 @@ from torch import Tensor
 __all__ = [
     "entropy", "mutual_information", "joint_entropy", "kl_divergence", "js_divergence",
     "total_coding_rate", "effective_rank", "spectrum_js", "sample_gram", "feature_gram",
+    "spectrum", "entropy_from_spectrum", "mutual_information_from_spectra", "js_divergence_from_spectra",
+    "spectrum_js_from_spectra", "total_coding_rate_from_spectrum", "effective_rank_from_gram_spectrum",
 ]
 
 _SAFETY = 10.0  # margin of every tolerance over the round-off it covers (see the module docstring)
@@ -324,10 +326,8 @@ def mutual_information(K1, K2, alpha: float = 1.0, *, validate: bool = True, dty
     alpha = _alpha(alpha)
     A, B, in_dtype, t1, t2 = _load2(K1, K2, True, validate, compute_dtype)
     C = A * B
-    h1 = _renyi(_spectrum(A, "K1", t1, validate), alpha)
-    h2 = _renyi(_spectrum(B, "K2", t2, validate), alpha)
-    h12 = _renyi(_spectrum(C, "K1*K2", _tol(C, in_dtype), False), alpha)
-    return (h1 + h2 - h12).to(dtype or in_dtype)
+    return mutual_information_from_spectra(_spectrum(A, "K1", t1, validate), _spectrum(B, "K2", t2, validate),
+                                           _spectrum(C, "K1*K2", _tol(C, in_dtype), False), alpha).to(dtype or in_dtype)
 
 
 def kl_divergence(K1, K2, *, validate: bool = True, dtype=None, compute_dtype=_F64) -> Tensor:
@@ -376,10 +376,8 @@ def js_divergence(K1, K2, *, validate: bool = True, dtype=None, compute_dtype=_F
     """
     A, B, in_dtype, t1, t2 = _load2(K1, K2, True, validate, compute_dtype)
     M = 0.5 * (A + B)
-    h1 = _renyi(_spectrum(A, "K1", t1, validate), 1.0)
-    h2 = _renyi(_spectrum(B, "K2", t2, validate), 1.0)
-    hm = _renyi(_spectrum(M, "(K1+K2)/2", _tol(M, in_dtype), False), 1.0)
-    return (hm - 0.5 * (h1 + h2)).to(dtype or in_dtype)
+    return js_divergence_from_spectra(_spectrum(A, "K1", t1, validate), _spectrum(B, "K2", t2, validate),
+                                      _spectrum(M, "(K1+K2)/2", _tol(M, in_dtype), False)).to(dtype or in_dtype)
 
 
 def total_coding_rate(K, mu: float, *, validate: bool = True, dtype=None, compute_dtype=_F64) -> Tensor:
@@ -443,7 +441,11 @@ def effective_rank(A, *, validate: bool = True, dtype=None, compute_dtype=_F64) 
         _raise_if(smax.detach() == 0, smax.detach(), "A is the zero matrix (Definition 5.1 needs a non-zero one): largest singular value")
     tol = _tol(X, in_dtype, n=max(X.shape[-2:]), scale=smax.detach())
     s = torch.where(s > tol[..., None], s, 0.0)
-    return torch.exp(_shannon(_normalise(s))).to(dtype or in_dtype)
+    return _erank(s).to(dtype or in_dtype)
+
+
+def _erank(s: Tensor) -> Tensor:
+    return torch.exp(_shannon(_normalise(s)))
 
 
 def spectrum_js(K1, K2, *, validate: bool = True, dtype=None, compute_dtype=_F64) -> Tensor:
@@ -468,12 +470,69 @@ def spectrum_js(K1, K2, *, validate: bool = True, dtype=None, compute_dtype=_F64
         for name, lam in (("K1", la), ("K2", lb)):
             top = lam[..., -1].detach()
             _raise_if(top == 0, top, f"{name} is the zero matrix: largest eigenvalue")
-    p1, p2 = _normalise(la), _normalise(lb)
+    return spectrum_js_from_spectra(la, lb).to(dtype or in_dtype)
+
+
+# ----------------------------------------------------------------------------- from spectra
+# The quantities above as functions of eigenvalues already computed, for callers that need several
+# of them from the same matrices (e.g. the branch monitor): one eigendecomposition per matrix, each
+# formula still written once, here.
+
+def spectrum(K, *, unit_diag: bool = True, validate: bool = True, compute_dtype=_F64) -> Tensor:
+    r"""The eigenvalues (ascending, in `compute_dtype`) of a PSD matrix, those within the tolerance of
+    zero set to 0 (module docstring): the input of the `*_from_spectr*` functions. One `eigvalsh`.
+
+    Args:
+        K: PSD matrix, shape `(..., n, n)`; with `unit_diag` its diagonal must be 1 (Section 3.1).
+        validate: check the input, the PSD check from these eigenvalues.
+    """
+    K, in_dtype, tol = _load(K, "K", unit_diag, validate, compute_dtype)
+    return _spectrum(K, "K", tol, validate)
+
+
+def entropy_from_spectrum(lam: Tensor, alpha: float = 1.0) -> Tensor:
+    r"""$\mathrm{H}_\alpha$ of [`entropy`][mmae.info.entropy] from the eigenvalues $\lambda$ of $\mathbf{K}$ ([`spectrum`][mmae.info.spectrum])."""
+    return _renyi(lam, _alpha(alpha))
+
+
+def mutual_information_from_spectra(lam1: Tensor, lam2: Tensor, lam12: Tensor, alpha: float = 1.0) -> Tensor:
+    r"""$\mathrm{I}_\alpha(\mathbf{K}_1; \mathbf{K}_2) = \mathrm{H}_\alpha(\mathbf{K}_1) + \mathrm{H}_\alpha(\mathbf{K}_2) - \mathrm{H}_\alpha(\mathbf{K}_1 \odot \mathbf{K}_2)$
+    (Definition 3.2) from the spectra of $\mathbf{K}_1$, $\mathbf{K}_2$ and $\mathbf{K}_1 \odot \mathbf{K}_2$."""
+    alpha = _alpha(alpha)
+    return _renyi(lam1, alpha) + _renyi(lam2, alpha) - _renyi(lam12, alpha)
+
+
+def js_divergence_from_spectra(lam1: Tensor, lam2: Tensor, lam_mid: Tensor) -> Tensor:
+    r"""$\mathrm{JS}(\mathbf{K}_1 \,\|\, \mathbf{K}_2) = \mathrm{H}_1(\tfrac{\mathbf{K}_1 + \mathbf{K}_2}{2}) - \tfrac12(\mathrm{H}_1(\mathbf{K}_1) + \mathrm{H}_1(\mathbf{K}_2))$
+    (Definition C.2) from the spectra of $\mathbf{K}_1$, $\mathbf{K}_2$ and $(\mathbf{K}_1 + \mathbf{K}_2)/2$."""
+    return _renyi(lam_mid, 1.0) - 0.5 * (_renyi(lam1, 1.0) + _renyi(lam2, 1.0))
+
+
+def spectrum_js_from_spectra(lam1: Tensor, lam2: Tensor) -> Tensor:
+    r"""[`spectrum_js`][mmae.info.spectrum_js] from the two (ascending) spectra."""
+    p1, p2 = _normalise(lam1), _normalise(lam2)
     m = 0.5 * (p1 + p2)
     inner = (m > 0) & ((p1 - p2).abs() < 2 * m)  # |d| < 1: both positive
     d = torch.where(inner, (p1 - p2) / torch.where(m > 0, 2 * m, 1.0), 0.0)
     phi = torch.where(inner, 2 * d * torch.atanh(d) + torch.log1p(-d * d), 2 * math.log(2))
-    return (0.5 * (m * phi).sum(-1)).to(dtype or in_dtype)
+    return 0.5 * (m * phi).sum(-1)
+
+
+def total_coding_rate_from_spectrum(lam: Tensor, mu: float) -> Tensor:
+    r"""$\mathrm{TCR}_\mu(\mathbf{K}) = \log\det(\mu\mathbf{I} + \mathbf{K}) = \sum_i \log(\mu + \lambda_i)$
+    (Definition 4.8) from the eigenvalues of $\mathbf{K}$; $\mu > 0$."""
+    if not (float(mu) > 0 and math.isfinite(mu)):
+        raise ValueError(f"mu must be a finite number > 0 here (Definition 4.8), got {mu}")
+    return torch.log(mu + lam).sum(-1)
+
+
+def effective_rank_from_gram_spectrum(lam: Tensor) -> Tensor:
+    r"""$\operatorname{erank}(\mathbf{A})$ of [`effective_rank`][mmae.info.effective_rank] from the
+    eigenvalues of the Gram matrix $\mathbf{A}^\top\mathbf{A}$ (or $\mathbf{A}\mathbf{A}^\top$), whose
+    square roots are the singular values of $\mathbf{A}$, $\sigma_i = \sqrt{\lambda_i}$. Eigenvalues
+    clipped to 0 by [`spectrum`][mmae.info.spectrum] (below $\approx n\varepsilon\lambda_{\max}$)
+    count as zero singular values."""
+    return _erank(lam.clamp_min(0).sqrt())
 
 
 def _gram(z, name: str, dim: int, validate: bool, dtype) -> Tensor:

@@ -1,22 +1,33 @@
-"""ImageNet (or any image-folder data set) in the standard layout ``root/<split>/<class>/<image>``.
+"""ImageNet (or any image-folder data set) in the standard layout `root/<split>/<class>/<image>`.
 
 Decoding happens on CPU workers with Pillow; the crop is chosen *before* decoding so that JPEG
 draft mode (DCT-domain downscaling by 1/2, 1/4 or 1/8) decodes no more pixels than the crop needs.
-Workers return uint8 ``(3, S, S)`` tensors: four times less host-to-device traffic than float32,
+Workers return uint8 `(3, S, S)` tensors: four times less host-to-device traffic than float32,
 and normalisation plus the remaining augmentations run batched on the GPU
-(:class:`mmae.data.transforms.GpuAugment`).
+([`mmae.data.transforms.GpuAugment`][mmae.data.transforms.GpuAugment]).
 
-Problems with the data are reported as ``ValueError`` naming the offending path: a missing root or
+Problems with the data are reported as `ValueError` naming the offending path: a missing root or
 split folder, a split folder without class folders, an empty class folder, an unreadable image.
-With ``skip_corrupt=True`` an unreadable image is replaced by the next readable one and counted
+With `skip_corrupt=True` an unreadable image is replaced by the next readable one and counted
 (the third element of each sample), for large sets with a few damaged files.
 
-A training crop is keyed by sample: ``dataset[(index, epoch)]`` draws it from
-:func:`mmae.data.keyed.python_rng` of ``(seed, epoch, index)``, so it does not depend on which worker
-or process decodes the sample (a plain ``dataset[index]`` is epoch 0).
+A training crop is keyed by sample: `dataset[(index, epoch)]` draws it from
+[`mmae.data.keyed.python_rng`][mmae.data.keyed.python_rng] of `(seed, epoch, index)`, so it does not depend on which worker
+or process decodes the sample (a plain `dataset[index]` is epoch 0).
+
+Decoding on the GPU (training crops): with `encoded=True` a sample is the file's bytes and its
+crop box instead (the box drawn exactly as above, from the image size in the file's header), the
+workers only read files, and the main process decodes the whole batch at once with nvJPEG
+(`torchvision.io.decode_jpeg(device="cuda")`) and crops and resizes on the device
+([`decode_crops`][mmae.data.imagenet.decode_crops]). The same boxes, the same bicubic filter (Pillow's $a = -0.5$ kernel,
+antialiased): the two paths differ by Pillow's rounding to uint8 between its two passes (at most
+one level), within a kernel's reach of the crop's edges (Pillow's kernel reads the pixels outside
+the box) and by JPEG draft mode, which the Pillow path uses and nvJPEG does not. Without torchvision or CUDA the Pillow workers
+decode ([`gpu_decode_reason`][mmae.data.imagenet.gpu_decode_reason] says why).
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 import random
@@ -24,12 +35,14 @@ import warnings
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from mmae.data.keyed import python_rng
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "IMG_EXTENSIONS", "ImageFolder", "imagenet_loader", "rrc_box",
-           "decode_resized_crop", "decode_center_crop"]
+           "decode_resized_crop", "decode_center_crop", "read_crop", "resized_crops", "decode_crops",
+           "collate_encoded", "gpu_decode_reason"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -37,8 +50,8 @@ IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tif
 
 
 def rrc_box(width: int, height: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), rng: random.Random | None = None):
-    """A RandomResizedCrop box ``(left, top, w, h)`` (torchvision's sampling: 10 attempts, then a
-    centre crop with the aspect ratio clamped into ``ratio``)."""
+    """A RandomResizedCrop box `(left, top, w, h)` (torchvision's sampling: 10 attempts, then a
+    centre crop with the aspect ratio clamped into `ratio`)."""
     rng = rng or random
     area = width * height
     log_r = (math.log(ratio[0]), math.log(ratio[1]))
@@ -64,7 +77,7 @@ def _to_tensor(img: Image.Image) -> torch.Tensor:
 
 def decode_resized_crop(path: str, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
                         rng: random.Random | None = None) -> torch.Tensor:
-    """Decode ``path`` and return a random resized crop ``(3, size, size)`` uint8 (bicubic)."""
+    """Decode `path` and return a random resized crop `(3, size, size)` uint8 (bicubic)."""
     with Image.open(path) as img:
         W, H = img.size
         x0, y0, w, h = rrc_box(W, H, scale, ratio, rng)
@@ -77,7 +90,7 @@ def decode_resized_crop(path: str, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4
 
 
 def decode_center_crop(path: str, size: int = 224, resize: int = 256) -> torch.Tensor:
-    """Evaluation: shorter side to ``resize`` (bicubic), centre crop ``size``; uint8 ``(3, size, size)``."""
+    """Evaluation: shorter side to `resize` (bicubic), centre crop `size`; uint8 `(3, size, size)`."""
     with Image.open(path) as img:
         W, H = img.size
         r = resize / min(W, H)
@@ -93,20 +106,87 @@ def decode_center_crop(path: str, size: int = 224, resize: int = 256) -> torch.T
         return _to_tensor(img.crop((left, top, left + size, top + size)))
 
 
-class ImageFolder(torch.utils.data.Dataset):
-    """``root/<split>/<class>/<image>``; classes are the sorted folder names (WordNet ids for ImageNet).
+def read_crop(path: str, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), rng: random.Random | None = None):
+    """The encoded file (uint8 bytes) and the crop box `(left, top, w, h)` (int64) that
+    [`decode_resized_crop`][mmae.data.imagenet.decode_resized_crop] draws from the same `rng`; only the header is parsed."""
+    with Image.open(path) as img:
+        box = rrc_box(*img.size, scale, ratio, rng)
+    return torch.from_numpy(np.fromfile(path, dtype=np.uint8)), torch.tensor(box, dtype=torch.int64)
 
-    ``mode``: "train" (random resized crop with ``scale``) or "eval" (resize + centre crop).
-    ``classes``: the class list to use (pass the training split's to the validation split; a
-    mismatch is an error). Each sample is ``(uint8 image (3, size, size), label, n_skipped)``.
-    Index with ``index`` or ``(index, epoch)``: a training crop is a function of ``(seed, epoch, index)``.
+
+def resized_crops(images, boxes: torch.Tensor, size: int) -> torch.Tensor:
+    """Crop image $i$ (uint8 `(C, H, W)`, any size) to `boxes[i]` = `(left, top, w, h)` and resize
+    it to `(size, size)`: bicubic with antialiasing, the filter of Pillow's `resize(BICUBIC, box=...)`
+    (Keys' cubic with $a = -0.5$, support widened by the downscaling factor), in float32 on the
+    images' device, rounded to uint8. `boxes` lives on the CPU (no device sync)."""
+    out = [F.interpolate(img[None, :, y0:y0 + h, x0:x0 + w].float(), size=(size, size), mode="bicubic",
+                         antialias=True, align_corners=False)
+           for img, (x0, y0, w, h) in zip(images, boxes.tolist())]
+    return torch.cat(out).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def gpu_decode_reason(device) -> str | None:
+    """Why JPEGs cannot be decoded on `device` with nvJPEG; None when they can."""
+    if torch.device(device).type != "cuda":
+        return f"nvJPEG decoding needs a CUDA device, not {torch.device(device).type}"
+    try:
+        import torchvision.io  # noqa: F401
+    except ImportError:
+        return "torchvision is not installed (it decodes JPEGs on the GPU)"
+    return None
+
+
+def _decode_pillow(data: torch.Tensor) -> torch.Tensor:
+    with Image.open(io.BytesIO(data.numpy().tobytes())) as img:
+        return _to_tensor(img.convert("RGB"))
+
+
+def decode_crops(data: list, boxes: torch.Tensor, size: int, device) -> torch.Tensor:
+    """Decode a batch of encoded images on `device` and return their crops `(N, 3, size, size)` uint8.
+
+    On CUDA, one batched nvJPEG call; an image it cannot decode (a PNG or CMYK JPEG, a handful of
+    ImageNet's) is decoded by Pillow instead. On a CPU, Pillow (full resolution, no draft mode)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        from torchvision.io import ImageReadMode, decode_jpeg
+        try:
+            images = decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
+        except RuntimeError:  # find the odd files one by one
+            images = []
+            for d in data:
+                try:
+                    images.append(decode_jpeg(d, mode=ImageReadMode.RGB, device=device))
+                except RuntimeError:
+                    images.append(_decode_pillow(d).to(device, non_blocking=True))
+    else:
+        images = [_decode_pillow(d) for d in data]
+    return resized_crops(images, boxes, size)
+
+
+def collate_encoded(samples):
+    """A DataLoader batch of `((bytes, box), label, skipped)` samples: `((list of bytes, boxes), labels, skipped)`."""
+    return (([s[0][0] for s in samples], torch.stack([s[0][1] for s in samples])),
+            torch.tensor([s[1] for s in samples]), torch.tensor([s[2] for s in samples]))
+
+
+class ImageFolder(torch.utils.data.Dataset):
+    """`root/<split>/<class>/<image>`; classes are the sorted folder names (WordNet ids for ImageNet).
+
+    `mode`: "train" (random resized crop with `scale`) or "eval" (resize + centre crop).
+    `classes`: the class list to use (pass the training split's to the validation split; a
+    mismatch is an error). Each sample is `(uint8 image (3, size, size), label, n_skipped)`.
+    Index with `index` or `(index, epoch)`: a training crop is a function of `(seed, epoch, index)`.
+    `encoded=True` (training mode): samples are `((file bytes, crop box), label, n_skipped)` for
+    [`decode_crops`][mmae.data.imagenet.decode_crops]; unreadable files are then found by the header read only.
     """
 
     def __init__(self, root: str, split: str = "train", mode: str = "train", size: int = 224,
                  scale=(0.08, 1.0), resize: int = 256, classes: list[str] | None = None,
-                 skip_corrupt: bool = False, seed: int = 0):
+                 skip_corrupt: bool = False, seed: int = 0, encoded: bool = False):
         if mode not in ("train", "eval"):
             raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
+        if encoded and mode != "train":
+            raise ValueError("encoded samples (decoding on the device) are for training crops, mode='train'")
         if seed < 0:
             raise ValueError(f"seed must be non-negative, got {seed}")
         if not os.path.isdir(root):
@@ -124,7 +204,7 @@ class ImageFolder(torch.utils.data.Dataset):
             raise ValueError(f"class folders of {folder} differ from the expected classes "
                              f"(extra {extra[:5]}, missing {missing[:5]})")
         self.root, self.split, self.mode, self.size, self.scale, self.resize = root, split, mode, size, tuple(scale), resize
-        self.skip_corrupt, self.seed = skip_corrupt, seed
+        self.skip_corrupt, self.seed, self.encoded = skip_corrupt, seed, encoded
         self.classes = found
         self.class_to_idx = {c: i for i, c in enumerate(found)}
         self.samples: list[tuple[str, int]] = []
@@ -140,6 +220,8 @@ class ImageFolder(torch.utils.data.Dataset):
         return len(self.samples)
 
     def _load(self, path: str, index: int, epoch: int) -> torch.Tensor:
+        if self.encoded:
+            return read_crop(path, self.scale, rng=python_rng(self.seed, epoch, index))
         if self.mode == "train":
             return decode_resized_crop(path, self.size, self.scale, rng=python_rng(self.seed, epoch, index))
         return decode_center_crop(path, self.size, self.resize)
@@ -174,8 +256,8 @@ class ImageFolder(torch.utils.data.Dataset):
 def imagenet_loader(dataset: torch.utils.data.Dataset, batch_size: int, *, shuffle: bool, seed: int = 0,
                     num_workers: int = 8, rank: int = 0, world_size: int = 1, drop_last: bool | None = None,
                     pin_memory: bool | None = None) -> torch.utils.data.DataLoader:
-    """A DataLoader over ``dataset`` with a ``DistributedSampler`` (also on one process, so one
-    code path); call ``loader.sampler.set_epoch(epoch)`` every epoch."""
+    """A DataLoader over `dataset` with a `DistributedSampler` (also on one process, so one
+    code path); call `loader.sampler.set_epoch(epoch)` every epoch."""
     from torch.utils.data.distributed import DistributedSampler
 
     drop_last = shuffle if drop_last is None else drop_last

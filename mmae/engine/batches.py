@@ -1,19 +1,20 @@
 """Global batches, split across processes and micro-steps without changing what is trained.
 
-Epoch $e$ visits the training set in the order ``epoch_permutation(n, seed, e)`` (a function of the
+Epoch $e$ visits the training set in the order `epoch_permutation(n, seed, e)` (a function of the
 run seed and the epoch only, `mmae.data.keyed`). Optimiser step $s$ of the epoch averages over
-the global batch ``order[s B:(s + 1) B]``; process $r$ of $W$ takes the slice
-``[r B / W, (r + 1) B / W)`` of it, in ``accum`` consecutive micro-batches. Every micro-batch carries
+the global batch `order[s B:(s + 1) B]`; process $r$ of $W$ takes the slice
+`[r B / W, (r + 1) B / W)` of it, in `accum` consecutive micro-batches. Every micro-batch carries
 the dataset indices of its samples, which key their masks and augmentations. So the samples of a
 step, and the random numbers each of them sees, are the same on one process, on $W$ processes and
 with any gradient accumulation: only the order of the floating-point sums differs.
 
 Two sources: tensors held whole on the device (digits, CIFAR; indexed there) and an image folder
-decoded by DataLoader workers (ImageNet; the index lists are fixed in the main process, so the
-workers' scheduling cannot change the order).
+decoded by DataLoader workers, or read by them and decoded batched on the GPU (ImageNet; the index
+lists are fixed in the main process, so the workers' scheduling cannot change the order).
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -27,8 +28,8 @@ __all__ = ["Split", "split_batch", "Batch", "TrainBatches", "EvalBatches", "Tens
 
 @dataclass(frozen=True)
 class Split:
-    """How a global batch of ``global_batch`` images is computed: ``world`` processes, each doing
-    ``accum`` micro-steps of ``micro`` images."""
+    """How a global batch of `global_batch` images is computed: `world` processes, each doing
+    `accum` micro-steps of `micro` images."""
     global_batch: int
     world: int
     accum: int
@@ -40,8 +41,8 @@ class Split:
 
 
 def split_batch(global_batch: int, world: int, accum_iter: int = 0, max_micro_batch: int = 0) -> Split:
-    """Split ``global_batch`` over ``world`` processes: ``accum_iter`` micro-steps if given (it must
-    divide the per-process batch), else the fewest whose micro-batches fit ``max_micro_batch``."""
+    """Split `global_batch` over `world` processes: `accum_iter` micro-steps if given (it must
+    divide the per-process batch), else the fewest whose micro-batches fit `max_micro_batch`."""
     if global_batch % world:
         raise ValueError(f"the global batch {global_batch} is not divisible by the {world} processes")
     per = global_batch // world
@@ -59,7 +60,7 @@ def split_batch(global_batch: int, world: int, accum_iter: int = 0, max_micro_ba
 @dataclass
 class Batch:
     """One micro-batch: uint8 images, labels, the samples' dataset indices (int64, on the device)
-    and their keyed random numbers (``gen``)."""
+    and their keyed random numbers (`gen`)."""
     x: torch.Tensor
     y: torch.Tensor
     index: torch.Tensor
@@ -67,7 +68,7 @@ class Batch:
 
 
 class Tensors:
-    """A data set held whole on the device: uint8 images ``x`` and int64 labels ``y``."""
+    """A data set held whole on the device: uint8 images `x` and int64 labels `y`."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, device: torch.device):
         self.x, self.y, self.device = x.to(device), y.to(device), device
@@ -78,7 +79,7 @@ class Tensors:
         return len(self.x)
 
     def stream(self, index_lists, epoch: int):
-        """``(indices, (images, labels))`` per index list (``epoch`` matters only to decoded folders)."""
+        """`(indices, (images, labels))` per index list (`epoch` matters only to decoded folders)."""
         for idx in index_lists:
             yield idx, (self.x[idx], self.y[idx])
 
@@ -88,16 +89,27 @@ class Folder:
 
     The batches' index lists are decided here, in the main process, and handed to the loader as a
     batch sampler, so decoding in parallel never changes which image lands in which micro-batch.
-    Training crops are keyed by ``(seed, epoch, index)`` inside the dataset."""
+    Training crops are keyed by `(seed, epoch, index)` inside the dataset.
 
-    def __init__(self, dataset, device: torch.device, num_workers: int):
-        self.dataset, self.device = dataset, device
+    `gpu_decode`: the workers only read the files and the crop boxes, and each batch is decoded,
+    cropped and resized on `device` (`mmae.data.imagenet.decode_crops`: nvJPEG on CUDA). None
+    (default) chooses it for training crops when `gpu_decode_reason(device)` is None (CUDA and
+    torchvision), else the Pillow workers; True forces it (on a CPU: Pillow in the main process)."""
+
+    def __init__(self, dataset, device: torch.device, num_workers: int, gpu_decode: bool | None = None):
+        from mmae.data.imagenet import collate_encoded, gpu_decode_reason
+        if gpu_decode is None:
+            gpu_decode = dataset.mode == "train" and gpu_decode_reason(device) is None
+        self.dataset, self.device, self.gpu_decode = dataset, device, gpu_decode
+        if gpu_decode:
+            dataset = copy.copy(dataset)
+            dataset.encoded = True
         self.classes = dataset.classes
         self.skipped = 0  # unreadable images replaced during the current epoch (skip_corrupt)
         self._plan = _Planned()
         self.loader = torch.utils.data.DataLoader(
             dataset, batch_sampler=self._plan, num_workers=num_workers, pin_memory=device.type == "cuda",
-            persistent_workers=num_workers > 0)
+            persistent_workers=num_workers > 0, collate_fn=collate_encoded if gpu_decode else None)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -107,11 +119,14 @@ class Folder:
         self.skipped = 0
         for idx, (x, y, skipped) in zip(index_lists, self.loader):
             self.skipped += int(skipped.sum())  # a CPU tensor: no device sync
+            if self.gpu_decode:
+                from mmae.data.imagenet import decode_crops
+                x = decode_crops(*x, self.dataset.size, self.device)
             yield idx, (x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
 
 
 class _Planned:
-    """A batch sampler that replays the planned ``(index, epoch)`` lists."""
+    """A batch sampler that replays the planned `(index, epoch)` lists."""
     lists: list = []
 
     def __iter__(self):
@@ -132,7 +147,7 @@ class TrainBatches:
                              f"{split.global_batch}")
 
     def epoch(self, epoch: int, start: int = 0):
-        """Yield ``(step, [Batch] * accum)`` for the steps ``start, start + 1, ...`` of ``epoch``."""
+        """Yield `(step, [Batch] * accum)` for the steps `start, start + 1, ...` of `epoch`."""
         sp, rank = self.split, dist.get_rank()
         order = epoch_permutation(len(self.source), self.seed, epoch)
         lo = rank * sp.per_process

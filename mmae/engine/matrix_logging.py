@@ -29,8 +29,9 @@ and the right-hand sides of the bounds, to be read against the measured value ne
 The loss terms are recomputed here on unit rows whatever the training variant (e.g. Barlow Twins
 trained with batch standardisation), because the theorems are stated for this form.
 
-All of it runs once per epoch in float64 (eigendecompositions of d x d and B x B matrices), never
-inside the training step.
+All of it runs once per epoch in float64 on the device holding the outputs, never inside the
+training step: eight eigendecompositions in all (`_gram_metrics`: four per kind), each quantity
+derived from those spectra, and one copy of the results to the host.
 """
 from __future__ import annotations
 
@@ -47,25 +48,30 @@ def _f(x) -> float:
     return float(x.item()) if isinstance(x, torch.Tensor) else float(x)
 
 
-def _gram_metrics(prefix: str, K1: torch.Tensor, K2: torch.Tensor, A1: torch.Tensor, A2: torch.Tensor,
-                  alphas=(1.0, 2.0)) -> dict:
-    """Information quantities of one pair of Gram matrices; A_k is the normalised batch matrix of K_k.
+def _gram_metrics(prefix: str, K1: torch.Tensor, K2: torch.Tensor, alphas=(1.0, 2.0), mus=()) -> dict:
+    r"""Information quantities of one pair of Gram matrices, as 0-d tensors on their device.
 
-    Mutual information is assembled from its Definition 3.2, I = H(K1) + H(K2) - H(K1, K2), out of
-    the three entropies logged anyway: three eigendecompositions per alpha instead of six. Each
-    matrix is validated by its first use only."""
+    Four eigendecompositions, one per matrix: $K_1$, $K_2$ (validated: unit diagonal, PSD),
+    $K_1 \odot K_2$ and $(K_1 + K_2)/2$; every quantity is a function of these spectra (`mmae.info`'s
+    `*_from_spectr*`). The effective rank of a branch's normalised batch matrix $A_k$ comes from its
+    Gram matrix $K_k = A_k^\top A_k$ (feature) or $A_k A_k^\top$ (sample): $\sigma_i(A_k)^2 = \lambda_i(K_k)$.
+    TCR of the joint matrix, $\log\det(\mu I + K_1 \odot K_2)$, is read off the joint spectrum."""
+    l1, l2 = info.spectrum(K1), info.spectrum(K2)
+    l12 = info.spectrum(K1 * K2, validate=False)
+    lm = info.spectrum(0.5 * (K1 + K2), validate=False)
     r = {}
-    for i, a in enumerate(alphas):
-        t, check = f"a{a:g}", i == 0
-        h1 = info.entropy(K1, alpha=a, validate=check)
-        h2 = info.entropy(K2, alpha=a, validate=check)
-        joint = info.joint_entropy(K1, K2, alpha=a, validate=check)
-        r[f"{prefix}_h1_{t}"], r[f"{prefix}_h2_{t}"], r[f"{prefix}_joint_{t}"] = _f(h1), _f(h2), _f(joint)
-        r[f"{prefix}_mi_{t}"] = _f(h1 + h2 - joint)
-    r[f"{prefix}_js"] = _f(info.js_divergence(K1, K2, validate=False))
-    r[f"{prefix}_spectrum_js"] = _f(info.spectrum_js(K1, K2, validate=False))
-    r[f"{prefix}_erank1"] = _f(info.effective_rank(A1))
-    r[f"{prefix}_erank2"] = _f(info.effective_rank(A2))
+    for a in alphas:
+        t = f"a{a:g}"
+        r[f"{prefix}_h1_{t}"] = info.entropy_from_spectrum(l1, a)
+        r[f"{prefix}_h2_{t}"] = info.entropy_from_spectrum(l2, a)
+        r[f"{prefix}_joint_{t}"] = info.entropy_from_spectrum(l12, a)
+        r[f"{prefix}_mi_{t}"] = info.mutual_information_from_spectra(l1, l2, l12, a)
+    r[f"{prefix}_js"] = info.js_divergence_from_spectra(l1, l2, lm)
+    r[f"{prefix}_spectrum_js"] = info.spectrum_js_from_spectra(l1, l2)
+    r[f"{prefix}_erank1"] = info.effective_rank_from_gram_spectrum(l1)
+    r[f"{prefix}_erank2"] = info.effective_rank_from_gram_spectrum(l2)
+    for mu in mus:
+        r[f"{prefix}_tcr_joint_mu{mu:g}"] = info.total_coding_rate_from_spectrum(l12, mu)
     return r
 
 
@@ -119,18 +125,17 @@ def branch_metrics(z1: torch.Tensor, z2: torch.Tensor, *, sc_lam: float = 1.0, b
     B, d = z1.shape
     f1, f2 = F.normalize(z1.double(), dim=1), F.normalize(z2.double(), dim=1)
     rec: dict = {"info_batch": B, "info_dim": d}
+    values: dict = {}
     try:
-        K1, K2 = info.feature_gram(f1), info.feature_gram(f2)
-        rec.update(_gram_metrics("feat", K1, K2, F.normalize(f1, dim=0), F.normalize(f2, dim=0), alphas))
-        for mu in mus:
-            rec[f"feat_tcr_joint_mu{mu:g}"] = _f(info.total_coding_rate(K1 * K2, mu))
+        values.update(_gram_metrics("feat", info.feature_gram(f1), info.feature_gram(f2), alphas, mus))
     except ValueError:
         rec["feat_invalid"] = 1
     try:
-        S1, S2 = info.sample_gram(f1), info.sample_gram(f2)
-        rec.update(_gram_metrics("sample", S1, S2, f1, f2, alphas))
+        values.update(_gram_metrics("sample", info.sample_gram(f1), info.sample_gram(f2), alphas))
     except ValueError:
         rec["sample_invalid"] = 1
+    if values:  # one copy to the host for all of them
+        rec.update(zip(values, torch.stack(list(values.values())).tolist()))
     terms = loss_terms(z1, z2, sc_lam, bt_lam)
     rec.update(terms)
     rec.update(bounds(B, d, terms["sc_loss"], terms["bt_loss"], sc_lam, bt_lam, mus))
