@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmae.data.idx import DEFAULT_ROOT, FILES, load_fashion_mnist, read_idx
+from mmae.data.idx import DEFAULT_ROOT, FASHION_MEAN, FASHION_STD, FILES, load_fashion_mnist, read_idx
 
 
 def _idx_bytes(a: np.ndarray, magic: bytes | None = None) -> bytes:
@@ -86,3 +86,6 @@ def test_the_real_files_from_the_debian_package():
         x, y = load_fashion_mnist(split=split)
         assert x.shape == (n, 1, 28, 28)
         assert torch.equal(torch.bincount(y), torch.full((10,), n // 10))  # balanced classes
+    # the typed-in normalisation constants are the training images' (8 digits: half a unit in the last place)
+    x = load_fashion_mnist(split="train")[0].double() / 255
+    assert abs(x.mean().item() - FASHION_MEAN) <= 5e-9 and abs(x.std(unbiased=False).item() - FASHION_STD) <= 5e-9

@@ -23,7 +23,7 @@ def run(*args, cwd=None, env=None):
     ([], "nothing to reproduce: give --table N, --figure N or --all"),
     (["--table", "1", "--epochs", "0"], "--epochs must be a positive integer, got 0"),
     (["--table", "1", "--seeds", "-1"], "--seeds must be a positive integer, got -1"),
-    (["--table", "1", "--scale", "huge"], "unknown scale 'huge': use paper or mini"),
+    (["--table", "1", "--scale", "huge"], "unknown scale 'huge': use paper, small or mini"),
     (["--table", "1", "--scale", "mini", "--data", "/somewhere"], "--data is for --scale paper"),
     (["--table", "1", "--scale", "mini", "--methods", "mae,dino"], "unknown method(s) dino for table1"),
     (["--figure", "1", "--scale", "mini", "--methods", "mae"], "unknown method(s) mae for figure1"),
@@ -69,3 +69,47 @@ def test_plan_at_paper_scale_lists_stages_batches_and_cost(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("] pretrain ") == 6 and "global batch 1024 = 1 process(es) x 4 micro-step(s) x 256" in r.stdout
     assert "H200 GPU-hours" in r.stdout
+
+
+def _idx(path, shape, body=None):
+    import gzip
+    head = bytes([0, 0, 8, len(shape)]) + b"".join(int(d).to_bytes(4, "big") for d in shape)
+    n = 1
+    for d in shape:
+        n *= d
+    with gzip.open(path, "wb") as f:
+        f.write(head + (bytes(n) if body is None else body))
+
+
+@pytest.mark.parametrize("corrupt, message", [
+    (None, "Fashion-MNIST folder missing: "),
+    ("t10k-labels-idx1-ubyte", "Fashion-MNIST file missing: "),
+    ("train-images-idx3-ubyte", "IDX file malformed: "),
+])
+def test_small_scale_names_missing_or_malformed_idx_files(tmp_path, corrupt, message):
+    root = tmp_path / "fm"
+    if corrupt is not None:
+        root.mkdir()
+        for name, shape in (("train-images-idx3-ubyte", (3, 28, 28)), ("train-labels-idx1-ubyte", (3,)),
+                            ("t10k-images-idx3-ubyte", (2, 28, 28)), ("t10k-labels-idx1-ubyte", (2,))):
+            if name == corrupt and "labels" in name:
+                continue  # missing
+            _idx(root / f"{name}.gz", shape, bytes(10) if name == corrupt else None)  # truncated body
+    r = run("--table", "1", "--scale", "small", "--data", str(root), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and str(root) in lines[0], r.stderr
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_small_scale_runs_no_siamese_target(tmp_path):
+    r = run("--figure", "3", "--scale", "small", "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and "figure3 is not run at the small scale" in r.stderr
+
+
+def test_plan_at_small_scale_estimates_gpu_and_cpu_time(tmp_path):
+    r = run("--table", "1", "--scale", "small", "--seeds", "3", "--plan", "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    # 3 methods x 2 models x 3 seeds x (pretrain, probe, fine-tune), and per seed the baselines
+    assert r.stdout.count("] pretrain ") == 18 and r.stdout.count("] pixels ") == 3 and r.stdout.count("] init ") == 6
+    assert "H200" in r.stdout and "two CPU cores" in r.stdout

@@ -30,8 +30,8 @@ def run(out, *args):
 
 
 def load(out, key):
-    data = json.loads((out / key / f"{key}.json").read_text())
-    md = (out / key / f"{key}.md").read_text()
+    data = json.loads((out / "smoke" / key / f"{key}.json").read_text())
+    md = (out / "smoke" / key / f"{key}.md").read_text()
     assert data["target"] == key and data["scale"] == "smoke"
     return data, md
 
@@ -46,6 +46,24 @@ def test_table1(out):
                 assert cell["n"] == 1 and 0 <= cell["mean"] <= 100
     # the paper's values stand beside the measurements, never in their place
     assert "| Linear probing | M-MAE |" in md and "| 62.4 |" in md and "55.4" in md
+    base = data["baselines"]
+    assert set(base) == {"raw_pixels", "random_init", "supervised"} and base["raw_pixels"]["n"] == 1
+    assert set(base["random_init"]) == set(base["supervised"]) == {"mini-b", "mini-l"}
+    assert "| Linear probing | baseline: raw pixels |" in md and "| Fine-tuning | baseline: supervised from scratch |" in md
+    # the paper's Table 1 orders the three methods in each of its 4 columns: 2 claims per column, and
+    # with one seed no paired test can decide any of them
+    assert [v["claim"] for v in data["verdicts"]].count("Fine-tuning top-1, mini-l: MAE > U-MAE") == 1  # 83.3 > 83.2
+    assert len(data["verdicts"]) == 8 and {v["verdict"] for v in data["verdicts"]} == {"inconclusive at this scale"}
+    assert all(v["scale"] == "smoke" and v["n"] == 1 and v["p_value"] is None for v in data["verdicts"])
+    # the documentation's pages read the same file
+    from mmae import pages
+    assert pages.load("table1", "smoke", out) == data and pages.load("table2", "smoke", out) is None
+    setup = pages.setup_md(data)
+    assert "`mini-b` (ViT, width 32, 3 blocks" in setup and "probed feature: CLS token, dimension 32" in setup
+    assert "| Fine-tuning | baseline: supervised from scratch |" in pages.body_md(data)
+    assert pages.verdict_summary(data) == "Of the 8 claims tested here at the `smoke` scale: 8 inconclusive at this scale."
+    # 3 methods x 2 models against each baseline, none decided with one seed
+    assert pages.baseline_summary(data).count("better in 0 of 6 (method, model) pairs, significantly worse in 0") == 2
     assert md in r.stdout.replace("\r", "") or "Table 1" in r.stdout
 
 
@@ -58,7 +76,8 @@ def test_table2(out):
 
 def test_table3_reuses_table1_runs(out):
     r = run(out, "--table", "3")
-    assert r.stdout.count("finished earlier, kept") == 9  # every stage was computed for Table 1
+    # every stage was computed for Table 1: 3 methods x 3 stages, and the baselines of mini-b
+    assert r.stdout.count("finished earlier, kept") == 9 + 4 and "running" not in r.stdout
     data, md = load(out, "table3")
     assert {"linprobe_top5", "finetune_top5"} <= set(data["measured"])
     assert data["measured"]["linprobe_top5"]["mmae"]["mean"] >= data["measured"]["linprobe_top1"]["mmae"]["mean"]
@@ -75,10 +94,14 @@ def test_figures(out, n, keys):
         assert curves, k
         for c in curves.values():
             assert c["epoch"][0] == 0 and c["epoch"][-1] == 1 and len(c["mean"]) == 2
+    # the paper's claims each figure tests: a rise during training per method (Figures 1, 2, 5a), two
+    # orderings of temperature 0.3 per quantity (Figure 3), two orderings and M-MAE's rise (Figure 4)
+    assert len(data["verdicts"]) == {1: 3, 2: 3, 3: 6, 4: 3, 5: 3}[n]
+    assert {v["verdict"] for v in data["verdicts"]} == {"inconclusive at this scale"}  # one seed
     for ext in ("png", "svg"):
-        path = out / key / f"{key}.{ext}"
+        path = out / "smoke" / key / f"{key}.{ext}"
         assert path.stat().st_size > 1000
-    assert (out / key / f"{key}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "smoke" / key / f"{key}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_rerun_skips_every_finished_stage(out):

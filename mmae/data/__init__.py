@@ -1,9 +1,10 @@
-"""Data: ImageNet-style folders (:mod:`mmae.data.imagenet`), CIFAR pickles (:mod:`mmae.data.cifar`),
-the bundled digits of the mini scale (:mod:`mmae.data.digits`) and batched device-side
-augmentations (:mod:`mmae.data.transforms`, :mod:`mmae.data.views`).
+"""Data: ImageNet-style folders ([`mmae.data.imagenet`][mmae.data.imagenet]), CIFAR pickles ([`mmae.data.cifar`][mmae.data.cifar]),
+the bundled digits of the mini scale ([`mmae.data.digits`][mmae.data.digits]), Fashion-MNIST's IDX files of the
+small scale ([`mmae.data.idx`][mmae.data.idx]) and batched device-side
+augmentations ([`mmae.data.transforms`][mmae.data.transforms], [`mmae.data.views`][mmae.data.views]).
 
-Loaders are imported lazily, so ``import mmae.data`` stays cheap (scikit-learn, Pillow and kornia
-load on first use). :func:`load_tensors` gives the small data sets as whole uint8 tensors, meant
+Loaders are imported lazily, so `import mmae.data` stays cheap (scikit-learn, Pillow and kornia
+load on first use). [`load_tensors`][mmae.data.load_tensors] gives the small data sets as whole uint8 tensors, meant
 to be held on the training device.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 __all__ = ["load_digits_split", "load_cifar", "ImageFolder", "imagenet_loader", "DataInfo", "data_info",
            "load_tensors", "IN_MEMORY", "DATASETS"]
 
-IN_MEMORY = ("digits", "cifar10", "cifar100")
+IN_MEMORY = ("digits", "fashion-mnist", "cifar10", "cifar100")
 DATASETS = IN_MEMORY + ("imagenet",)
 
 _LAZY = {
@@ -47,6 +48,9 @@ def data_info(name: str) -> DataInfo:
     if name == "digits":
         from .digits import DIGITS_MEAN, DIGITS_STD, NUM_CLASSES
         return DataInfo("digits", 8, 1, NUM_CLASSES, tuple(DIGITS_MEAN), tuple(DIGITS_STD), flip=False)
+    if name == "fashion-mnist":  # every shoe faces left: a mirror image is off the data's distribution
+        from .idx import FASHION_MEAN, FASHION_STD, NUM_CLASSES
+        return DataInfo(name, 28, 1, NUM_CLASSES, (FASHION_MEAN,), (FASHION_STD,), flip=False)
     if name in ("cifar10", "cifar100"):
         from .cifar import cifar_stats, num_classes
         mean, std = cifar_stats(name)
@@ -58,11 +62,15 @@ def data_info(name: str) -> DataInfo:
 
 
 def load_tensors(name: str, split: str, root: str | None = None):
-    """``(images uint8 (N, C, H, W), labels int64 (N,))`` of a small data set; ``split`` is
-    "train" or "test" (for CIFAR, ``root`` holds the python pickles)."""
+    """`(images uint8 (N, C, H, W), labels int64 (N,))` of a small data set; `split` is
+    "train" or "test" (for CIFAR, `root` holds the python pickles; for Fashion-MNIST the four
+    IDX files, by default `mmae.data.idx.DEFAULT_ROOT`)."""
     if name == "digits":
         from .digits import load_digits_split
         return load_digits_split(split)
+    if name == "fashion-mnist":
+        from .idx import load_fashion_mnist
+        return load_fashion_mnist(root or None, split)
     if name in ("cifar10", "cifar100"):
         if not root:
             raise ValueError(f"dataset {name!r} needs data_root (the folder holding the python pickles)")

@@ -45,7 +45,7 @@ def num_classes(name: str) -> int:
 
 class SafeUnpickler(pickle.Unpickler):
     """Resolves only the globals of the official CIFAR pickles: numpy's array and scalar
-    constructors and dtypes (under numpy 1's and numpy 2's module names), and ``_codecs.encode``,
+    constructors and dtypes (under numpy 1's and numpy 2's module names), and `_codecs.encode`,
     which Python 3 writes for bytes in protocol 2. Everything else raises `UnsafePickle`."""
 
     ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")} | {

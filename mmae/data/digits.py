@@ -1,8 +1,8 @@
-"""The ``mini`` data: scikit-learn's bundled handwritten digits (UCI optdigits test set).
+"""The `mini` data: scikit-learn's bundled handwritten digits (UCI optdigits test set).
 
 1,797 real 8x8 grayscale images of the digits 0-9 with 17 grey levels (0-16). They ship with
 scikit-learn, so the mini scale runs anywhere without a download. The split is fixed and
-stratified: 1,347 training and 450 test images (``test_size=0.25, random_state=0``).
+stratified: 1,347 training and 450 test images (`test_size=0.25, random_state=0`).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _split() -> tuple[np.ndarray, ...]:
 
 
 def load_digits_split(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
-    """``(images, labels)``: uint8 ``(N, 1, 8, 8)`` on the 0-255 scale and int64 ``(N,)``."""
+    """`(images, labels)`: uint8 `(N, 1, 8, 8)` on the 0-255 scale and int64 `(N,)`."""
     x_tr, x_te, y_tr, y_te = _split()
     if split == "train":
         x, y = x_tr, y_tr

@@ -9,7 +9,7 @@ evaluated element-wise on the device that holds the batch:
 
 $$u = h\big(h(h(h(\text{seed}) \oplus \text{epoch}) \oplus \text{stream}) \oplus \text{index}, j\big) / 2^{32},$$
 
-where $h$ is a 32-bit integer mixing function, ``stream`` counts the calls made on a
+where $h$ is a 32-bit integer mixing function, `stream` counts the calls made on a
 `SampleRandom` (so successive draws are independent) and $j$ numbers the values drawn for
 one sample in one call. Every operation is an integer tensor op: no host synchronisation, the same
 numbers on CPU and CUDA, and the same numbers whichever process or micro-step holds the sample.
@@ -52,12 +52,12 @@ def key32(*parts: int) -> int:
 
 
 class SampleRandom:
-    """Random numbers for the samples ``index`` (int64, shape ``(n,)``) of epoch ``epoch`` of a run
-    seeded ``seed``. Each call of `rand`, `randn` or `randint` opens a new stream
-    and returns a tensor of shape ``(n, *shape)`` on ``index``'s device: row $i$ depends only on
-    ``(seed, epoch, index[i], stream)``.
+    """Random numbers for the samples `index` (int64, shape `(n,)`) of epoch `epoch` of a run
+    seeded `seed`. Each call of `rand`, `randn` or `randint` opens a new stream
+    and returns a tensor of shape `(n, *shape)` on `index`'s device: row $i$ depends only on
+    `(seed, epoch, index[i], stream)`.
 
-    ``salt`` separates independent uses within one step (e.g. the two views of a Siamese pair).
+    `salt` separates independent uses within one step (e.g. the two views of a Siamese pair).
     """
 
     def __init__(self, seed: int, epoch: int, index: torch.Tensor, salt: int = 0):
@@ -71,7 +71,7 @@ class SampleRandom:
         return self.index.shape[0]
 
     def bits(self, *shape: int) -> torch.Tensor:
-        """Uniform 32-bit integers (int64 holding $[0, 2^{32})$), shape ``(n, *shape)``."""
+        """Uniform 32-bit integers (int64 holding $[0, 2^{32})$), shape `(n, *shape)`."""
         self._stream += 1
         base = mix32(mix32(self._key ^ self._stream) ^ (self.index & _MASK))  # the stream's key mixed once, on the host
         m = 1
@@ -93,15 +93,15 @@ class SampleRandom:
         return torch.sqrt(-2.0 * torch.log(u1)) * torch.cos((2.0 * torch.pi) * u2)
 
     def randint(self, high: int, *shape: int) -> torch.Tensor:
-        """Uniform integers in ``[0, high)`` (int64); the bias of the modulo is below $high / 2^{32}$."""
+        """Uniform integers in `[0, high)` (int64); the bias of the modulo is below $high / 2^{32}$."""
         if not 0 < high <= 2**31:
             raise ValueError(f"high must be in [1, 2^31], got {high}")
         return self.bits(*shape) % high
 
 
 def epoch_permutation(n: int, seed: int, epoch: int, shuffle: bool = True) -> torch.Tensor:
-    """The order in which epoch ``epoch`` visits ``n`` samples: a function of ``(seed, epoch)`` only,
-    identical on every process and after a resume (``arange(n)`` when ``shuffle`` is false)."""
+    """The order in which epoch `epoch` visits `n` samples: a function of `(seed, epoch)` only,
+    identical on every process and after a resume (`arange(n)` when `shuffle` is false)."""
     if not shuffle:
         return torch.arange(n)
     return torch.randperm(n, generator=torch.Generator().manual_seed(key32(seed, epoch, 0x0DE7)))

@@ -1,13 +1,13 @@
 """Batched image augmentations that run on the device holding the batch (GPU in production).
 
-Every function takes a float batch ``(N, C, H, W)`` (values in [0, 1] unless stated) and draws an
+Every function takes a float batch `(N, C, H, W)` (values in [0, 1] unless stated) and draws an
 independent random transform per sample, with no host synchronisation: per-sample choices are made
-with tensor ops and ``torch.where``, never by branching on device values. Photometric kernels come
-from ``kornia.enhance`` where their semantics match PIL's.
+with tensor ops and `torch.where`, never by branching on device values. Photometric kernels come
+from `kornia.enhance` where their semantics match PIL's.
 
-Randomness: every random function takes ``gen``. With ``gen=None`` the numbers come from torch's
+Randomness: every random function takes `gen`. With `gen=None` the numbers come from torch's
 generator of the batch's device (reproducible and resumable from saved RNG states, but a sample's
-transform depends on what else its process drew). With a :class:`mmae.data.keyed.SampleRandom` over the
+transform depends on what else its process drew). With a [`mmae.data.keyed.SampleRandom`][mmae.data.keyed.SampleRandom] over the
 batch's sample indices, row $i$ of every draw is a function of (run seed, epoch, sample index) only,
 with the same distribution as the unkeyed draw: a sample's augmentation is then the same whichever
 process or gradient-accumulation micro-step holds it, and whatever else is in its batch.
@@ -20,7 +20,7 @@ Recipes (MAE, He et al. 2022):
   magnitudes) + normalise + random erasing (p=0.25, pixel mode), then mixup (alpha 0.8) /
   cutmix (alpha 1.0) with label smoothing 0.1 on the batch;
 - evaluation: resize 256 (bicubic) + centre crop 224 (done at decode time for ImageNet, see
-  :mod:`mmae.data.imagenet`; the small in-memory data sets are evaluated at native size).
+  [`mmae.data.imagenet`][mmae.data.imagenet]; the small in-memory data sets are evaluated at native size).
 """
 from __future__ import annotations
 
@@ -39,12 +39,12 @@ __all__ = ["normalize", "sample_crop_boxes", "resized_crop", "random_resized_cro
 
 
 def to_unit_float(x: torch.Tensor) -> torch.Tensor:
-    """uint8 ``[0, 255]`` -> float32 ``[0, 1]`` (floats pass through)."""
+    """uint8 `[0, 255]` -> float32 `[0, 1]` (floats pass through)."""
     return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
 
 
 def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
-    """``(x - mean) / std`` per channel. Pass tensors already on ``x``'s device in a training step
+    """`(x - mean) / std` per channel. Pass tensors already on `x`'s device in a training step
     (`GpuAugment` does): a tuple is copied to the device on every call, which waits for the host."""
     mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     std = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
@@ -58,9 +58,9 @@ def _keyed(gen: SampleRandom | None, n: int) -> bool:
 
 
 def _rand(gen: SampleRandom | None, n: int, *shape: int, device) -> torch.Tensor:
-    """Uniform $[0, 1)$ of shape ``(n, *shape)``: row $i$ keyed by sample $i$ when ``gen`` is given,
+    """Uniform $[0, 1)$ of shape `(n, *shape)`: row $i$ keyed by sample $i$ when `gen` is given,
     else from torch's generator (both on the same $2^{-24}$ grid, so the distributions are equal).
-    ``gen`` draws on its index's device; ``.to`` is a no-op when that is the batch's."""
+    `gen` draws on its index's device; `.to` is a no-op when that is the batch's."""
     return gen.rand(*shape).to(device) if _keyed(gen, n) else torch.rand((n, *shape), device=device)
 
 
@@ -80,12 +80,12 @@ def _uniform(gen, n, shape, lo, hi, device):
 
 def sample_crop_boxes(n: int, height: int, width: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
                       device="cpu", attempts: int = 10, *, gen: SampleRandom | None = None) -> torch.Tensor:
-    """RandomResizedCrop boxes ``(n, 4)`` = ``(x0, y0, w, h)`` in pixels (Szegedy et al., 2015).
+    """RandomResizedCrop boxes `(n, 4)` = `(x0, y0, w, h)` in pixels (Szegedy et al., 2015).
 
-    As torchvision: up to ``attempts`` draws of an area fraction in ``scale`` and a log-uniform
+    As torchvision: up to `attempts` draws of an area fraction in `scale` and a log-uniform
     aspect ratio; the first draw that fits is used; if none fits, a centre crop with the aspect
-    ratio clamped into ``ratio``. All attempts are drawn at once, so there is no host sync.
-    ``gen``: a :class:`~mmae.data.keyed.SampleRandom` over the ``n`` samples keys row $i$ by sample $i$.
+    ratio clamped into `ratio`. All attempts are drawn at once, so there is no host sync.
+    `gen`: a [`mmae.data.keyed.SampleRandom`][mmae.data.keyed.SampleRandom] over the `n` samples keys row $i$ by sample $i$.
     """
     area = height * width
     log_r = (math.log(ratio[0]), math.log(ratio[1]))
@@ -116,9 +116,9 @@ def sample_crop_boxes(n: int, height: int, width: int, scale=(0.08, 1.0), ratio=
 
 
 def resized_crop(x: torch.Tensor, boxes: torch.Tensor, size, mode: str = "bicubic") -> torch.Tensor:
-    """Crop each image to its box ``(x0, y0, w, h)`` and resize it to ``size`` in one ``grid_sample``.
+    """Crop each image to its box `(x0, y0, w, h)` and resize it to `size` in one `grid_sample`.
 
-    Pixel-edge convention (``align_corners=False``): the box edges map exactly onto the output's
+    Pixel-edge convention (`align_corners=False`): the box edges map exactly onto the output's
     edges, so the whole-image box is the identity resampling. Bicubic overshoot is clamped to [0, 1].
     """
     oh, ow = (size, size) if isinstance(size, int) else size
@@ -173,7 +173,7 @@ def _autocontrast(x):
 
 def _affine(x, mats, fill):
     """Apply per-sample 2x3 pixel-space affine maps (output pixel -> input pixel, centred
-    coordinates) with bilinear sampling; outside the image takes ``fill``."""
+    coordinates) with bilinear sampling; outside the image takes `fill`."""
     N, C, H, W = x.shape
     # convert from centred pixel units to grid_sample's normalised units
     sx, sy = W / 2.0, H / 2.0
@@ -196,11 +196,11 @@ def rand_augment(x: torch.Tensor, num_ops: int = 2, magnitude: float = 9.0, mstd
                  prob: float = 0.5, fill=0.5, *, gen: SampleRandom | None = None) -> torch.Tensor:
     """RandAugment (Cubuk et al., 2020) with timm's increasing ops and Gaussian magnitude noise.
 
-    Per sample and per layer: one op drawn uniformly from ``RAND_AUGMENT_OPS``, applied with
-    probability ``prob``, at level ``clip(N(magnitude, mstd), 0, 10)``. Geometric ops (rotate up to
+    Per sample and per layer: one op drawn uniformly from `RAND_AUGMENT_OPS`, applied with
+    probability `prob`, at level `clip(N(magnitude, mstd), 0, 10)`. Geometric ops (rotate up to
     30 deg, shear up to 0.3, translate up to 45% of the size, random sign) share one resampling
     per layer; photometric ops are computed on the batch and selected per sample (no host sync).
-    ``x`` is in [0, 1]; ``fill`` is the colour exposed by geometric ops (MAE: the ImageNet mean).
+    `x` is in [0, 1]; `fill` is the colour exposed by geometric ops (MAE: the ImageNet mean).
     """
     N, C, H, W = x.shape
     dev = x.device
@@ -260,9 +260,9 @@ def rand_augment(x: torch.Tensor, num_ops: int = 2, magnitude: float = 9.0, mstd
 def random_erasing(x: torch.Tensor, p: float = 0.25, scale=(0.02, 1 / 3), ratio=(0.3, 3.3),
                    attempts: int = 10, *, gen: SampleRandom | None = None) -> torch.Tensor:
     """Random erasing (Zhong et al., 2020), timm's "pixel" mode on a normalised batch: with
-    probability ``p`` a rectangle of area fraction in ``scale`` and log-uniform aspect in ``ratio``
+    probability `p` a rectangle of area fraction in `scale` and log-uniform aspect in `ratio`
     is replaced by standard-normal noise. A sample whose attempts all fail to fit is left alone.
-    With ``gen`` the noise is keyed too (``gen.randn(C, H, W)``): a sample's noise is its own.
+    With `gen` the noise is keyed too (`gen.randn(C, H, W)`): a sample's noise is its own.
     """
     N, C, H, W = x.shape
     dev = x.device
@@ -285,7 +285,7 @@ def random_erasing(x: torch.Tensor, p: float = 0.25, scale=(0.02, 1 / 3), ratio=
 
 
 def one_hot_smooth(y: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:
-    """Label-smoothed one-hot targets: ``1 - s + s/K`` on the label, ``s/K`` elsewhere."""
+    """Label-smoothed one-hot targets: `1 - s + s/K` on the label, `s/K` elsewhere."""
     off = smoothing / num_classes
     return torch.full((y.shape[0], num_classes), off, device=y.device).scatter_(1, y.view(-1, 1), 1.0 - smoothing + off)
 
@@ -293,14 +293,14 @@ def one_hot_smooth(y: torch.Tensor, num_classes: int, smoothing: float = 0.0) ->
 def mixup_cutmix(x: torch.Tensor, y: torch.Tensor, num_classes: int, mixup_alpha: float = 0.8,
                  cutmix_alpha: float = 1.0, switch_prob: float = 0.5, smoothing: float = 0.1):
     """Mixup (Zhang et al., 2018) or CutMix (Yun et al., 2019) on the whole batch, paired with the
-    batch reversed, with smoothed soft targets, as timm's ``Mixup(mode="batch")`` of the MAE recipe.
+    batch reversed, with smoothed soft targets, as timm's `Mixup(mode="batch")` of the MAE recipe.
 
-    One ``lam`` per batch is drawn on the CPU generator (no device sync): CutMix with probability
-    ``switch_prob`` (``lam ~ Beta(cutmix_alpha)``, box area ``1 - lam``, ``lam`` then corrected to the
-    clipped box), otherwise Mixup (``lam ~ Beta(mixup_alpha)``). Returns ``(x_mixed, soft_targets)``.
+    One `lam` per batch is drawn on the CPU generator (no device sync): CutMix with probability
+    `switch_prob` (`lam ~ Beta(cutmix_alpha)`, box area `1 - lam`, `lam` then corrected to the
+    clipped box), otherwise Mixup (`lam ~ Beta(mixup_alpha)`). Returns `(x_mixed, soft_targets)`.
 
-    Not keyed by sample (no ``gen``): a sample's result depends on the batch composition (its partner
-    is the sample at the mirrored position, and ``lam`` is shared by the batch), so it changes when the
+    Not keyed by sample (no `gen`): a sample's result depends on the batch composition (its partner
+    is the sample at the mirrored position, and `lam` is shared by the batch), so it changes when the
     global batch is split across processes or micro-steps, as timm's batch mode does.
     """
     t = one_hot_smooth(y, num_classes, smoothing)
@@ -325,7 +325,7 @@ def mixup_cutmix(x: torch.Tensor, y: torch.Tensor, num_classes: int, mixup_alpha
 
 
 def soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of ``-sum_k t_k log softmax(logits)_k``."""
+    """Mean over the batch of `-sum_k t_k log softmax(logits)_k`."""
     return torch.sum(-target * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
 
 
@@ -333,10 +333,10 @@ def soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> tor
 class GpuAugment:
     """A recipe applied to a uint8 batch on its device; returns the normalised float batch.
 
-    ``kind``: "pretrain" (RRC scale 0.2-1 + flip), "linprobe" (RRC 0.08-1 + flip), "finetune"
-    (RRC + flip + RandAugment + random erasing) or "eval" (no augmentation). ``crop=False`` skips
+    `kind`: "pretrain" (RRC scale 0.2-1 + flip), "linprobe" (RRC 0.08-1 + flip), "finetune"
+    (RRC + flip + RandAugment + random erasing) or "eval" (no augmentation). `crop=False` skips
     the RandomResizedCrop when the loader has already cropped (ImageNet decodes crops on the CPU);
-    ``flip=False`` for data where a mirror image is another class (digits). ``scale=(1, 1)`` turns
+    `flip=False` for data where a mirror image is another class (digits). `scale=(1, 1)` turns
     the crop off (on a square image RandomResizedCrop can then only return the whole image).
     """
     kind: str
@@ -359,7 +359,7 @@ class GpuAugment:
             self.scale = (0.2, 1.0) if self.kind == "pretrain" else (0.08, 1.0)
 
     def _device_consts(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """The mean and std as ``(1, C, 1, 1)`` float32 tensors on ``device``, copied there once."""
+        """The mean and std as `(1, C, 1, 1)` float32 tensors on `device`, copied there once."""
         if device not in self._consts:
             self._consts[device] = tuple(torch.tensor(v, dtype=torch.float32, device=device).view(1, -1, 1, 1)
                                          for v in (self.mean, self.std))
@@ -372,7 +372,7 @@ class GpuAugment:
                                        and not (self.crop and self.scale[0] < 1.0))
 
     def __call__(self, x: torch.Tensor, *, gen: SampleRandom | None = None) -> torch.Tensor:
-        """Augment ``x``; with ``gen`` (over the batch's sample indices) every draw is keyed by sample."""
+        """Augment `x`; with `gen` (over the batch's sample indices) every draw is keyed by sample."""
         _keyed(gen, x.shape[0])
         x = to_unit_float(x)
         mean, std = self._device_consts(x.device)

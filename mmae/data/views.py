@@ -15,19 +15,19 @@ Recipes (per view, since BYOL and Barlow Twins augment their two views asymmetri
 The digits recipe (8x8 grayscale) keeps a milder crop (0.5, 1) and brightness/contrast jitter;
 no flip (a mirrored digit is another symbol), no colour, no blur.
 
-Keyed randomness (``TwoViews.forward(x, gen)`` with a :class:`mmae.data.keyed.SampleRandom` over the
-batch's sample indices): kornia's modules draw from torch's global generator, and its ``ColorJitter``
+Keyed randomness (`TwoViews.forward(x, gen)` with a [`mmae.data.keyed.SampleRandom`][mmae.data.keyed.SampleRandom] over the
+batch's sample indices): kornia's modules draw from torch's global generator, and its `ColorJitter`
 draws one order of its four steps per *batch*, so passing keyed parameter dicts to them could not
 make a sample's view independent of its batch. The keyed path therefore implements the recipe's
 ops itself, with the same ops, probabilities and ranges: the crop boxes of
-:func:`mmae.data.transforms.sample_crop_boxes` (torchvision's sampling, as kornia's) resampled
-bilinearly by :func:`~mmae.data.transforms.resized_crop` (pixel-edge convention, as torchvision;
+[`mmae.data.transforms.sample_crop_boxes`][mmae.data.transforms.sample_crop_boxes] (torchvision's sampling, as kornia's) resampled
+bilinearly by [`mmae.data.transforms.resized_crop`][mmae.data.transforms.resized_crop] (pixel-edge convention, as torchvision;
 kornia aligns corner pixel centres, a sub-pixel difference); flip; kornia's own colour-jitter kernels
-(``kornia.enhance``) with per-sample factors in kornia's ranges and a per-sample random order of the
-four steps (the semantics of torchvision's per-image ``ColorJitter``; each sample's order is uniform
+(`kornia.enhance`) with per-sample factors in kornia's ranges and a per-sample random order of the
+four steps (the semantics of torchvision's per-image `ColorJitter`; each sample's order is uniform
 either way); grayscale; Gaussian blur with $\sigma \sim U(0.1, 2)$ and reflected borders; solarisation
-at 0.5. Per-sample choices are ``torch.where`` selections, so the keyed path has no host sync. View 1
-draws first and view 2 next, so the two views use different streams of ``gen``.
+at 0.5. Per-sample choices are `torch.where` selections, so the keyed path has no host sync. View 1
+draws first and view 2 next, so the two views use different streams of `gen`.
 """
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ _JITTER_STEPS = (KE.adjust_brightness_accumulative, KE.adjust_contrast_with_mean
 
 
 def _keyed_view(r: ViewRecipe, view: int, x: torch.Tensor, gen: SampleRandom) -> torch.Tensor:
-    """One view of ``x`` (float in [0, 1]) by the recipe of :func:`_pipeline`, every parameter from ``gen``."""
+    """One view of `x` (float in [0, 1]) by the recipe of [`_pipeline`][mmae.data.views._pipeline], every parameter from `gen`."""
     n, C, H, W = x.shape
     u = lambda *shape: _rand(gen, n, *shape, device=x.device)
     pick = lambda p, new, old: torch.where((u() < p).view(-1, 1, 1, 1), new, old)
@@ -163,7 +163,7 @@ class TwoViews(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor, gen: SampleRandom | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two views of ``x``; with ``gen`` (over the batch's sample indices) a sample's views are a
+        """Two views of `x`; with `gen` (over the batch's sample indices) a sample's views are a
         function of (seed, epoch, sample index) only (see the module docstring), else kornia's modules
         draw from torch's generator."""
         x = self.to_float(x)
