@@ -1,27 +1,38 @@
 """Browser test of the built site: ``python docs/browser_test.py [--site site]``.
 
 Serves the built site on 127.0.0.1 and loads every page in headless Chromium (Debian's
-``chromium`` package, driven by Playwright; no browser is downloaded). For each page it asserts
-that the page loads, logs no console error and raises no script error, sends no request to any
-host but 127.0.0.1, requests nothing that fails, and that all its math is typeset by KaTeX
-(every ``.arithmatex`` element holds rendered KaTeX, no ``.katex-error``, no math delimiters or
-reST math left in the prose, notebooks included). Every statement of
-``proofs/`` (and every appendix twin) must have its page, showing its verdict. Screenshots of a
-theorem page, the Verification page and an experiment page go to ``build/screenshots/``; a search
-query must find pages (the index is served locally).
+``chromium`` package, driven by Playwright; no browser is downloaded). A page fails on what a
+reader would see as broken:
+
+* it does not load, logs a console error, raises a script error, requests anything from a host
+  other than 127.0.0.1, or requests something that fails;
+* math: an ``.arithmatex`` element KaTeX did not typeset, a KaTeX error, math source left in the
+  prose (``$``, ``\\(``, ``:math:``), notebooks included;
+* a theory page of a statement without typeset math; a theory page or the Errata with a formula
+  written as plain text outside code (``>=``, ``<=``, ``!=``, ``_{``, ``^2``, ``sqrt(``, ``||``);
+* a display equation or a table wider than its column, at 1280 px and at 390 px;
+* a link to a page of the site that does not exist, or to an anchor that page does not have;
+* its search does not finish initialising (the index is served locally), and on the home page
+  a query must find pages.
+
+Every statement of ``proofs/`` (and every appendix twin) must have its page, headed with its
+name and showing its verdict. Screenshots at 1280 px and 390 px of the home page, Theorem 4.3,
+Proposition 4.7's interactive figure, the Errata and the Table 1 experiment go to
+``build/screenshots/``.
 
 Exit status 0 when every check passed, 1 otherwise.
 """
 from __future__ import annotations
 
 import argparse
+import re
 import functools
 import http.server
 import importlib.util
 import sys
 import threading
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -34,17 +45,50 @@ MATH_PROBE = r"""() => {
   const arith = [...document.querySelectorAll('.arithmatex')];
   const pending = arith.filter(el => !el.querySelector('.katex')).map(el => el.textContent.slice(0, 80));
   const errors = [...document.querySelectorAll('.katex-error')].map(el => el.getAttribute('title') || el.textContent.slice(0, 80));
-  // math source left in the prose: a delimiter or reST math that nothing typeset
-  const raw = [];
+  // math source left in the prose, and formulas written as plain text, outside code and math
+  const raw = [], plain = [];
   const root = document.querySelector('article') || document.body;
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
     const node = walker.currentNode;
-    if (node.parentElement.closest('pre, code, script, style, .arithmatex, .katex, .highlight, .jp-InputArea, .jp-OutputArea')) continue;
-    if (/\$\$|\\\(|\\\[|:math:`|\.\. math::|(^|[^\\$])\$[^$\s][^$]*\$/.test(node.textContent)) raw.push(node.textContent.trim().slice(0, 80));
+    if (node.parentElement.closest('pre, code, script, style, svg, .arithmatex, .katex, .highlight, .jp-InputArea, .jp-OutputArea, .headerlink')) continue;
+    const t = node.textContent;
+    if (/\$|\\\(|\\\[|:math:`|\.\. math::/.test(t)) raw.push(t.trim().slice(0, 80));
+    const m = t.match(/>=|<=|!=|_\{|\^2|sqrt\(|\|\|/);
+    if (m) plain.push(t.slice(Math.max(0, m.index - 30), m.index + 30).trim());
   }
-  return {arithmatex: arith.length, katex: document.querySelectorAll('.katex').length, pending, errors, raw};
+  return {arithmatex: arith.length, katex: document.querySelectorAll('.katex').length, pending, errors, raw, plain};
 }"""
+
+# Displays and tables wider than their column: the element that would scroll sideways (a
+# display, a notebook display, the wrapper Material puts around a table) has content wider than
+# its box. (On a phone Material lets displays and tables bleed into the page margins on purpose,
+# so their box, not the article's, is the column.)
+CLIP_PROBE = r"""() => {
+  const root = document.querySelector('article') || document.body;
+  const out = [];
+  const boxes = new Set();
+  root.querySelectorAll('div.arithmatex, .jupyter-wrapper .katex-display, table').forEach(el => {
+    if (el.closest('.highlight, pre') || (el.matches('.katex-display') && el.closest('div.arithmatex'))) return;
+    boxes.add(el.tagName === 'TABLE' ? (el.closest('.md-typeset__scrollwrap') || el) : el);
+  });
+  boxes.forEach(el => {
+    if (el.getBoundingClientRect().width === 0) return;  // inside a closed <details>
+    if (el.scrollWidth > el.clientWidth + 2)
+      out.push(`${el.scrollWidth}px in ${el.clientWidth}px: ${el.textContent.trim().slice(0, 50)}`);
+  });
+  return out;
+}"""
+
+LINKS_PROBE = r"""() => [...document.querySelectorAll('a[href]')].map(a => a.href)"""
+IDS_PROBE = r"""() => [...document.querySelectorAll('[id]')].map(e => e.id)"""
+SEARCH_READY = r"""() => { const m = document.querySelector('.md-search-result__meta');
+  return !m || !/Initializing/i.test(m.textContent); }"""
+PLAIN_FORMULA_SCOPE = ("theory/", "errata/")   # pages where a plain-text formula fails the test
+WIDTHS = {"desktop": (1280, 900), "mobile": (390, 844)}
+# (file name, page path or statement name) of the screenshots
+SCREENSHOTS = (("home", ""), ("theorem-4-3", "Theorem 4.3"), ("proposition-4-7", "Proposition 4.7"),
+               ("errata", "errata/"), ("table-1", "experiments/table-1/"))
 
 
 def _theory():
@@ -84,6 +128,26 @@ def expected_statements() -> dict[str, str]:
     return out
 
 
+class Links:
+    """Local link targets: does a page exist, and does it have an anchor (ids read from the HTML
+    file; anchors that scripts add are looked up in the live page when it is the current one)."""
+
+    def __init__(self, site: Path, base: str):
+        self.site, self.base, self.ids = site, base, {}
+
+    def file(self, path: str) -> Path | None:
+        rel = unquote(path).lstrip("/")
+        f = self.site / rel
+        if rel == "" or rel.endswith("/"):
+            f = f / "index.html"
+        return f if f.is_file() else None
+
+    def anchors(self, f: Path) -> set:
+        if f not in self.ids:
+            self.ids[f] = set(re.findall(r'\sid="([^"]+)"', f.read_text(errors="replace")))
+        return self.ids[f]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--site", default=str(ROOT / "site"), help="the built site (default site/)")
@@ -99,12 +163,15 @@ def main(argv=None) -> int:
         return 2
     from playwright.sync_api import sync_playwright
 
+    T = _theory()
     shots.mkdir(parents=True, exist_ok=True)
     server, base = serve(site)
     pages = site_pages(site)
     statements = expected_statements()
+    with_math = {f"theory/{st.slug}/" for st in T.scan_proofs(ROOT)}  # not the twins' pointer pages
+    links = Links(site, base)
     failures: list[str] = []
-    failed_units: set[str] = set()  # a page, a statement or a screenshot
+    failed_units: set[str] = set()  # a page, a statement, a screenshot or the search
 
     def fail(unit: str, message: str) -> None:
         failed_units.add(unit)
@@ -136,6 +203,7 @@ def main(argv=None) -> int:
             for v in events.values():
                 v.clear()
             problems = []
+            page.set_viewport_size({"width": WIDTHS["desktop"][0], "height": WIDTHS["desktop"][1]})
             try:
                 resp = page.goto(base + path, wait_until="load", timeout=30_000)
                 page.wait_for_load_state("networkidle", timeout=15_000)
@@ -152,8 +220,43 @@ def main(argv=None) -> int:
                 problems.append(f"KaTeX errors: {math['errors'][:3]}")
             if math["raw"]:
                 problems.append(f"{len(math['raw'])} pieces of math source left untypeset, e.g. {math['raw'][0]!r}")
+            if path.startswith(PLAIN_FORMULA_SCOPE):
+                if math["plain"]:
+                    problems.append(f"{len(math['plain'])} plain-text formulas outside code, e.g. {math['plain'][:3]}")
+                if path in with_math and not math["katex"]:
+                    problems.append("a statement's page without typeset math")
             if path.startswith("experiments/") and path != "experiments/" and not page.query_selector(".jupyter-wrapper"):
                 problems.append("experiment page without a rendered notebook")
+            try:
+                page.wait_for_function(SEARCH_READY, timeout=15_000)
+            except Exception:  # noqa: BLE001 - not ready within the timeout is the failure
+                problems.append("search does not finish initialising")
+            # links and anchors
+            here = urlparse(page.url)
+            ids = set(page.evaluate(IDS_PROBE))
+            bad = set()
+            for href in page.evaluate(LINKS_PROBE):
+                u = urlparse(href)
+                if u.scheme not in ("http", "https") or u.hostname not in LOCAL_HOSTS:
+                    continue
+                if u.path == here.path:
+                    # code annotations (#__code_N_annotation_M) open as tooltips, not as anchors
+                    if u.fragment and unquote(u.fragment) not in ids and not u.fragment.startswith("__code_"):
+                        bad.add(f"#{u.fragment}")
+                    continue
+                f = links.file(u.path)
+                if f is None:
+                    bad.add(u.path)
+                elif u.fragment and f.suffix == ".html" and unquote(u.fragment) not in links.anchors(f):
+                    bad.add(f"{u.path}#{u.fragment}")
+            if bad:
+                problems.append(f"{len(bad)} broken local link(s): {sorted(bad)[:4]}")
+            for width_name, (w, h) in WIDTHS.items():
+                page.set_viewport_size({"width": w, "height": h})
+                page.wait_for_timeout(50)
+                clipped = page.evaluate(CLIP_PROBE)
+                if clipped:
+                    problems.append(f"{len(clipped)} clipped display(s)/table(s) at {w} px, e.g. {clipped[:2]}")
             for key, label in (("console", "console error"), ("pageerror", "script error"),
                                ("external", "external request"), ("failed", "failed request")):
                 # the 404 page's own document is the one expected failure
@@ -163,7 +266,8 @@ def main(argv=None) -> int:
             for p in problems:
                 fail(path, f"{path or '/'}: {p}")
 
-        # Every statement has its page, and the page shows its verdict.
+        # Every statement has its page, headed with its name, showing its verdict.
+        page.set_viewport_size({"width": WIDTHS["desktop"][0], "height": WIDTHS["desktop"][1]})
         for name, path in statements.items():
             if path not in pages:
                 fail(name, f"{name}: no page at {path}")
@@ -174,7 +278,7 @@ def main(argv=None) -> int:
             if not verdicts or verdicts[0][len("Verdict: "):] not in VERDICTS:
                 fail(name, f"{name}: page {path} shows no verdict (admonitions: {titles[:4]})")
             heading = page.locator("h1").first.inner_text()
-            if name not in heading:
+            if T.display_name(name) not in heading:
                 fail(name, f"{name}: page {path} is headed {heading!r}")
 
         # The search index is built and served locally: a query finds pages.
@@ -186,27 +290,34 @@ def main(argv=None) -> int:
         except Exception:  # noqa: BLE001 - no result within the timeout is the failure
             fail("search", "search: 'total coding rate' finds nothing")
 
-        # Screenshots: a theorem page (one with display math), the Verification page, an experiment.
-        theorem = next((p for n, p in statements.items() if n == "Theorem 4.17"), None) or next(
-            (p for n, p in statements.items() if n.startswith("Theorem")), None)
-        experiment = next((p for p in pages if p.startswith("experiments/table-1")), None) or next(
-            (p for p in pages if p.startswith("experiments/") and p != "experiments/"), None)
-        for name, path in (("theorem", theorem), ("verification", "verification/"), ("experiment", experiment)):
-            if path is None or path not in pages:
-                fail("screenshot " + name, f"screenshot {name}: no page to take it from")
+        for name, target in SCREENSHOTS:
+            path = statements.get(target, target)
+            if path not in pages:
+                fail("screenshot " + name, f"screenshot {name}: no page {path!r}")
                 continue
-            page.goto(base + path, wait_until="networkidle")
-            page.set_viewport_size({"width": 1280, "height": 1400})
-            out = shots / f"{name}.png"
-            page.screenshot(path=str(out), full_page=False)
-            print(f"screenshot: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} ({base}{path})")
+            for width_name, (w, h) in WIDTHS.items():
+                page.set_viewport_size({"width": w, "height": h})
+                page.goto(base + path, wait_until="networkidle")
+                page.wait_for_timeout(100)
+                figure = page.query_selector(".mmae-figure")
+                if name == "proposition-4-7":
+                    if figure is None:
+                        fail("screenshot " + name, "screenshot proposition-4-7: no interactive figure on the page")
+                        continue
+                    # scroll down only: scrolling up brings Material's "back to top" button
+                    page.evaluate("el => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 64)", figure)
+                    page.wait_for_timeout(100)
+                out = shots / f"{name}-{width_name}.png"
+                page.screenshot(path=str(out), full_page=False)
+                print(f"screenshot: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} ({base}{path})")
         browser.close()
     server.shutdown()
 
     for f in failures:
         print("FAIL", f)
-    total = len(pages) + len(statements) + 1 + 3
-    print(f"browser test: {len(pages)} pages, {len(statements)} statement pages, search, 3 screenshots")
+    total = len(pages) + len(statements) + 1 + len(SCREENSHOTS)
+    print(f"browser test: {len(pages)} pages at {len(WIDTHS)} widths, {len(statements)} statement pages, "
+          f"search, {len(SCREENSHOTS) * len(WIDTHS)} screenshots")
     print(f"{total - len(failed_units)} passed, {len(failed_units)} failed")
     return 1 if failures else 0
 

@@ -11,7 +11,9 @@ What they add to a plain MkDocs build, so that ``mkdocs build`` alone produces t
 * KaTeX, installed from the npm registry at a pinned version into ``build/docs-assets`` (an
   ignored folder) and copied into the site, so that math renders offline;
 * a few ``<!-- mmae:... -->`` directives in hand-written pages, expanded from the repository at
-  build time (README commands, the source of a function, headline verdicts, benchmark figures).
+  build time (README commands, the source of a function and links to its lines, verdicts and
+  their badges, the home page's trust summary, benchmark figures);
+* cross-links: each API entry that a check computes with links to its statements.
 """
 from __future__ import annotations
 
@@ -153,6 +155,14 @@ def _api_modules() -> list[str]:
     return mods
 
 
+def _public_names(module: str) -> set[str]:
+    """Top-level public functions and classes of a module of mmae, read with ast."""
+    path = ROOT / Path(*module.split("."))
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    tree = ast.parse(path.read_text())
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")}
+
+
 def _notebook_title(path: Path) -> str:
     try:
         nb = json.loads(path.read_text())
@@ -175,18 +185,28 @@ def _notebooks(docs_dir: Path) -> list[Path]:
     return sorted((docs_dir / "experiments").glob("*.ipynb"), key=_notebook_key)
 
 
+def _pending(statements) -> list[str]:
+    """Numbered statements of the paper with no file in proofs/ (and not an appendix twin)."""
+    have = {T.canonical_name(n) for st in statements for n in (st.name, *st.twins)}
+    return [n for n in T.PAPER_STATEMENTS
+            if T.statement_section(n) is not None and T.canonical_name(n) not in have
+            and not n.startswith(("Remark", "Convention"))]
+
+
 def _theory_nav(statements) -> list:
     groups: dict = {}
     for st in statements:
         sec = T.statement_section(st.name)
         groups.setdefault(sec, []).append((st.name, st.url))
+    for name in _pending(statements):
+        groups.setdefault(T.statement_section(name), []).append((name, f"theory/{T.name_slug(name)}.md"))
         for twin in st.twins:
             groups.setdefault(T.statement_section(twin), []).append((twin, f"theory/{T.name_slug(twin)}.md"))
     order = sorted(groups, key=lambda s: (s is None, not (s or "").isdigit(), s or ""))
     nav: list = ["theory/index.md"]
     for sec in order:
         items = sorted(groups[sec], key=lambda x: T.statement_key(x[0]))
-        nav.append({T.SECTION_TITLES.get(sec, f"Section {sec}"): [{n: u} for n, u in items]})
+        nav.append({T.SECTION_TITLES.get(sec, f"Section {sec}"): [{T.display_name(n): u} for n, u in items]})
     return nav
 
 
@@ -230,6 +250,12 @@ def on_config(config):
     _S["by_name"] = seen
     _S["twins"] = {t: st for st in statements for t in st.twins}
     _S["api"] = _api_modules()
+    _S["public"] = {m: _public_names(m) for m in _S["api"]}
+    _S["code"] = {st.name: T.code_names(st.path, _S["public"]) for st in statements}
+    _S["checked_by"] = {}  # dotted mmae name -> statements whose check computes with it
+    for st in statements:
+        for name in _S["code"][st.name]:
+            _S["checked_by"].setdefault(name, []).append(st)
     docs_dir = Path(config["docs_dir"])
     _S["notebooks"] = _notebooks(docs_dir)
 
@@ -256,9 +282,13 @@ def _generated_pages() -> dict[str, str]:
     pages = {}
     for st in _S["statements"]:
         entry = T.report_entry(report, st.name)
-        pages[st.url] = T.statement_page(st, entry, link)
+        figure = ROOT / "docs" / "figures" / f"{st.slug}.html"
+        pages[st.url] = T.statement_page(st, entry, link, code=_S["code"][st.name],
+                                         figure=figure.read_text() if figure.is_file() else None)
         for twin in st.twins:
             pages[f"theory/{T.name_slug(twin)}.md"] = T.twin_page(twin, st, entry)
+    for name in _pending(_S["statements"]):
+        pages[f"theory/{T.name_slug(name)}.md"] = T.pending_page(name)
     rel_link = lambda n: link(n) and T._relative(link(n), "theory")
     pages["theory/index.md"] = T.theory_index(_S["statements"], report, rel_link)
     pages["verification.md"] = T.verification_page(_S["statements"], report, _S["report_label"], link)
@@ -296,19 +326,61 @@ def _readme_command(name: str) -> str:
 
 
 def _source(dotted: str) -> str:
-    """A snippet include of the lines of one top-level function or class of an mmae module."""
+    """A snippet include of the lines of one top-level function, class or assignment of a module
+    (with the comment lines right above an assignment)."""
     mod, _, obj = dotted.rpartition(".")
     path = ROOT / Path(*mod.split(".")).with_suffix(".py")
     if not path.is_file():
         raise PluginError(f"mmae:source {dotted}: no file {path.relative_to(ROOT)}")
     tree = ast.parse(path.read_text())
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == obj:
-            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        names = [t.id for t in getattr(node, "targets", ()) if isinstance(t, ast.Name)]
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == obj or obj in names:
+            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])
+            lines = path.read_text().splitlines()
+            while names and start > 1 and lines[start - 2].lstrip().startswith("#"):
+                start -= 1
             rel = path.relative_to(ROOT).as_posix()
             return (f'```` {{ .python title="{rel}" linenums="{start}" }}\n'
                     f'--8<-- "{rel}:{start}:{node.end_lineno}"\n````')
     raise PluginError(f"mmae:source {dotted}: {obj} is not defined at the top of {path.relative_to(ROOT)}")
+
+
+def _line(arg: str) -> str:
+    """``mmae:line dotted.name text``: a link to the first line of that function's source that
+    contains ``text``, in the code block of the same page that shows it (resolved in
+    on_page_content, where the block's line anchors exist)."""
+    dotted, _, needle = arg.partition(" ")
+    mod, _, obj = dotted.rpartition(".")
+    path = ROOT / Path(*mod.split(".")).with_suffix(".py")
+    lines = path.read_text().splitlines()
+    for node in ast.parse("\n".join(lines)).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == obj:
+            for no in range(node.lineno, node.end_lineno + 1):
+                if needle.strip() in lines[no - 1]:
+                    rel = path.relative_to(ROOT).as_posix()
+                    # raw HTML: MkDocs would report the placeholder anchor as missing
+                    return f'<a href="#mmae-line:{rel}:{no}">line {no}</a>'
+            raise PluginError(f"mmae:line {arg}: no line of {dotted} contains {needle.strip()!r}")
+    raise PluginError(f"mmae:line {arg}: {obj} is not defined at the top of {path.relative_to(ROOT)}")
+
+
+_CODE_BLOCK = re.compile(r'<span class="filename">(?P<file>[^<]+)</span>(?P<body>.*?)</code></pre>', re.S)
+
+
+def _resolve_lines(html: str) -> str:
+    """Point each ``#mmae-line:file:N`` link at line N of the page's code block titled ``file``."""
+    anchors = {}
+    for m in _CODE_BLOCK.finditer(html):
+        for a in re.finditer(r'id="(__codelineno-\d+-(\d+))"', m.group("body")):
+            anchors.setdefault((m.group("file").strip(), a.group(2)), a.group(1))
+
+    def repl(m):
+        key = (m.group(1), m.group(2))
+        if key not in anchors:
+            raise PluginError(f"a link to line {key[1]} of {key[0]} but no code block on the page shows it")
+        return f'href="#{anchors[key]}"'
+    return re.sub(r'href="#mmae-line:([^:"]+):(\d+)"', repl, html)
 
 
 def _headline(page_url: str) -> str:
@@ -329,6 +401,84 @@ def _headline(page_url: str) -> str:
                               f"([Verification]({up}verification.md), [Errata]({up}errata.md)).")
 
 
+# a results file's verdict of a claim -> the badge the home page shows
+CLAIM_VERDICTS = {"reproduces": "reproduced", "does not reproduce": "not reproduced",
+                  "inconclusive at this scale": "inconclusive"}
+
+
+def _claims() -> list[dict]:
+    """The paper's experimental claims with their verdicts, one row per claim and scale.
+
+    Every target of ``mmae/paper_results.json`` is "not tested" unless a results file judges its
+    claims: ``results/<scale>/<target>/<target>.json`` carries ``"verdicts"``, a list of
+    ``{"claim", "verdict", "scale", "statistic", "p_value", "n", "test"}`` (`mmae.experiments`)."""
+    claims: dict[tuple, dict] = {}
+    paper = ROOT / "mmae" / "paper_results.json"
+    for key, value in (json.loads(paper.read_text()) if paper.is_file() else {}).items():
+        if isinstance(value, dict) and "caption" in value:
+            name = re.sub(r"^table(\d+)$", r"Table \1", key)
+            claims[(name, "")] = {"claim": name, "what": value["caption"], "verdict": "not tested", "scale": ""}
+    for path in sorted((ROOT / "results").glob("*/*/*.json")):
+        try:
+            report = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        verdicts = report.get("verdicts") if isinstance(report, dict) else None
+        if not isinstance(verdicts, list):
+            continue
+        target = re.sub(r"^(table|figure)(\d+)$", lambda m: f"{m[1].title()} {m[2]}", report.get("target", ""))
+        claims.pop((target, ""), None)  # judged: no longer "not tested"
+        for v in verdicts:
+            stat = (f"{v.get('test', 'test')}: statistic {v['statistic']:.2f}, p = {v['p_value']:.3g}, n = {v['n']}"
+                    if isinstance(v.get("statistic"), (int, float)) and isinstance(v.get("p_value"), (int, float))
+                    else (f"n = {v['n']}" if v.get("n") is not None else ""))
+            claims[(target, v.get("claim", ""), v.get("scale", ""))] = {
+                "claim": target, "what": v.get("claim", ""), "detail": stat,
+                "verdict": CLAIM_VERDICTS.get(v.get("verdict"), v.get("verdict", "not tested")),
+                "scale": v.get("scale") or report.get("scale", "")}
+    return sorted(claims.values(), key=lambda c: (_notebook_key(Path(T.name_slug(c["claim"]))), c.get("what", "")))
+
+
+def _trust(page_url: str) -> str:
+    up = "../" * page_url.count("/")
+    entries = (_S["report"] or {}).get("statements", [])
+    by: dict[str, list] = {}
+    for e in entries:
+        by.setdefault(T.verdict_of(e), []).append(e["statement"])
+    named = lambda names: ", ".join(f"[{T.display_name(n)}]({up}{link(n)})" if link(n) else n for n in names)
+    count = lambda v: len(by.get(v, []))
+    false = by.get("false as printed", [])
+    lines = [f"- {T.verdict_badge('holds')} **{count('holds')}** hold as printed;",
+             f"- {T.verdict_badge('holds under a condition')} **{count('holds under a condition')}** hold "
+             "under a condition the paper leaves implicit, stated on each page;",
+             f"- {T.verdict_badge('false as printed')} **{len(false)}** "
+             f"{'is' if len(false) == 1 else 'are'} false as printed"
+             + (f": {named(false)}, with an exact counterexample and a corrected statement;" if false else ";")]
+    lines += [f"- {T.verdict_badge(v)} **{len(ns)}**: {named(ns)};" for v, ns in by.items()
+              if v not in ("holds", "holds under a condition", "false as printed")]
+    lines[-1] = lines[-1][:-1] + "."
+    parts = [f"**Theory.** Of the {len(entries)} statements in the proofs report of this build "
+             f"([Verification]({up}verification.md)):\n\n" + "\n".join(lines)]
+    rows = ["| claim of the paper | what it says | verdict | tested at scale |", "| --- | --- | --- | --- |"]
+    scales = set()
+    for c in _claims():
+        scales.add(c.get("scale") or "")
+        detail = f" — {T._md_text(str(c['detail']))}" if c.get("detail") else ""
+        rows.append(f"| {T._md_text(c['claim'])} | {T._md_text(c.get('what', ''))}{detail} | "
+                    f"{T.verdict_badge(c['verdict'])} | {T._md_text(c.get('scale') or '–')} |")
+    parts.append("**The paper's experiments.** Each table and figure of the paper has an "
+                 f"[experiment page]({up}experiments/index.md). Each claim it tests is compared over "
+                 "seeds by a one-sided paired test at the 5% level: *reproduced* where the test supports "
+                 "the paper's direction, *not reproduced* where it supports the opposite, *inconclusive* "
+                 "otherwise; a claim no results file judges is *not tested*:\n\n" + "\n".join(rows))
+    if not any("paper" in s.lower() for s in scales):
+        parts.append("**Never run.** Nothing on this site was run at the paper's scale (ImageNet-1K, "
+                     "ViT-Base and ViT-Large, hundreds of epochs): the experiment pages run a mini "
+                     f"scale on a CPU, and [Reproducing]({up}reproducing.md) gives the commands and "
+                     "the cost of the full runs.")
+    return "\n\n".join(parts)
+
+
 def _benchmarks() -> str:
     path = ROOT / "benchmarks" / "README.md"
     if not path.is_file():
@@ -336,7 +486,9 @@ def _benchmarks() -> str:
                 "(`benchmarks/README.md`); GPU hours and memory per GPU are to be measured.")
     text = path.read_text()
     text = re.sub(r"\[([^\]]+)\]\((?!https?:)[^)]*\)", r"\1", text)  # relative links do not resolve here
-    text = re.sub(r"^(#+)", r"\1##", text, flags=re.M)
+    # Headings inside the collapsed box would be listed in the page's table of contents, which
+    # would then point into a closed box: they become bold lines.
+    text = re.sub(r"^#+\s*(.+?)\s*#*$", r"**\1**", text, flags=re.M)
     body = "\n".join(("    " + ln) if ln.strip() else "" for ln in text.splitlines())
     return (f'??? info "Recorded figures (`benchmarks/README.md`)"\n\n{body}\n\n'
             "Where these recorded figures do not cover a configuration, its GPU hours and memory per "
@@ -362,6 +514,12 @@ def on_page_markdown(markdown: str, page, config, files):
             return _source(arg)
         if name == "headline":
             return _headline(url)
+        if name == "trust":
+            return _trust(url)
+        if name == "badge":
+            return T.verdict_badge(arg)
+        if name == "line":
+            return _line(arg)
         if name == "benchmarks":
             return _benchmarks()
         if name == "experiments":
@@ -371,14 +529,39 @@ def on_page_markdown(markdown: str, page, config, files):
             if st_url is None:
                 return f"{arg} (not checked yet)"
             verdict = T.verdict_of(T.report_entry(_S["report"], arg))
-            icon = T.VERDICT_ICON.get(verdict, "")
-            return f"[{icon} {arg}: {verdict}]({'../' * url.count('/')}{st_url})"
+            return f"[{T.display_name(arg)}]({'../' * url.count('/')}{st_url}) {T.verdict_badge(verdict)}"
         raise PluginError(f"{url}: unknown directive mmae:{name}")
 
-    return _DIRECTIVE.sub(expand, markdown)
+    def expand_indented(m):
+        # A directive alone on an indented line (inside a list or a definition) expands with its
+        # continuation lines at the same indentation.
+        line_start = markdown.rfind("\n", 0, m.start()) + 1
+        pad = markdown[line_start:m.start()]
+        text = expand(m)
+        return text.replace("\n", "\n" + pad) if pad and not pad.strip() else text
+
+    return _DIRECTIVE.sub(expand_indented, markdown)
 
 
 _NBCONVERT_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+
+
+def on_page_content(html: str, page, config, files):
+    """Links from equation terms to the code lines that compute them (mmae:line), and, on an API
+    page, after each documented function that a check computes with, the statements whose checks
+    use it (computed from the imports of proofs/, see theory.code_names)."""
+    html = _resolve_lines(html)
+    if not page.file.src_uri.startswith("api/"):
+        return html
+    up = "../" * page.url.count("/")  # raw HTML: relative to the page's directory URL
+
+    def add(m):
+        sts = _S["checked_by"].get(m.group("id"))
+        if not sts:
+            return m.group(0)
+        links = ", ".join(f'<a href="{up}{st.url[:-3]}/">{T.display_name(st.name)}</a>' for st in sts)
+        return m.group(0) + f'<p class="mmae-checked-by">Statements checked with it: {links}.</p>'
+    return re.sub(r'<h\d id="(?P<id>mmae\.[\w.]+)"[^>]*>.*?</h\d>', add, html, flags=re.S)
 
 
 def on_post_page(output: str, page, config):

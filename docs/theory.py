@@ -3,15 +3,13 @@
 Pure functions, no MkDocs import, so that ``tests/test_docs_site.py`` can check them without
 building the site; ``docs/hooks.py`` wires them into the build.
 
-* :func:`scan_proofs` reads every ``proofs/test_*.py`` with :mod:`ast` (never importing it):
-  its module docstring (the statement and its proof) and its metadata (STATEMENT, TITLE, TWINS,
-  VERDICT, CONDITION, CORRECTED).
-* :func:`rst_to_md` turns a docstring written in the reStructuredText subset the proofs use
-  (``:math:`` roles, ``.. math::`` blocks, double-backquoted literals, simple tables) into
-  Markdown with ``\\(...\\)`` / ``$$...$$`` math for ``pymdownx.arithmatex``.
-* :func:`statement_page`, :func:`twin_page`, :func:`verification_page`, :func:`errata_page`
-  render the pages. The check code is never copied into a page: the page holds a
-  ``pymdownx.snippets`` include of the lines after the docstring, read when the page is built.
+* `scan_proofs` reads every ``proofs/test_*.py`` with `ast` (never importing it): its module
+  docstring (the statement and its proof, Markdown with ``$...$`` / ``$$...$$`` math) and its
+  metadata (STATEMENT, TITLE, TWINS, VERDICT, CONDITION, CORRECTED).
+* `markdown_doc` links the statements a docstring mentions, leaving math and code alone.
+* `statement_page`, `twin_page`, `pending_page`, `verification_page`, `errata_page` render the
+  pages. The check code is never copied into a page: the page holds a ``pymdownx.snippets``
+  include of the lines after the docstring, read when the page is built.
 """
 from __future__ import annotations
 
@@ -30,13 +28,24 @@ VERDICT_ADMONITION = {  # pymdownx admonition type for each verdict
     "check failed": "failure",
     "not checked": "question",
 }
+# Each verdict differs by colour (docs/stylesheets/mmae.css), by the shape of its icon (circle,
+# triangle, octagon, square, dashed circle) and by its words, so no one cue is needed alone.
 VERDICT_ICON = {
     "holds": ":material-check-circle:",
-    "holds under a condition": ":material-alert-circle:",
-    "false as printed": ":material-close-circle:",
+    "holds under a condition": ":material-alert:",
+    "false as printed": ":material-close-octagon:",
     "check failed": ":material-bug:",
-    "not checked": ":material-help-circle:",
+    "not checked": ":material-help-circle-outline:",
+    # verdicts of the paper's experimental claims (results/*.json)
+    "reproduced": ":material-check-circle:",
+    "partly reproduced": ":material-alert:",
+    "not reproduced": ":material-close-octagon:",
+    "inconclusive": ":material-scale-unbalanced:",
+    "not tested": ":material-help-circle-outline:",
 }
+VERDICT_TONE = {"holds": "good", "reproduced": "good", "holds under a condition": "warn",
+                "partly reproduced": "warn", "false as printed": "bad", "not reproduced": "bad",
+                "check failed": "bad"}
 # Nav groups, in the paper's order.
 SECTION_TITLES = {
     "3": "3 · Matrix information theory",
@@ -44,7 +53,7 @@ SECTION_TITLES = {
     "5": "5 · Masked image modeling",
     "A": "Appendix A · Proofs",
     "C": "Appendix C · Divergences",
-    None: "Neighbouring results",
+    None: "Not in the paper · neighbouring results",
 }
 # Every numbered statement of the paper, in its order. Used to order the nav and to list the
 # statements that have no check yet; verdicts never come from here.
@@ -181,16 +190,11 @@ def statement_key(name: str):
     return (1, (0, 0), order.get(name, len(order)), 0, name)
 
 
-# ----------------------------------------------------------------------------- reST -> Markdown
+# ----------------------------------------------------------------------------- docstrings
 
-_MATH_ROLE = re.compile(r":math:`(?P<tex>[^`]+)`", re.S)
-_OTHER_ROLE = re.compile(r":(?:func|class|mod|meth|attr|obj|data|exc|ref|doc|term):`~?(?P<x>[^`]+)`")
-_LITERAL = re.compile(r"``(?P<x>[^`]+?)``")
-_MATH_DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. math::[ \t]*(?P<rest>.*)$")
-_TABLE_BORDER = re.compile(r"^[ \t]*=+(?:[ \t]+=+)+[ \t]*$")
-_LEAD_LABEL = re.compile(
-    r"^(?P<pre>\s*)(?P<label>[A-Z][A-Za-z-]*(?: [A-Za-z-]+){0,3}(?: \([^()\n]{0,160}\))?)\.(?=\s)")
-_MD_ESCAPE = re.compile(r"<")
+# Spans that statement links must not enter, in the order they are cut out: fenced code,
+# display math, inline math, code spans, existing links.
+_VERBATIM = re.compile(r"```.*?```|\$\$.*?\$\$|(?<![\\$])\$[^$\n]+\$|`[^`\n]+`|\[[^\]\n]*\]\([^)\n]*\)", re.S)
 _PLACEHOLDER = "\x00{}\x00"
 
 
@@ -200,89 +204,19 @@ def _protect(text: str, store: list) -> str:
 
 
 def _restore(text: str, store: list) -> str:
-    for _ in range(3):  # placeholders may nest once (a table cell holding math)
-        text = re.sub("\x00(\\d+)\x00", lambda m: store[int(m.group(1))], text)
-    return text
+    return re.sub("\x00(\\d+)\x00", lambda m: store[int(m.group(1))], text)
 
 
-def _inline_math(tex: str) -> str:
-    tex = " ".join(part.strip() for part in tex.splitlines())
-    return r"\(" + tex + r"\)"
-
-
-def _simple_table(lines: list[str]) -> list[str]:
-    """An RST simple table (``===`` borders) as a Markdown table."""
-    border = lines[0]
-    spans = [(m.start(), m.end()) for m in re.finditer(r"=+", border)]
-    rows = [ln for ln in lines if not _TABLE_BORDER.match(ln) and ln.strip()]
-
-    def cells(line: str) -> list[str]:
-        out = []
-        for i, (a, b) in enumerate(spans):
-            end = spans[i + 1][0] if i + 1 < len(spans) else len(line)
-            out.append(line[a:end].strip().replace("|", r"\|"))
-        return out
-
-    n_borders = sum(1 for ln in lines if _TABLE_BORDER.match(ln))
-    head, body = (rows[:1], rows[1:]) if n_borders >= 3 else ([""] * 0, rows)
-    header = cells(head[0]) if head else [""] * len(spans)
-    md = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in spans) + "|"]
-    md += ["| " + " | ".join(cells(r)) + " |" for r in body]
-    return md
-
-
-def rst_to_md(text: str, link=None) -> str:
-    """Markdown for a docstring in the reST subset the proofs use.
+def markdown_doc(text: str, link=None) -> str:
+    """A docstring (Markdown with ``$...$`` / ``$$...$$`` math) as page Markdown.
 
     ``link(name) -> url | None`` turns mentions of other statements ("Lemma 4.2") into links;
-    math, literals and code are never touched by it.
-    """
+    math, code and existing links are never touched by it."""
     store: list[str] = []
-    lines = text.expandtabs(4).splitlines()
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        m = _MATH_DIRECTIVE.match(line)
-        if m:  # .. math:: block: the rest of the line plus the lines indented deeper
-            indent = len(m.group("indent"))
-            body = [m.group("rest")] if m.group("rest").strip() else []
-            i += 1
-            while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
-                body.append(lines[i])
-                i += 1
-            while body and not body[-1].strip():
-                body.pop()
-            tex = "\n".join(ln.strip() for ln in body if ln.strip())
-            pad = " " * indent
-            block = f"{pad}$$\n" + "\n".join(pad + t for t in tex.splitlines()) + f"\n{pad}$$"
-            out += ["", _protect(block, store), ""]
-            continue
-        if _TABLE_BORDER.match(line):  # simple table up to the closing border
-            j, borders = i, 0
-            while j < len(lines) and lines[j].strip():
-                borders += bool(_TABLE_BORDER.match(lines[j]))
-                j += 1
-            out += [""] + _simple_table(lines[i:j]) + [""]
-            i = j
-            continue
-        if line.rstrip().endswith("::") and not line.strip().startswith(".."):  # literal block marker
-            line = line.rstrip()[:-1]
-        out.append(line)
-        i += 1
-    md = "\n".join(out)
-    md = _MATH_ROLE.sub(lambda m: _protect(_inline_math(m.group("tex")), store), md)
-    md = _OTHER_ROLE.sub(lambda m: _protect(f"`{m.group('x')}`", store), md)
-    md = _LITERAL.sub(lambda m: _protect(f"`{m.group('x')}`", store), md)
-    md = re.sub(r"(?<!\\)\$[^$\n]+\$", lambda m: _protect(m.group(0), store), md)  # already Markdown math
-    md = re.sub(r"(?<!`)`[^`\n]+`(?!`)", lambda m: _protect(m.group(0), store), md)  # already Markdown code
-    md = _MD_ESCAPE.sub("&lt;", md)
+    md = _VERBATIM.sub(lambda m: _protect(m.group(0), store), text)
     if link is not None:
         md = linkify(md, link)
-    paras = re.split(r"(\n[ \t]*\n)", md)
-    paras = [_LEAD_LABEL.sub(lambda m: f"{m.group('pre')}**{m.group('label')}.**", p, count=1) if k % 2 == 0 else p
-             for k, p in enumerate(paras)]
-    return _restore("".join(paras), store).strip() + "\n"
+    return _restore(md, store).strip() + "\n"
 
 
 _MENTION = re.compile(
@@ -355,7 +289,8 @@ def check_cell(c: dict | None) -> str:
 
 
 def verdict_badge(verdict: str, url: str | None = None) -> str:
-    text = f"{VERDICT_ICON.get(verdict, '')} {verdict}".strip()
+    tone = VERDICT_TONE.get(verdict, "none")
+    text = f'<span class="mmae-badge mmae-badge--{tone}">{VERDICT_ICON.get(verdict, "")} {verdict}</span>'
     return f"[{text}]({url})" if url else text
 
 
@@ -366,15 +301,16 @@ def _admonition(kind: str, title: str, body: str) -> str:
     return f'!!! {kind} "{title}"\n\n{inner}\n'
 
 
-def verdict_block(st: Statement, entry: dict | None, verification_url: str, inline=rst_to_md) -> str:
+def verdict_block(st: Statement, entry: dict | None, verification_url: str, inline=markdown_doc) -> str:
     verdict = verdict_of(entry)
     parts = []
     if verdict != "not checked" and st.verdict and verdict != st.verdict:
         parts.append(f"The module declares **{st.verdict}**, but its checks did not all pass.")
     if verdict == "not checked":
         parts.append("This statement is not in the proofs report of this build.")
-    condition = (entry or {}).get("condition", st.condition)
-    corrected = (entry or {}).get("corrected", st.corrected)
+    # The file is the home of the wording; the report copies it (and may be older).
+    condition = st.condition or (entry or {}).get("condition")
+    corrected = st.corrected or (entry or {}).get("corrected")
     if condition:
         parts.append("**Condition.** " + inline(condition).strip())
     if corrected:
@@ -385,42 +321,132 @@ def verdict_block(st: Statement, entry: dict | None, verification_url: str, inli
         for k in KINDS:
             if k in checks:
                 c = checks[k]
-                what = f" ({c['min_slack_what']})" if c.get("min_slack_what") else ""
+                # what the slack measured, in the check's own words (a code span: it is the
+                # test's label, often written in code notation)
+                what = f" ({_code(c['min_slack_what'])})" if c.get("min_slack_what") else ""
                 rows.append(f"| {KIND_TITLES[k]} | {check_cell(c)} | {slack_text(c)}{what} |")
         parts.append("\n".join(rows))
+    if tightness_rows(entry):
+        parts.append("**Measured tightness** (the largest share of the bound's allowance that the "
+                     "worst-case search reached; 1 is sharp):\n\n" + tightness_table(entry))
     for ce in (entry or {}).get("counterexamples", []):
         data = ", ".join(f"`{k} = {v}`" for k, v in ce.get("data", {}).items())
-        parts.append("**Counterexample**" + (f" ({ce['what']})" if ce.get("what") else "") + ": " + data)
+        parts.append("**Counterexample**" + (f" ({_code(ce['what'])})" if ce.get("what") else "") + ": " + data)
     for t in (entry or {}).get("failed_tests", []):
         parts.append(f"Failed: `{t}`")
     for p in (entry or {}).get("problems", []) + st.problems:
-        parts.append(f"Problem: {p}")
-    parts.append(f"[All verdicts]({verification_url})")
+        parts.append(f"Problem: {_md_text(p)}")
+    parts.append(f"[All verdicts]({verification_url}) · [How the checks work]({verification_url.replace('verification.md', 'checks.md')})")
     return _admonition(VERDICT_ADMONITION.get(verdict, "note"), f"Verdict: {verdict}", "\n\n".join(parts))
 
 
+def tightness_rows(entry: dict | None) -> list[tuple[str, str, str, str]]:
+    """(inequality, measured tightness, closest configuration, just-false variant) for each
+    inequality of a statement whose worst case the checks searched (the report's "tightness"
+    rows; tightness 1 means the bound is sharp). The inequality and the configuration are the
+    check's own text, shown as code."""
+    rows = []
+    for t in (entry or {}).get("tightness") or []:
+        closest = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in (t.get("closest") or {}).items() if k != "vector")
+        power = t.get("power")
+        variant = "–" if not power else (("refuted" if power.get("refuted") else "**not refuted**")
+                                          + f" at {power.get('scale', 0):.4g}")
+        rows.append((_code(t.get("inequality") or t.get("bound", "?")), (f"{t['tightness']:.4g}" if isinstance(t.get("tightness"), float) else str(t.get("tightness_text", "?"))),
+                     _code(closest) if closest else "–", variant))
+    return rows
+
+
+def tightness_table(entry: dict | None, with_statement: str | None = None) -> str:
+    rows = tightness_rows(entry)
+    if not rows:
+        return ""
+    head = ("statement | " if with_statement is not None else "") + \
+        "inequality | measured tightness | closest configuration | just-false variant"
+    out = [f"| {head} |", "|" + " --- |" * (head.count("|") + 1)]
+    out += [f"| {with_statement + ' | ' if with_statement is not None else ''}{' | '.join(r)} |" for r in rows]
+    return "\n".join(out)
+
+
 def strip_name(doc: str, name: str) -> str:
-    """Drop the statement's name (and a parenthesis after it) that opens a docstring's summary
-    line: the page's heading already says it."""
-    m = re.match(rf"{re.escape(name)}(?:\s*\([^)]*\))?\s*[:.-]\s*", doc)
-    if not m:
-        return doc
-    rest = doc[m.end():]
-    return rest[:1].upper() + rest[1:]
+    """Drop a docstring's summary line when it opens with the statement's name: it is the
+    page's heading (the name and TITLE)."""
+    first, _, rest = doc.partition("\n")
+    named = any(first.startswith(n) for n in (name, canonical_name(name)))
+    return rest.lstrip("\n") if named else doc
 
 
-def statement_page(st: Statement, entry: dict | None, link=None, page_dir: str = "theory") -> str:
-    """Markdown of a statement's page; ``link(name)`` gives other statements' page URLs."""
+def display_name(name: str) -> str:
+    """The name a reader sees. The paper's remarks are unnumbered: "Remark 4.17" is the remark
+    after Theorem 4.17; a convention is this project's, named after the theorem it serves."""
+    m = re.match(r"(Remark|Convention) ([0-9A-Z]+\.\d+)$", name)
+    if m:
+        return f"Remark after Theorem {m.group(2)}" if m.group(1) == "Remark" else f"Convention for Theorem {m.group(2)}"
+    return canonical_name(name)
+
+
+def is_ours(name: str) -> bool:
+    """Pages that are not statements of the paper: this project's conventions and the results of
+    neighbouring papers it checks."""
+    return name.startswith("Convention") or statement_section(name) is None
+
+
+OURS_NOTE = ("*Added by this project: not a statement of the paper. It is checked here because "
+             "the paper's results depend on it.*\n")
+
+
+def code_names(path: Path, modules: dict[str, set[str]]) -> list[str]:
+    """The public ``mmae`` functions a proofs file computes with: those it calls through ``mmae``
+    directly, and those whose 60-digit reference in ``proofs/_mp.py`` it calls (same name).
+    ``modules`` maps a module of mmae ("mmae.info") to its public names."""
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    aliases: dict[str, str] = {}  # local name -> module ("mmae.info" or "proofs._mp")
+    used: set[tuple[str, str]] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in ("mmae", "proofs"):
+            for a in node.names:
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+        elif isinstance(node, ast.ImportFrom) and node.module and (node.module.startswith("mmae.") or node.module == "proofs._mp"):
+            for a in node.names:
+                used.add((node.module, a.name))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+            used.add((aliases[node.value.id], node.attr))
+    out = set()
+    for mod, name in used:
+        if mod in modules and name in modules[mod]:
+            out.add(f"{mod}.{name}")
+        elif mod == "proofs._mp":
+            out.update(f"{m}.{name}" for m, names in modules.items() if name in names)
+    return sorted(out)
+
+
+def statement_page(st: Statement, entry: dict | None, link=None, page_dir: str = "theory",
+                   code: list[str] = (), figure: str | None = None) -> str:
+    """Markdown of a statement's page; ``link(name)`` gives other statements' page URLs, ``code``
+    the dotted names of the mmae functions its check computes with, ``figure`` an interactive
+    figure (HTML) shown after the proof."""
     rel = lambda url: url if url is None else _relative(url, page_dir)
     lk = (lambda n: rel(link(n)) if n != st.name else None) if link else None
-    title = f"{st.name}" + (f": {st.title}" if st.title else "")
-    out = [f"---\ntitle: {_yaml_str(st.name)}\n---\n", f"# {_md_text(title)}\n"]
+    shown = display_name(st.name)
+    title = shown + (f": {st.title}" if st.title else "")
+    out = [f"---\ntitle: {_yaml_str(shown)}\n---\n", f"# {_md_text(title)}\n"]
+    if is_ours(st.name):
+        out.append(OURS_NOTE)
     if st.twins:
         out.append("*Restated in the appendix as " + ", ".join(
             f"[{t}]({rel('theory/' + name_slug(t) + '.md')})" for t in st.twins) + ".*\n")
-    out.append(verdict_block(st, entry, rel("verification.md"), inline=lambda s: rst_to_md(s, lk)))
+    out.append(verdict_block(st, entry, rel("verification.md"), inline=lambda s: markdown_doc(s, lk)))
     out.append("## Statement and proof\n")
-    out.append(rst_to_md(strip_name(st.docstring, st.name), lk) if st.docstring else "*No docstring.*\n")
+    out.append(markdown_doc(strip_name(st.docstring, st.name), lk) if st.docstring else "*No docstring.*\n")
+    if figure:
+        out.append(figure.strip() + "\n")
+    out.append("## In the code\n")
+    if code:
+        out.append("The quantities of this statement are computed by " + ", ".join(
+            f"[`{c}`]({rel('api/' + c.rsplit('.', 1)[0] + '.md')}#{c})" for c in code) + ".\n")
+    out.append(f"The check is `{st.rel}`, included below; rerun it alone with "
+               f"`pytest {st.rel}` ([how the checks work]({rel('checks.md')})).\n")
     out.append("## The check\n")
     out.append(f"The code below is included from `{st.rel}` when the site is "
                "built, so it is exactly what `pytest proofs` runs. Each test carries its kind "
@@ -429,6 +455,15 @@ def statement_page(st: Statement, entry: dict | None, link=None, page_dir: str =
         out.append(f'```` {{ .python title="{st.rel}" linenums="{st.code_start}" }}\n'
                    f'--8<-- "{st.rel}:{st.code_start}:{st.n_lines}"\n````\n')
     return "\n".join(out)
+
+
+def pending_page(name: str) -> str:
+    """The page of a numbered statement of the paper that has no check in ``proofs/`` yet."""
+    return "\n".join([
+        f"---\ntitle: {_yaml_str(name)}\n---\n", f"# {name}\n",
+        _admonition(VERDICT_ADMONITION["not checked"], "Verdict: not checked",
+                    f"{name} has no file in `proofs/` yet, so this site neither states nor checks it."),
+    ])
 
 
 def twin_page(twin: str, main: Statement, entry: dict | None) -> str:
@@ -452,11 +487,12 @@ def theory_index(statements: list[Statement], report: dict | None, link) -> str:
            "result in our own words, gives a proof a reader can follow (corrected where the printed "
            "one is wrong or has gaps, saying what changed), shows the verdict of the machine check "
            "and includes the code of the check itself.\n",
-           "| statement | | verdict |", "| --- | --- | --- |"]
+           "| statement | what it says | verdict |", "| --- | --- | --- |"]
     for st in statements:
         e = report_entry(report, st.name)
         url = _relative(st.url, "theory")
-        out.append(f"| [{st.name}]({url}) | {_md_text(st.title)} | {verdict_badge(verdict_of(e))} |")
+        out.append(f"| [{display_name(st.name)}]({url}) | {_md_text(st.title)}{' (ours)' if is_ours(st.name) else ''} "
+                   f"| {verdict_badge(verdict_of(e))} |")
     twins = [(t, st) for st in statements for t in st.twins]
     if twins:
         out += ["", "Appendix restatements:", ""]
@@ -492,10 +528,20 @@ def verification_page(statements: list[Statement], report: dict | None, report_l
     for e in sorted(entries, key=lambda e: statement_key(e["statement"])):
         name = e["statement"]
         url = link(name)
-        label = f"[{name}]({url})" if url else name
+        label = f"[{display_name(name)}]({url})" if url else display_name(name)
         cells = [check_cell(e.get("checks", {}).get(k)) for k in KINDS]
         rows.append(f"| {label} | " + " | ".join(cells) + f" | {verdict_badge(verdict_of(e))} | {min_slack(e)} |")
     out.append("\n".join(rows) + "\n")
+    tables = [tightness_table(e, f"[{display_name(e['statement'])}]({link(e['statement'])})" if link(e["statement"])
+                              else display_name(e["statement"]))
+              for e in sorted(entries, key=lambda e: statement_key(e["statement"])) if tightness_rows(e)]
+    if tables:
+        out.append("## Measured tightness\n")
+        out.append("For each inequality whose worst case the checks search: the largest share of "
+                   "its allowance reached (1: the bound is sharp), the configuration that reached it "
+                   "and, after `pytest proofs --power`, whether the check refuted the variant with "
+                   "the constant moved just past that tightness.\n")
+        out.append(tables[0] + "".join("\n" + t.split("\n", 2)[2] for t in tables[1:]) + "\n")
     missing_report = [st for st in statements if not report_entry(report, st.name)]
     if missing_report:
         out.append("Checks in `proofs/` that this report does not contain: " + ", ".join(
@@ -567,6 +613,13 @@ def _relative(url: str, page_dir: str) -> str:
 
 def _yaml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _code(s: str) -> str:
+    """A code span of any text (a table cell does not split at pipes inside one)."""
+    s = str(s)
+    fence = "``" if "`" in s else "`"
+    return f"{fence} {s} {fence}" if fence == "``" else f"`{s}`"
 
 
 def _md_text(s: str) -> str:

@@ -1,10 +1,10 @@
-"""Distributed helpers: one code path for a single CPU/GPU and for ``torchrun`` across nodes.
+"""Distributed helpers: one code path for a single CPU/GPU and for `torchrun` across nodes.
 
 Batch-level regularisers (TCR, uniformity, Barlow Twins, InfoNCE) must see the *global* batch.
-:func:`all_gather_cat` gathers with ``torch.distributed.nn.functional.all_gather``, whose backward
+[`all_gather_cat`][mmae.dist.all_gather_cat] gathers with `torch.distributed.nn.functional.all_gather`, whose backward
 sums the gradients that every rank computes for each slice. Each rank evaluates the same global
-loss, so a rank's local features receive ``world_size`` times their true gradient; DDP's gradient
-averaging divides by ``world_size`` again, and the parameters see exactly the gradient of the
+loss, so a rank's local features receive `world_size` times their true gradient; DDP's gradient
+averaging divides by `world_size` again, and the parameters see exactly the gradient of the
 single-process computation on the concatenated batch.
 """
 from __future__ import annotations
@@ -45,10 +45,10 @@ def is_main() -> bool:
 
 
 def init_distributed(device: str | None = None) -> DistInfo:
-    """Join the process group that ``torchrun`` describes in ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``.
+    """Join the process group that `torchrun` describes in `RANK`/`WORLD_SIZE`/`LOCAL_RANK`.
 
     Uses NCCL on CUDA and gloo on CPU. Without those variables it returns rank 0 of 1 and the
-    requested device (``"auto"``/``None``: CUDA when available). Safe to call twice.
+    requested device (`"auto"`/`None`: CUDA when available). Safe to call twice.
     """
     want = device if device not in (None, "auto") else ("cuda" if torch.cuda.is_available() else "cpu")
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
@@ -76,7 +76,7 @@ def barrier() -> None:
 
 
 def all_gather_cat(x: torch.Tensor) -> torch.Tensor:
-    """Concatenate ``x`` from every rank along dim 0, keeping the autograd graph (see module doc).
+    """Concatenate `x` from every rank along dim 0, keeping the autograd graph (see module doc).
 
     All ranks must pass tensors of the same shape. Identity when not distributed.
     """
@@ -92,7 +92,7 @@ def all_gather_cat(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def all_reduce_mean(t: torch.Tensor) -> torch.Tensor:
-    """Mean of ``t`` over ranks (a new tensor; no gradient). Identity when not distributed."""
+    """Mean of `t` over ranks (a new tensor; no gradient). Identity when not distributed."""
     if not is_distributed():
         return t
     t = t.clone()
@@ -101,7 +101,7 @@ def all_reduce_mean(t: torch.Tensor) -> torch.Tensor:
 
 
 def broadcast_object(obj):
-    """Rank 0's ``obj`` on every rank (picklable objects)."""
+    """Rank 0's `obj` on every rank (picklable objects)."""
     if not is_distributed():
         return obj
     box = [obj if is_main() else None]

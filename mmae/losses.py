@@ -1,16 +1,16 @@
 """Self-supervised losses of the paper, each as printed, on row-major batches.
 
-Notation. The paper stacks a batch as columns, ``Z = [z_1, ..., z_B]`` in R^{d x B}; here a batch
-is a tensor ``z`` of shape ``(B, d)`` whose rows are the samples, so the paper's ``Z Z^T`` (d x d)
-is ``z.T @ z`` and its ``Z^T Z`` (B x B) is ``z @ z.T``. ``F`` denotes a batch whose rows have been
-l2-normalised, the assumption ``||z_j|| = 1`` of Section 3.2.
+Notation. The paper stacks a batch as columns, `Z = [z_1, ..., z_B]` in R^{d x B}; here a batch
+is a tensor `z` of shape `(B, d)` whose rows are the samples, so the paper's `Z Z^T` (d x d)
+is `z.T @ z` and its `Z^T Z` (B x B) is `z @ z.T`. `F` denotes a batch whose rows have been
+l2-normalised, the assumption `||z_j|| = 1` of Section 3.2.
 
-Batch-level losses (every one here except :func:`mae_loss` and :func:`byol_loss`) must see the
+Batch-level losses (every one here except [`mae_loss`][mmae.losses.mae_loss] and [`byol_loss`][mmae.losses.byol_loss]) must see the
 *global* batch when training on several processes: gather the features first with
-:func:`mmae.dist.all_gather_cat`, which keeps the gradient exact.
+[`mmae.dist.all_gather_cat`][mmae.dist.all_gather_cat], which keeps the gradient exact.
 
-``reduction="sum"`` returns the printed quantity (the paper sums over samples or entries);
-``reduction="mean"`` divides it by the batch size ``B`` (by ``d`` for Barlow Twins, whose sums run
+`reduction="sum"` returns the printed quantity (the paper sums over samples or entries);
+`reduction="mean"` divides it by the batch size `B` (by `d` for Barlow Twins, whose sums run
 over features).
 """
 from __future__ import annotations
@@ -61,11 +61,11 @@ def _unit_rows(z: torch.Tensor) -> torch.Tensor:
 def mae_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, norm_pix: bool = True) -> torch.Tensor:
     """MAE reconstruction loss: per-patch mean squared error, averaged over the masked patches.
 
-    ``pred`` and ``target`` are patch tensors of shape ``(N, L, p*p*C)`` (``target`` is the
-    patchified image), ``mask`` is ``(N, L)`` with 1 for a masked (removed) patch. With
-    ``norm_pix`` each target patch is standardised by its own mean and variance (eps 1e-6), the
-    target of the MAE recipe. This is the paper's ``sum_i ||g(z_i) - x_i^(2)||^2`` (Eq. 4 and
-    below) up to the per-pixel mean. With no masked patch (``mask_ratio = 0``) the loss is 0.
+    `pred` and `target` are patch tensors of shape `(N, L, p*p*C)` (`target` is the
+    patchified image), `mask` is `(N, L)` with 1 for a masked (removed) patch. With
+    `norm_pix` each target patch is standardised by its own mean and variance (eps 1e-6), the
+    target of the MAE recipe. This is the paper's `sum_i ||g(z_i) - x_i^(2)||^2` (Eq. 4 and
+    below) up to the per-pixel mean. With no masked patch (`mask_ratio = 0`) the loss is 0.
     """
     if pred.shape != target.shape or pred.ndim != 3:
         raise ValueError(f"pred and target must both be (N, L, D); got {tuple(pred.shape)} and {tuple(target.shape)}")
@@ -82,13 +82,13 @@ def mae_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, norm_
 
 
 def uniformity_loss(z: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
-    """U-MAE's uniformity regulariser as its public code computes it: ``mean((F F^T / tau)^2)``.
+    """U-MAE's uniformity regulariser as its public code computes it: `mean((F F^T / tau)^2)`.
 
-    The mean runs over all ``B^2`` entries of the Gram matrix of the l2-normalised rows ``F``
-    (diagonal included). ``tau = 1`` is the "square" uniformity loss used as the U-MAE baseline of
-    the M-MAE paper; an earlier U-MAE code divided by ``tau = 0.1``. In terms of the paper's
-    penalty (:func:`umae_penalty`): ``uniformity_loss(z, tau) = (umae_penalty(z) + B) / (B tau)^2``,
-    so the two differ by a constant and the factor ``1 / (B tau)^2`` on the coefficient gamma.
+    The mean runs over all `B^2` entries of the Gram matrix of the l2-normalised rows `F`
+    (diagonal included). `tau = 1` is the "square" uniformity loss used as the U-MAE baseline of
+    the M-MAE paper; an earlier U-MAE code divided by `tau = 0.1`. In terms of the paper's
+    penalty ([`umae_penalty`][mmae.losses.umae_penalty]): `uniformity_loss(z, tau) = (umae_penalty(z) + B) / (B tau)^2`,
+    so the two differ by a constant and the factor `1 / (B tau)^2` on the coefficient gamma.
     """
     _batch(z)
     if not tau > 0:
@@ -98,9 +98,9 @@ def uniformity_loss(z: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
 
 
 def umae_penalty(z: torch.Tensor) -> torch.Tensor:
-    """The U-MAE penalty as the paper prints it (Section 3.2): ``sum_{i != j} (z_i^T z_j)^2``.
+    """The U-MAE penalty as the paper prints it (Section 3.2): `sum_{i != j} (z_i^T z_j)^2`.
 
-    Rows are l2-normalised first (Section 3.2 assumes ``||z_i|| = 1``).
+    Rows are l2-normalised first (Section 3.2 assumes `||z_i|| = 1`).
     """
     _batch(z)
     f = _unit_rows(z)
@@ -109,20 +109,20 @@ def umae_penalty(z: torch.Tensor) -> torch.Tensor:
 
 
 def tcr_loss(z: torch.Tensor, mu: float) -> torch.Tensor:
-    """M-MAE's regulariser as the authors' public code computes it: ``-log det(I_d + (mu/d) F^T F)``.
+    """M-MAE's regulariser as the authors' public code computes it: `-log det(I_d + (mu/d) F^T F)`.
 
-    ``F`` is the ``(B, d)`` batch with l2-normalised rows, so ``F^T F`` is the paper's ``Z Z^T``.
-    Relation to Definition 4.8 (:func:`mmae.info.total_coding_rate`, ``TCR_m(K) = log det(m I + K)``)::
+    `F` is the `(B, d)` batch with l2-normalised rows, so `F^T F` is the paper's `Z Z^T`.
+    Relation to Definition 4.8 ([`mmae.info.total_coding_rate`][mmae.info.total_coding_rate], `TCR_m(K) = log det(m I + K)`)::
 
         -tcr_loss(z, mu) = TCR_{d/mu}(Z Z^T) - d log(d/mu)
 
-    i.e. the paper's TCR with ``m = d / mu`` up to a constant, and Eq. (11)
-    ``L_M-MAE = L_MAE - lambda TCR`` is ``mae + lambda * tcr_loss`` (:func:`mmae_objective`).
+    i.e. the paper's TCR with `m = d / mu` up to a constant, and Eq. (11)
+    `L_M-MAE = L_MAE - lambda TCR` is `mae + lambda * tcr_loss` ([`mmae_objective`][mmae.losses.mmae_objective]).
 
     Evaluated in float32 (float64 for float64 input) with autocast disabled, because a bf16
     log-determinant loses most of its digits. Cost: one Cholesky factorisation of the smaller of
-    the ``d x d`` matrix ``I + c F^T F`` and the ``B x B`` matrix ``I + c F F^T``, which have the
-    same determinant (Sylvester's identity). Both are ``I`` plus a PSD matrix, so positive
+    the `d x d` matrix `I + c F^T F` and the `B x B` matrix `I + c F F^T`, which have the
+    same determinant (Sylvester's identity). Both are `I` plus a PSD matrix, so positive
     definite: the factorisation cannot fail for finite input.
     """
     _batch(z)
@@ -140,14 +140,14 @@ def tcr_loss(z: torch.Tensor, mu: float) -> torch.Tensor:
 
 
 def mmae_objective(mae: torch.Tensor, z: torch.Tensor, lam: float, mu: float) -> torch.Tensor:
-    """Eq. (11): ``L_M-MAE = L_MAE - lambda TCR_mu(Z)``, with TCR in the public code's convention
-    (:func:`tcr_loss`)."""
+    """Eq. (11): `L_M-MAE = L_MAE - lambda TCR_mu(Z)`, with TCR in the public code's convention
+    ([`tcr_loss`][mmae.losses.tcr_loss])."""
     return mae + lam * tcr_loss(z, mu)
 
 
 def umae_objective(mae: torch.Tensor, z: torch.Tensor, lam: float, tau: float = 1.0) -> torch.Tensor:
-    """U-MAE (Section 3.2): ``L_MAE + lambda * uniformity``, with U-MAE's public regulariser
-    (:func:`uniformity_loss`)."""
+    """U-MAE (Section 3.2): `L_MAE + lambda * uniformity`, with U-MAE's public regulariser
+    ([`uniformity_loss`][mmae.losses.uniformity_loss])."""
     return mae + lam * uniformity_loss(z, tau)
 
 
@@ -156,10 +156,10 @@ def umae_objective(mae: torch.Tensor, z: torch.Tensor, lam: float, tau: float = 
 # --------------------------------------------------------------------------------------------
 
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 1.0, reduction: str = "sum") -> torch.Tensor:
-    """Eq. (1): the symmetric InfoNCE loss over the cross-branch similarities ``z_i^(1)T z_j^(2)``.
+    """Eq. (1): the symmetric InfoNCE loss over the cross-branch similarities `z_i^(1)T z_j^(2)`.
 
-    ``-(1/2) [sum_i log softmax_j(S)_ii + sum_i log softmax_j(S^T)_ii]`` with
-    ``S_ij = z_i^(1)T z_j^(2) / temperature`` on l2-normalised rows. ``temperature = 1`` is the
+    `-(1/2) [sum_i log softmax_j(S)_ii + sum_i log softmax_j(S^T)_ii]` with
+    `S_ij = z_i^(1)T z_j^(2) / temperature` on l2-normalised rows. `temperature = 1` is the
     printed equation; SimCLR divides the similarities by its temperature. Negatives are the other
     samples of the *other* branch, as printed (SimCLR's NT-Xent also uses the same branch).
     """
@@ -172,12 +172,12 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 1.0, reduc
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, reduction: str = "sum") -> torch.Tensor:
-    """SimCLR's NT-Xent loss (Chen et al., 2020, Eq. 1): InfoNCE over all ``2B`` views.
+    """SimCLR's NT-Xent loss (Chen et al., 2020, Eq. 1): InfoNCE over all `2B` views.
 
-    Each of the ``2B`` l2-normalised views is classified against the other ``2B - 1``: its
-    positive (the other view of its sample) and ``2B - 2`` negatives from *both* branches. The
-    total is the sum of the ``2B`` cross-entropies divided by 2, so that it is on the scale of
-    :func:`info_nce` (Eq. 1 of the paper), which keeps only the ``B - 1`` cross-branch negatives.
+    Each of the `2B` l2-normalised views is classified against the other `2B - 1`: its
+    positive (the other view of its sample) and `2B - 2` negatives from *both* branches. The
+    total is the sum of the `2B` cross-entropies divided by 2, so that it is on the scale of
+    [`info_nce`][mmae.losses.info_nce] (Eq. 1 of the paper), which keeps only the `B - 1` cross-branch negatives.
     """
     _pair(z1, z2)
     if not temperature > 0:
@@ -192,9 +192,9 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, reduct
 
 
 def spectral_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, lam: float = 1.0, reduction: str = "sum") -> torch.Tensor:
-    """Eq. (2): ``sum_i ||z_i^(1) - z_i^(2)||^2 + lambda sum_{i != j} (z_i^(1)T z_j^(2))^2``.
+    """Eq. (2): `sum_i ||z_i^(1) - z_i^(2)||^2 + lambda sum_{i != j} (z_i^(1)T z_j^(2))^2`.
 
-    Rows are l2-normalised first (Section 3.2). ``lam = 1`` is HaoChen et al.'s original loss.
+    Rows are l2-normalised first (Section 3.2). `lam = 1` is HaoChen et al.'s original loss.
     """
     _pair(z1, z2)
     f1, f2 = _unit_rows(z1), _unit_rows(z2)
@@ -206,13 +206,13 @@ def spectral_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, lam: float = 1
 
 def barlow_twins_loss(z1: torch.Tensor, z2: torch.Tensor, lam: float, normalize: str = "paper",
                       reduction: str = "sum") -> torch.Tensor:
-    """Eq. (3): ``sum_i (1 - C_ii)^2 + lambda sum_i sum_{j != i} C_ij^2``.
+    """Eq. (3): `sum_i (1 - C_ii)^2 + lambda sum_i sum_{j != i} C_ij^2`.
 
-    ``normalize="paper"``: ``C_ij = zbar_i^(1)T zbar_j^(2)`` with each feature column l2-normalised
+    `normalize="paper"`: `C_ij = zbar_i^(1)T zbar_j^(2)` with each feature column l2-normalised
     over the batch *without centring* (Section 3.2), the form the theorems are stated for.
-    ``normalize="standard"``: the original Barlow Twins code, which standardises each feature over
-    the batch (mean 0, biased variance 1, eps 1e-5 as ``BatchNorm1d(affine=False)``) and divides
-    ``z1n^T z2n`` by ``B``. ``reduction="mean"`` divides by ``d``.
+    `normalize="standard"`: the original Barlow Twins code, which standardises each feature over
+    the batch (mean 0, biased variance 1, eps 1e-5 as `BatchNorm1d(affine=False)`) and divides
+    `z1n^T z2n` by `B`. `reduction="mean"` divides by `d`.
     """
     _pair(z1, z2, min_rows=2 if normalize == "standard" else 1)
     if normalize == "paper":
@@ -230,11 +230,11 @@ def barlow_twins_loss(z1: torch.Tensor, z2: torch.Tensor, lam: float, normalize:
 
 
 def byol_loss(p: torch.Tensor, z: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """BYOL's regression loss ``2 - 2 cos(p_i, z_i)`` (Grill et al., 2020, Eq. 2), per sample.
+    """BYOL's regression loss `2 - 2 cos(p_i, z_i)` (Grill et al., 2020, Eq. 2), per sample.
 
-    ``p`` is the online prediction, ``z`` the target projection; the target is treated as a
-    constant (stop-gradient), so no gradient reaches ``z``. The symmetrised BYOL loss is
-    ``byol_loss(p1, z2) + byol_loss(p2, z1)``.
+    `p` is the online prediction, `z` the target projection; the target is treated as a
+    constant (stop-gradient), so no gradient reaches `z`. The symmetrised BYOL loss is
+    `byol_loss(p1, z2) + byol_loss(p2, z1)`.
     """
     _pair(p, z)
     per_sample = 2 - 2 * (_unit_rows(p) * _unit_rows(z.detach())).sum(dim=-1)

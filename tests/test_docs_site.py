@@ -24,19 +24,13 @@ T = _load()
 
 PROOF = '''r"""Theorem 9.9 (twin: Theorem A.99): a made-up bound.
 
-Statement. For :math:`x \\ge 0`, ``f(x) < g(x)`` and
+**Statement.** For $x \\ge 0$, `f(x) < g(x)` and
 
-.. math:: \\log(1+x) \\le x
-          + 0,
+$$
+\\log(1+x) \\le x + 0,
+$$
 
-which Lemma 4.2 implies; see also :math:`a < b`.
-
-=====  =======
-name   value
-=====  =======
-alpha  :math:`\\alpha`
-beta   2
-=====  =======
+which Lemma 4.2 implies; see also $\\text{Lemma 4.2}$.
 """
 import not_a_module_that_exists  # the page generator must never import a proofs file
 
@@ -44,7 +38,7 @@ STATEMENT = "Theorem 9.9"
 TITLE = "made-up bound"
 TWINS = ("Theorem A.99",)
 VERDICT = "holds under a condition"
-CONDITION = r"x >= 0 and :math:`\\mu > 0`"
+CONDITION = r"$x \\ge 0$ and $\\mu > 0$"
 CORRECTED = None
 
 
@@ -70,21 +64,18 @@ def test_paper_order_is_the_sort_order():
     assert [T.statement_section(n) for n in ("Definition 3.1", "Eq. (5)", "Lemma A.12", "ER bound")] == ["3", "4", "A", None]
 
 
-def test_rst_math_literals_and_links():
-    md = T.rst_to_md("Proof. For :math:`a < b`, ``x<y`` and\n\n.. math:: \\sum_i\n          p_i = 1\n\n"
-                     "by Lemma 4.2, not :math:`\\text{Lemma 4.2}`.", link=lambda n: "lemma.md" if n == "Lemma 4.2" else None)
-    assert md.startswith("**Proof.** For \\(a < b\\), `x<y` and")   # math and code keep their '<'
-    assert "$$\n\\sum_i\np_i = 1\n$$" in md                            # the whole indented block, as display math
-    assert "[Lemma 4.2](lemma.md)" in md and "\\(\\text{Lemma 4.2}\\)" in md  # no link inside math
-    assert ":math:" not in md and "``" not in md
-    assert T.rst_to_md("if a <b> then") == "if a &lt;b> then\n"     # no raw HTML from prose
+def test_markdown_docstrings_link_statements_outside_math_and_code():
+    link = lambda n: "lemma.md" if n == "Lemma 4.2" else None
+    md = T.markdown_doc("By Lemma 4.2, not $\\text{Lemma 4.2}$, `Lemma 4.2` or\n\n$$\n\\text{Lemma 4.2}\n$$\n", link)
+    assert md.startswith("By [Lemma 4.2](lemma.md), not $\\text{Lemma 4.2}$, `Lemma 4.2` or")
+    assert "$$\n\\text{Lemma 4.2}\n$$" in md
 
 
-def test_rst_simple_table():
-    md = T.rst_to_md("====  ======\nname  value\n====  ======\na|b   :math:`x`\nc     2\n====  ======\n")
-    rows = [r for r in md.splitlines() if r.startswith("|")]
-    assert rows[0] == "| name | value |"
-    assert rows[2] == "| a\\|b | \\(x\\) |" and rows[3] == "| c | 2 |"
+def test_display_names_and_our_additions():
+    assert T.display_name("Remark 4.17") == "Remark after Theorem 4.17"
+    assert T.display_name("Convention 5.2") == "Convention for Theorem 5.2"
+    assert T.display_name("Theorem 4.3") == "Theorem 4.3"
+    assert [T.is_ours(n) for n in ("Convention 5.2", "ER bound", "Remark 4.17", "Theorem 4.3")] == [True, True, False, False]
 
 
 def test_statement_page_includes_the_check_by_line_range(repo):
@@ -100,11 +91,12 @@ def test_statement_page_includes_the_check_by_line_range(repo):
     assert f'--8<-- "proofs/test_theorem_9_9.py:{st.code_start}:{len(lines)}"' in page
     assert "def test_it" not in page                        # the code is included at build time, not copied
     assert '!!! warning "Verdict: holds under a condition"' in page
-    assert "**Condition.** x >= 0 and \\(\\mu > 0\\)" in page
-    assert "| randomized | :material-check: 3/3 | 0.5 (gap) |" in page
+    assert "**Condition.** $x \\ge 0$ and $\\mu > 0$" in page
+    assert "| randomized | :material-check: 3/3 | 0.5 (`gap`) |" in page
     assert "[Lemma 4.2](../theory/lemma-4-2.md)" in page
     assert "[Theorem A.99](../theory/theorem-a-99.md)" in page
-    assert "\n# Theorem 9.9: made-up bound\n" in page and "A made-up bound." in page  # name not repeated
+    assert "\n# Theorem 9.9: made-up bound\n" in page and "a made-up bound." not in page  # summary line = heading
+    assert "**Statement.** For $x \\ge 0$" in page
 
 
 def test_failed_check_is_shown_as_such(repo):
@@ -127,9 +119,9 @@ def test_verification_page_rows_come_from_the_report(repo):
     md = T.verification_page(sts, report, "test", link=lambda n: {"Theorem 9.9": "theory/theorem-9-9.md"}.get(n))
     rows = [r for r in md.splitlines() if r.startswith("| [") or r.startswith("| Lemma")]
     assert rows == [  # in the paper's numbering: 8.1 before 9.9
-        "| Lemma 8.1 | – | – | :material-close: 1/2 | :material-close-circle: false as printed | -0.25 |",
+        f"| Lemma 8.1 | – | – | :material-close: 1/2 | {T.verdict_badge('false as printed')} | -0.25 |",
         "| [Theorem 9.9](theory/theorem-9-9.md) | :material-check: 2/2 | :material-check: 1/1 | – "
-        "| :material-check-circle: holds | 0 |",
+        f"| {T.verdict_badge('holds')} | 0 |",
     ]
     # an mpf slack below double range keeps its digits instead of printing 0
     assert T.slack_text(report["statements"][0]["checks"]["high-precision"]) == "1.5e-400"
@@ -167,4 +159,5 @@ def test_every_proofs_file_renders_without_leftover_rest():
         page = T.statement_page(st, None, link=lambda n: None)
         text = re.sub(r"```` .*?````", "", page, flags=re.S)
         assert ":math:`" not in text and ".. math::" not in text, st.rel
+        assert not re.search(r">=|<=|!=|\^|_|\$", st.title), f"{st.rel}: TITLE is a name, not a formula"
         assert text.count("$$") % 2 == 0, st.rel

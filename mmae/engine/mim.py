@@ -77,9 +77,9 @@ def make_adamw(groups, lr: float, betas, device: torch.device) -> torch.optim.Ad
 
 
 def load_pretrained(path: str, model: str, patch_size: int, dataset: str) -> tuple[dict, str, int]:
-    """``(state_dict, model size, patch size)`` from a pretraining run directory (its ``config.json``
-    gives the model and patch size), our ``checkpoint.pt``, or an official MAE / U-MAE / M-MAE ``.pth``.
-    A file that would need more than tensors and the official ``args`` to load is refused, unrun."""
+    """`(state_dict, model size, patch size)` from a pretraining run directory (its `config.json`
+    gives the model and patch size), our `checkpoint.pt`, or an official MAE / U-MAE / M-MAE `.pth`.
+    A file that would need more than tensors and the official `args` to load is refused, unrun."""
     p = Path(path)
     if p.is_dir():
         cfg_path = p / "config.json"
@@ -104,7 +104,7 @@ def load_pretrained(path: str, model: str, patch_size: int, dataset: str) -> tup
 
 
 def heldout_batch(dataset: str, data_root: str, n: int, device: torch.device) -> torch.Tensor:
-    """A fixed uint8 batch of ``n`` test/validation images, spread evenly over the split."""
+    """A fixed uint8 batch of `n` test/validation images, spread evenly over the split."""
     if dataset == "imagenet":
         from mmae.data.imagenet import ImageFolder
         ds = ImageFolder(data_root, "val", mode="eval")
@@ -117,7 +117,7 @@ def heldout_batch(dataset: str, data_root: str, n: int, device: torch.device) ->
 
 @torch.no_grad()
 def features_erank(encode, x: torch.Tensor, norm: GpuAugment, chunk: int = 256) -> float:
-    """Effective rank (Definition 5.1) of the ``(n, d)`` matrix of l2-normalised features of ``x``."""
+    """Effective rank (Definition 5.1) of the `(n, d)` matrix of l2-normalised features of `x`."""
     from mmae.info import effective_rank
     feats = torch.cat([encode(norm(x[i:i + chunk])).float() for i in range(0, len(x), chunk)])
     return float(effective_rank(F.normalize(feats, dim=-1)))
