@@ -321,6 +321,7 @@ def siamese(c: Check) -> list[dict]:
 # ------------------------------------------------------------------ (a) MAE steps
 
 def mae(c: Check) -> list[dict]:
+    from mmae.models import DECODER_SIZES
     no_hf = _missing("transformers")  # the reason, when it is missing
     img, patch, batch = (32, 4, 8) if c.smoke else (224, 16, 256)
     rows = []
@@ -332,7 +333,7 @@ def mae(c: Check) -> list[dict]:
                 rows.append({"name": f"{size} ({label})", "skipped": "time budget spent"})
                 continue
             e, depth, heads = bench_mae.VIT_SIZES[size]
-            de, ddepth, dheads = bench_mae.DECODER_SIZES[size] if c.smoke else (512, 8, 16)
+            de, ddepth, dheads = DECODER_SIZES[size] if c.smoke else (512, 8, 16)
             cfg = dict(img=img, patch=patch, e=e, depth=depth, heads=heads, de=de, ddepth=ddepth, dheads=dheads,
                        batch=batch, mask_ratio=0.75)
             flops = bench_mae.mae_flops_per_image(img, patch, 3, e, depth, de, ddepth, 0.75)
