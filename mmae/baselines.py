@@ -26,7 +26,6 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from mmae import dist
 from mmae.data import data_info
@@ -34,7 +33,7 @@ from mmae.data.transforms import GpuAugment
 from mmae.engine.batches import Batch
 from mmae.engine.common import LARS, RunDir, save_checkpoint, seed_everything
 from mmae.engine.config import base_lr
-from mmae.engine.linprobe import LinProbeConfig
+from mmae.engine.linprobe import LinProbeConfig, probe_stats
 from mmae.engine.loop import Task, fit, open_run
 from mmae.engine.mim import evaluate_topk, train_test_data
 
@@ -62,9 +61,7 @@ class _PixelProbeTask(Task):
         self.plain = GpuAugment("eval", info.mean, info.std, info.img_size)
 
     def step(self, net, batch: Batch) -> dict:
-        logits = net(self.aug(batch.x, gen=batch.gen)).float()
-        return {"loss": F.cross_entropy(logits, batch.y),
-                "train_top1": (logits.argmax(1) == batch.y).float().mean() * 100}
+        return probe_stats(net(self.aug(batch.x, gen=batch.gen)), batch.y)
 
     def evaluate(self, epoch: int) -> dict:
         return {f"test_{k}": v for k, v in evaluate_topk(self.model, self.test, self.plain, self.device).items()}

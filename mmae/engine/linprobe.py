@@ -34,7 +34,7 @@ from mmae.engine.loop import Task, fit, open_run
 from mmae.engine.mim import MIMConfig, evaluate_topk, load_pretrained, train_test_data
 from mmae.models import VisionTransformer, build_vit, load_encoder_weights
 
-__all__ = ["LinProbeConfig", "ProbeTask", "run", "main", "build_probe"]
+__all__ = ["LinProbeConfig", "ProbeTask", "run", "main", "build_probe", "probe_stats"]
 
 
 @dataclass
@@ -122,12 +122,16 @@ class ProbeTask(Task):
 
     def step(self, net, batch: Batch) -> dict:
         x = batch.x if self.cached else self.aug(batch.x, gen=batch.gen)
-        logits = net(x).float()
-        return {"loss": F.cross_entropy(logits, batch.y),
-                "train_top1": (logits.argmax(1) == batch.y).float().mean() * 100}
+        return probe_stats(net(x), batch.y)
 
     def evaluate(self, epoch: int) -> dict:
         return {f"test_{k}": v for k, v in evaluate_topk(self.model, self.test, self.plain, self.device).items()}
+
+
+def probe_stats(logits: torch.Tensor, y: torch.Tensor) -> dict:
+    """A probe's step on a batch of logits: its cross-entropy and training top-1 (%), in float32."""
+    logits = logits.float()
+    return {"loss": F.cross_entropy(logits, y), "train_top1": (logits.argmax(1) == y).float().mean() * 100}
 
 
 def run(cfg: LinProbeConfig, out_dir: str | Path) -> dict:
