@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -67,7 +68,7 @@ def _targets(args) -> list[str]:
         keys.append(f"figure{n}")
     if args.all and keys:
         raise ValueError("--all already includes every table and figure; drop --table/--figure")
-    if args.all:  # every target the scale runs (the small scale has no Siamese ones)
+    if args.all:  # every target the scale runs
         from mmae.experiments import MIM_TARGETS, SCALES, TARGETS
         scale = SCALES.get(args.scale)
         keys = [k for k in TARGETS if scale is None or scale.siamese_dataset or k in MIM_TARGETS]
@@ -118,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return _fail(error_line(e))
 
+    # recorded with each stage it runs, and shown on the experiment pages
+    command = shlex.join(["python", "reproduce.py", *(sys.argv[1:] if argv is None else argv)])
     info = dist.init_distributed(None if args.device == "auto" else args.device)
     say = print if info.rank == 0 else (lambda *a, **k: None)
     for t in targets:
@@ -129,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     from mmae.engine.loop import NonFiniteLoss, Preempted
     try:
         for t in targets:
-            ex.run_target(t, device=args.device, log=say)
+            ex.run_target(t, device=args.device, log=say, command=command)
             if info.rank == 0:
                 ex.summarize(t, args.scale, args.out)
                 say("")

@@ -46,6 +46,13 @@ def setup_md(report: dict) -> str:
                       for kind, v in sorted(s["schedule"].items(), key=lambda kv: list(_KIND).index(kv[0])
                                             if kv[0] in _KIND else len(_KIND)))
     seeds = s["seeds"]
+    prov = report.get("provenance") or {}
+    commands = prov.get("commands") or [f"python reproduce.py {COMMAND[report['target']]} --scale {s['scale']}"]
+    ran = []
+    if prov.get("recorded"):
+        ran = [f"- **Ran on**: {'; '.join(prov['machines'])} (torch {', '.join(prov['torch'])}); "
+               f"{prov['recorded']} of {prov['stages']} stages recorded, {prov['seconds'] / 60:,.1f} min of "
+               f"wall-clock time in all, the last finished {prov['finished']}."]
     return "\n".join([f"- **Scale**: `{s['scale']}` — {data}.",
                       *([f"- **Models**: {models}."] if models else []),
                       *([f"- **Feature**: the {s['feature']}; its effective rank is at most {s['erank_max']}."]
@@ -53,7 +60,8 @@ def setup_md(report: dict) -> str:
                       f"- **Seeds**: {len(seeds)} ({', '.join(map(str, seeds))}); a seed fixes the data order, "
                       f"the masks and the augmentations, so runs of one seed are paired.",
                       f"- **Schedules**: {sched}.",
-                      f"- **Command**: `python reproduce.py {COMMAND[report['target']]} --scale {s['scale']}`"])
+                      *ran,
+                      f"- **Command{'s' * (len(commands) > 1)}**: " + ", ".join(f"`{c}`" for c in commands)])
 
 
 def body_md(report: dict) -> str:

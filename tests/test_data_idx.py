@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmae.data.idx import DEFAULT_ROOT, FASHION_MEAN, FASHION_STD, FILES, load_fashion_mnist, read_idx
+from mmae.data.idx import (DEFAULT_ROOT, FASHION_MEAN, FASHION_STD, FILES, load_fashion_mnist, read_idx, write_idx,
+                           write_validation_split)
 
 
 def _idx_bytes(a: np.ndarray, magic: bytes | None = None) -> bytes:
@@ -54,6 +55,33 @@ def test_malformed_files_are_named(tmp_path, name, corrupt, match):
     with pytest.raises(ValueError, match=match) as e:
         load_fashion_mnist(str(tmp_path / "fm"), split)
     assert name in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["a.gz", "a"])
+def test_write_idx_is_the_format_read_idx_reads(tmp_path, name):
+    a = np.random.default_rng(2).integers(0, 256, (3, 5, 7), dtype=np.uint8)
+    write_idx(str(tmp_path / name), a)
+    raw = (gzip.open if name.endswith(".gz") else open)(tmp_path / name, "rb").read()
+    assert raw == _idx_bytes(a) and np.array_equal(read_idx(str(tmp_path / name)), a)
+
+
+def test_validation_split_divides_the_training_images_only(tmp_path):
+    data = _write(tmp_path / "fm", n_train=12, n_test=5)
+    write_validation_split(str(tmp_path / "val"), n_val=4, root=str(tmp_path / "fm"), seed=3)
+    (xt, yt), (xv, yv) = (load_fashion_mnist(str(tmp_path / "val"), s) for s in ("train", "test"))
+    assert len(xt) == 8 and len(xv) == 4
+    x, y = data["train"]
+    rows = {bytes(r): lab for r, lab in zip(x.reshape(12, -1), y)}
+    seen = [bytes(r) for r in torch.cat([xt, xv]).reshape(12, -1).numpy()]
+    assert sorted(seen) == sorted(rows)                         # a partition of the training images
+    assert all(rows[bytes(r)] == lab for r, lab in zip(torch.cat([xt, xv]).reshape(12, -1).numpy(),
+                                                        torch.cat([yt, yv]).numpy()))
+    kept = [seen.index(bytes(r)) for r in x.reshape(12, -1) if bytes(r) in seen[:8]]
+    assert kept == sorted(kept)                                  # the training part keeps its order
+    test_rows = {bytes(r) for r in data["test"][0].reshape(5, -1)}
+    assert not test_rows & set(seen)                             # the test split is never read
+    with pytest.raises(ValueError, match="0 < n_val < 12"):
+        write_validation_split(str(tmp_path / "v2"), n_val=12, root=str(tmp_path / "fm"))
 
 
 def test_mismatched_counts_missing_files_and_bad_labels(tmp_path):

@@ -89,3 +89,19 @@ def test_the_encoded_stream_is_the_decoded_crops_of_the_keyed_boxes(folder):
             assert torch.equal(xw[k], decode_resized_crop(folder.samples[i][0], 96, folder.scale,
                                                           rng=python_rng(folder.seed, 4, i)))
         assert (x.float() - xw.float()).abs().mean() < 2.0  # the bound of test_jpeg_draft_decoding_matches_a_full_decode
+
+
+def test_a_damaged_body_found_at_decode_time_names_its_file(folder):
+    # the header is intact (the crop box is drawn from it), the entropy-coded data is cut short: only
+    # the decode finds it, on the device side of the loader, which must still say which file it is
+    bad = folder.samples[5][0]
+    raw = open(bad, "rb").read()
+    open(bad, "wb").write(raw[: len(raw) // 3])
+    dev = Folder(folder, torch.device("cpu"), 0, gpu_decode=True)
+    with pytest.raises(ValueError, match="corrupt or unreadable image") as e:
+        for _ in dev.stream([torch.tensor([0, 5, 1])], 0):
+            pass
+    assert bad in str(e.value) and "\n" not in str(e.value)
+    data, box = read_crop(bad, folder.scale, rng=python_rng(folder.seed, 0, 5))
+    with pytest.raises(ValueError, match="#0 of the batch"):  # without paths: its place in the batch
+        decode_crops([data], box[None], 96, "cpu")

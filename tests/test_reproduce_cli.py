@@ -102,9 +102,12 @@ def test_small_scale_names_missing_or_malformed_idx_files(tmp_path, corrupt, mes
     assert not (tmp_path / "out" / "runs").exists()
 
 
-def test_small_scale_runs_no_siamese_target(tmp_path):
-    r = run("--figure", "3", "--scale", "small", "--out", str(tmp_path / "out"))
-    assert r.returncode == 2 and "figure3 is not run at the small scale" in r.stderr
+def test_small_scale_plans_the_siamese_figures_on_fashion_mnist(tmp_path):
+    r = run("--figure", "3", "--scale", "small", "--plan", "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    # SimCLR at temperatures 0.3, 0.5 and 0.7, three seeds each, ResNet-18 for 30 epochs
+    assert r.stdout.count("] siamese ") == 9 and "fashion-mnist-siamese/simclr-t0.3/seed2" in r.stdout
+    assert "epochs 30" in r.stdout and "H200" in r.stdout
 
 
 def test_plan_at_small_scale_estimates_gpu_and_cpu_time(tmp_path):

@@ -65,6 +65,11 @@ def test_table1(out):
     # 3 methods x 2 models against each baseline, none decided with one seed
     assert pages.baseline_summary(data).count("better in 0 of 6 (method, model) pairs, significantly worse in 0") == 2
     assert md in r.stdout.replace("\r", "") or "Table 1" in r.stdout
+    # every stage records where, by which command and in how long it ran; the page says so
+    prov = data["provenance"]
+    assert prov["recorded"] == prov["stages"] == len(data["runs"]) and prov["machines"][0].startswith("CPU ")
+    assert prov["commands"] == [f"python reproduce.py --table 1 --scale smoke --device cpu --out {out}"]
+    assert prov["seconds"] > 0 and "- **Ran on**: CPU " in setup and f"{prov['stages']} of {prov['stages']} stages" in setup
 
 
 def test_table2(out):
@@ -79,6 +84,7 @@ def test_table3_reuses_table1_runs(out):
     # every stage was computed for Table 1: 3 methods x 3 stages, and the baselines of mini-b
     assert r.stdout.count("finished earlier, kept") == 9 + 4 and "running" not in r.stdout
     data, md = load(out, "table3")
+    assert data["provenance"]["commands"] == [f"python reproduce.py --table 1 --scale smoke --device cpu --out {out}"]
     assert {"linprobe_top5", "finetune_top5"} <= set(data["measured"])
     assert data["measured"]["linprobe_top5"]["mmae"]["mean"] >= data["measured"]["linprobe_top1"]["mmae"]["mean"]
 

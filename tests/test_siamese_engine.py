@@ -127,6 +127,45 @@ def test_digits_mini_scale_runs_with_the_recipe(tmp_path):
     assert m["knn_top1"] > 30  # ten classes: far above chance even after one epoch
 
 
+def _tiny_idx(root, n_train=64, n_test=32):
+    """Fashion-MNIST's four files, gzipped IDX, holding random 28x28 images and labels."""
+    import gzip
+    from mmae.data.idx import FILES
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", n_train), ("test", n_test)):
+        for name, shape in zip(FILES[split], ((n, 28, 28), (n,))):
+            body = rng.integers(0, 256 if len(shape) == 3 else 10, shape, dtype=np.uint8)
+            head = bytes([0, 0, 8, len(shape)]) + b"".join(int(d).to_bytes(4, "big") for d in shape)
+            with gzip.open(root / f"{name}.gz", "wb") as f:
+                f.write(head + body.tobytes())
+    return root
+
+
+def test_fashion_mnist_small_scale_recipe_runs_from_idx_files(tmp_path):
+    # the small scale keeps CIFAR's method recipes (solo-learn) on a shorter schedule
+    c = S.recipe("byol", "fashion-mnist")
+    cifar = S.recipe("byol", "cifar10")
+    assert (c.backbone, c.epochs, c.warmup_epochs, c.eval_every) == ("resnet18", 30, 3, 3)
+    for f in ("batch_size", "blr", "weight_decay", "lars_eta", "lars_ratio", "lars_clip", "proj_hidden", "proj_out",
+              "pred_hidden", "byol_momentum"):
+        assert getattr(c, f) == getattr(cifar, f), f
+    cfg = S.recipe("barlow", "fashion-mnist", data_root=str(_tiny_idx(tmp_path / "fm")), backbone="convnet_small",
+                   epochs=1, batch_size=32, proj_hidden=32, proj_out=16, info_batch=24, knn_k=10, linprobe_epochs=1,
+                   device="cpu")
+    m = S.run(cfg, tmp_path / "run")
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [0, 1] and log[1]["info_batch"] == 24
+    assert 0 <= m["knn_top1"] <= 100 and "linear_top5" in m
+
+
+def test_fashion_mnist_views_keep_orientation_and_have_no_colour():
+    from mmae.data.views import view_recipe
+    r = view_recipe("byol", "fashion-mnist", (0.286,), (0.353,), 28)
+    assert (r.flip_p, r.gray_p, r.jitter[2:], r.blur_p, r.solarize_p) == (0.0, 0.0, (0.0, 0.0), (0.0, 0.0), (0.0, 0.2))
+    assert r.crop_scale == view_recipe("byol", "cifar10", (0.5,) * 3, (0.25,) * 3, 32).crop_scale
+
+
 def test_config_without_recipe_fields_takes_the_recipe():
     c = S.SiameseConfig(method="barlow", dataset="digits", epochs=3)
     assert c == S.recipe("barlow", "digits", epochs=3)

@@ -9,6 +9,12 @@ not) works. The IDX format (LeCun et al.'s MNIST files): a big-endian header of 
 type code (`0x08` = unsigned byte), the number of dimensions, then each dimension as a 32-bit
 unsigned integer, then the data in row-major order. A file that breaks it (another magic number, a
 truncated or over-long body, labels that do not match the images) is a `ValueError` naming it.
+
+Recipes are chosen on a validation split, never on the test split: `write_validation_split` holds
+out part of the *training* images as a folder of the same four files, which any command reads
+in place of the real ones (`--data`):
+
+    python -m mmae.data.idx --validation-split fm-val   # 50,000 train, 10,000 validation
 """
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-__all__ = ["DEFAULT_ROOT", "FILES", "read_idx", "load_fashion_mnist", "NUM_CLASSES", "FASHION_MEAN", "FASHION_STD"]
+__all__ = ["DEFAULT_ROOT", "FILES", "read_idx", "write_idx", "write_validation_split", "load_fashion_mnist",
+           "NUM_CLASSES", "FASHION_MEAN", "FASHION_STD"]
 
 DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"  # where Debian's dataset-fashion-mnist puts the files
 FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -86,3 +93,44 @@ def load_fashion_mnist(root: str | None = None, split: str = "train") -> tuple[t
                          f"or give the folder holding the four IDX files)")
     images, labels = _load(os.path.abspath(root), split)
     return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
+
+
+def write_idx(path: str, array: np.ndarray) -> None:
+    """Write an unsigned-byte IDX file (gzipped when `path` ends in `.gz`), the inverse of `read_idx`."""
+    a = np.ascontiguousarray(array, dtype=np.uint8)
+    if not 1 <= a.ndim <= 4:
+        raise ValueError(f"an IDX array has 1 to 4 dimensions, got shape {a.shape}")
+    head = bytes([0, 0, _UBYTE, a.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in a.shape)
+    with (gzip.open if path.endswith(".gz") else open)(path, "wb") as f:
+        f.write(head + a.tobytes())
+
+
+def write_validation_split(out: str, n_val: int = 10_000, root: str | None = None, seed: int = 0) -> None:
+    """Divide the training split of the files in `root` (default `DEFAULT_ROOT`): `n_val` images
+    drawn at random (`seed`) become the `test` files of the folder `out`, the rest its `train` files,
+    in their original order. The real test split is not read."""
+    images, labels = _load(os.path.abspath(os.fspath(root or DEFAULT_ROOT)), "train")
+    if not 0 < n_val < len(labels):
+        raise ValueError(f"the validation split needs 0 < n_val < {len(labels)} images, got {n_val}")
+    held = np.zeros(len(labels), bool)
+    held[np.random.default_rng(seed).permutation(len(labels))[:n_val]] = True
+    os.makedirs(out, exist_ok=True)
+    for split, keep in (("train", ~held), ("test", held)):
+        for name, a in zip(FILES[split], (images[keep], labels[keep])):
+            write_idx(os.path.join(out, name + ".gz"), a)
+
+
+if __name__ == "__main__":
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m mmae.data.idx", description=write_validation_split.__doc__)
+    p.add_argument("--validation-split", required=True, metavar="OUT", help="folder to write the four files to")
+    p.add_argument("--n-val", type=int, default=10_000)
+    p.add_argument("--data", default=None, help=f"folder of the original files (default {DEFAULT_ROOT})")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    try:
+        write_validation_split(a.validation_split, a.n_val, a.data, a.seed)
+    except ValueError as e:  # one line, exit code 2, as every command of the package
+        import sys
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

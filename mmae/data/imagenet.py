@@ -141,31 +141,43 @@ def _decode_pillow(data: torch.Tensor) -> torch.Tensor:
         return _to_tensor(img.convert("RGB"))
 
 
-def decode_crops(data: list, boxes: torch.Tensor, size: int, device) -> torch.Tensor:
+def _decode_named(data: torch.Tensor, name: str) -> torch.Tensor:
+    try:
+        return _decode_pillow(data)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        # the header was read when the crop box was drawn: the damage is in the body, found only now,
+        # too late to replace the sample (the Pillow workers, `gpu_decode=False`, can skip it)
+        raise ValueError(f"corrupt or unreadable image {name} ({type(e).__name__}: {e})") from None
+
+
+def decode_crops(data: list, boxes: torch.Tensor, size: int, device, paths: list | None = None) -> torch.Tensor:
     """Decode a batch of encoded images on `device` and return their crops `(N, 3, size, size)` uint8.
 
     On CUDA, one batched nvJPEG call; an image it cannot decode (a PNG or CMYK JPEG, a handful of
-    ImageNet's) is decoded by Pillow instead. On a CPU, Pillow (full resolution, no draft mode)."""
+    ImageNet's) is decoded by Pillow instead. On a CPU, Pillow (full resolution, no draft mode).
+    An image neither can decode is a `ValueError` naming its file (`paths`, else its place in the batch)."""
     device = torch.device(device)
+    names = paths if paths is not None else [f"#{i} of the batch" for i in range(len(data))]
     if device.type == "cuda":
         from torchvision.io import ImageReadMode, decode_jpeg
         try:
             images = decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
         except RuntimeError:  # find the odd files one by one
             images = []
-            for d in data:
+            for d, name in zip(data, names):
                 try:
                     images.append(decode_jpeg(d, mode=ImageReadMode.RGB, device=device))
                 except RuntimeError:
-                    images.append(_decode_pillow(d).to(device, non_blocking=True))
+                    images.append(_decode_named(d, name).to(device, non_blocking=True))
     else:
-        images = [_decode_pillow(d) for d in data]
+        images = [_decode_named(d, name) for d, name in zip(data, names)]
     return resized_crops(images, boxes, size)
 
 
 def collate_encoded(samples):
-    """A DataLoader batch of `((bytes, box), label, skipped)` samples: `((list of bytes, boxes), labels, skipped)`."""
-    return (([s[0][0] for s in samples], torch.stack([s[0][1] for s in samples])),
+    """A DataLoader batch of `((bytes, box, path), label, skipped)` samples:
+    `((list of bytes, boxes, list of paths), labels, skipped)`."""
+    return (([s[0][0] for s in samples], torch.stack([s[0][1] for s in samples]), [s[0][2] for s in samples]),
             torch.tensor([s[1] for s in samples]), torch.tensor([s[2] for s in samples]))
 
 
@@ -176,7 +188,7 @@ class ImageFolder(torch.utils.data.Dataset):
     `classes`: the class list to use (pass the training split's to the validation split; a
     mismatch is an error). Each sample is `(uint8 image (3, size, size), label, n_skipped)`.
     Index with `index` or `(index, epoch)`: a training crop is a function of `(seed, epoch, index)`.
-    `encoded=True` (training mode): samples are `((file bytes, crop box), label, n_skipped)` for
+    `encoded=True` (training mode): samples are `((file bytes, crop box, path), label, n_skipped)` for
     [`decode_crops`][mmae.data.imagenet.decode_crops]; unreadable files are then found by the header read only.
     """
 
@@ -221,7 +233,7 @@ class ImageFolder(torch.utils.data.Dataset):
 
     def _load(self, path: str, index: int, epoch: int) -> torch.Tensor:
         if self.encoded:
-            return read_crop(path, self.scale, rng=python_rng(self.seed, epoch, index))
+            return (*read_crop(path, self.scale, rng=python_rng(self.seed, epoch, index)), path)
         if self.mode == "train":
             return decode_resized_crop(path, self.size, self.scale, rng=python_rng(self.seed, epoch, index))
         return decode_center_crop(path, self.size, self.resize)

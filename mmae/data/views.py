@@ -13,7 +13,9 @@ Recipes (per view, since BYOL and Barlow Twins augment their two views asymmetri
 - solarisation p = 0.0 / 0.2 for BYOL (Grill et al., 2020, Table 6) and Barlow Twins
   (Zbontar et al., 2021, Sec. 4).
 The digits recipe (8x8 grayscale) keeps a milder crop (0.5, 1) and brightness/contrast jitter;
-no flip (a mirrored digit is another symbol), no colour, no blur.
+no flip (a mirrored digit is another symbol), no colour, no blur. Fashion-MNIST (28x28 grayscale)
+takes CIFAR's recipe without the flip (every shoe faces left, so a mirror image is off the data's
+distribution) and without what needs colour: saturation, hue and grayscale.
 
 Keyed randomness (`TwoViews.forward(x, gen)` with a [`mmae.data.keyed.SampleRandom`][mmae.data.keyed.SampleRandom] over the
 batch's sample indices): kornia's modules draw from torch's global generator, and its `ColorJitter`
@@ -64,7 +66,7 @@ METHODS = SIAMESE_METHODS
 
 
 def view_recipe(method: str, dataset: str, mean, std, size: int) -> ViewRecipe:
-    """The augmentation recipe of `method` on `dataset` ("digits", "cifar10", "cifar100", ...)."""
+    """The augmentation recipe of `method` on `dataset` ("digits", "fashion-mnist", "cifar10", ...)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
     mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
@@ -72,8 +74,12 @@ def view_recipe(method: str, dataset: str, mean, std, size: int) -> ViewRecipe:
         return ViewRecipe(size=size, mean=mean, std=std, crop_scale=(0.5, 1.0), flip_p=0.0,
                           jitter=(0.4, 0.4, 0.0, 0.0), jitter_p=0.8, gray_p=0.0)
     asym = method in ("byol", "barlow")
+    solarize = (0.0, 0.2) if asym else (0.0, 0.0)
+    if dataset == "fashion-mnist":
+        return ViewRecipe(size=size, mean=mean, std=std, flip_p=0.0, jitter=(0.4, 0.4, 0.0, 0.0), gray_p=0.0,
+                          solarize_p=solarize)
     blur = (1.0, 0.1) if (asym and size > 32) else ((0.5, 0.5) if size > 32 else (0.0, 0.0))
-    return ViewRecipe(size=size, mean=mean, std=std, blur_p=blur, solarize_p=(0.0, 0.2) if asym else (0.0, 0.0))
+    return ViewRecipe(size=size, mean=mean, std=std, blur_p=blur, solarize_p=solarize)
 
 
 def _jitter(r: ViewRecipe, channels: int) -> tuple[float, float, float, float]:

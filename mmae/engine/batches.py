@@ -121,7 +121,8 @@ class Folder:
             self.skipped += int(skipped.sum())  # a CPU tensor: no device sync
             if self.gpu_decode:
                 from mmae.data.imagenet import decode_crops
-                x = decode_crops(*x, self.dataset.size, self.device)
+                data, boxes, paths = x
+                x = decode_crops(data, boxes, self.dataset.size, self.device, paths=paths)
             yield idx, (x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
 
 

@@ -1,7 +1,9 @@
 """Siamese pretraining (SimCLR, spectral contrastive, Barlow Twins, BYOL) with kNN monitoring and
-matrix-information logging every `eval_every` epochs (CIFAR: 5, digits: 1) and a linear probe at the end.
+matrix-information logging every `eval_every` epochs (CIFAR: 5, Fashion-MNIST: 3, digits: 1) and a linear
+probe at the end.
 
     python -m mmae.engine.siamese --method simclr --dataset cifar10 --data-root data --out runs/simclr
+    python -m mmae.engine.siamese --method byol --dataset fashion-mnist --out runs/byol_small
     python -m mmae.engine.siamese --method barlow --dataset digits --out runs/bt_mini
 
 The dataset is held whole on the device as uint8 and the two views are augmented there in one
@@ -27,7 +29,11 @@ and 0.7 (`mmae.experiments`). Our own choices are marked.
 - byol:     lr 1.0, wd 1e-5, target momentum 0.99 -> 1 (cosine), projector 512-4096-256,
             predictor 256-4096-256 (solo-learn).
 All four: 10 warm-up epochs, bf16 autocast on CUDA, 200 epochs (our choice: the length of the
-figures' curves; solo-learn trains 1000). The digits (mini) recipes keep the methods and shrink the
+figures' curves; solo-learn trains 1000). Fashion-MNIST (the small scale) keeps the CIFAR recipes,
+ResNet-18 with its CIFAR stem on one channel, and shortens the schedule to 30 epochs (3 of warm-up)
+so that a figure's nine runs take minutes on a GPU (about 9 on one H200 by `reproduce.py --plan`'s
+estimate, not measured); its views are CIFAR's without flip or colour
+(`mmae.data.views.view_recipe`). The digits (mini) recipes keep the methods and shrink the
 network (`convnet_small`, narrower heads) and the schedule; their LARS is MAE's form (trust
 coefficient 1e-3, no clipping), tuned for the few steps of the mini scale.
 """
@@ -44,7 +50,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmae import dist
-from mmae.data import IN_MEMORY
+from mmae.data import IN_MEMORY, data_info, load_tensors
 from mmae.data.views import TwoViews, view_recipe
 from mmae.engine.batches import Batch, Tensors, TrainBatches, split_batch
 from mmae.engine.common import LARS, autocast, cosine_momentum, param_groups
@@ -66,8 +72,9 @@ class SiameseConfig(TrainConfig):
     """One Siamese run. Fields left at None take the value of the method's recipe for the dataset
     (`RECIPES`), so `SiameseConfig(method="barlow", dataset="digits")` is the documented mini recipe."""
     method: str = "simclr"            # simclr | spectral | barlow | byol
-    dataset: str = "cifar10"          # digits | cifar10 | cifar100
-    data_root: str = "data"           # folder holding cifar-10-batches-py / cifar-100-python
+    dataset: str = "cifar10"          # digits | fashion-mnist | cifar10 | cifar100
+    data_root: str = ""               # CIFAR: the folder holding the python pickles; Fashion-MNIST: the
+                                      # IDX files' folder (default: Debian's, `mmae.data.idx.DEFAULT_ROOT`)
     backbone: str | None = None       # resnet18 (CIFAR stem) | convnet_small
     epochs: int | None = None
     batch_size: int | None = None     # global batch
@@ -127,6 +134,8 @@ _FAMILY = {
     # view forward against two views forward + backward; CPU-measured, the monitor adds < 0.5%), so
     # every epoch is too close to the 20% budget and every 5th costs < 4%
     "cifar": dict(backbone="resnet18", eval_every=5),
+    # the small scale: 30 epochs of 235 steps; evaluation every 3rd (kNN encodes 70k images)
+    "fashion": dict(backbone="resnet18", epochs=30, warmup_epochs=3, eval_every=3, ckpt_every=5),
     "digits": dict(backbone="convnet_small", eval_every=1, epochs=30, batch_size=256, warmup_epochs=3, knn_k=20, info_batch=256,
                    lars_eta=0.001, lars_ratio="update", lars_clip=False,
                    proj_hidden=256, pred_hidden=256, linprobe_epochs=30, ckpt_every=5),
@@ -147,8 +156,9 @@ RECIPES = {
 
 def recipe_values(method: str, dataset: str) -> dict:
     """The recipe's values of every field that `SiameseConfig` leaves at None."""
-    family = "digits" if dataset == "digits" else "cifar"
-    return {**_BASE, **_FAMILY[family], **RECIPES[(method, family)]}
+    family = {"digits": "digits", "fashion-mnist": "fashion"}.get(dataset, "cifar")
+    heads = "digits" if family == "digits" else "cifar"   # Fashion-MNIST keeps CIFAR's method recipes
+    return {**_BASE, **_FAMILY[family], **RECIPES[(method, heads)]}
 
 
 def recipe(method: str, dataset: str, **overrides) -> SiameseConfig:
@@ -194,16 +204,10 @@ def sc_lambda(cfg: SiameseConfig) -> float:
 
 def load_data(cfg: SiameseConfig):
     """(train images, train labels, test images, test labels, mean, std, num_classes), uint8 images."""
-    if cfg.dataset == "digits":
-        from mmae.data.digits import DIGITS_MEAN, DIGITS_STD, NUM_CLASSES, load_digits_split
-        xtr, ytr = load_digits_split("train")
-        xte, yte = load_digits_split("test")
-        return xtr, ytr, xte, yte, DIGITS_MEAN, DIGITS_STD, NUM_CLASSES
-    from mmae.data.cifar import cifar_stats, load_cifar, num_classes
-    xtr, ytr = load_cifar(cfg.data_root, cfg.dataset, "train")
-    xte, yte = load_cifar(cfg.data_root, cfg.dataset, "test")
-    mean, std = cifar_stats(cfg.dataset)
-    return xtr, ytr, xte, yte, mean, std, num_classes(cfg.dataset)
+    info = data_info(cfg.dataset)
+    xtr, ytr = load_tensors(cfg.dataset, "train", cfg.data_root or None)
+    xte, yte = load_tensors(cfg.dataset, "test", cfg.data_root or None)
+    return xtr, ytr, xte, yte, info.mean, info.std, info.num_classes
 
 
 def build_model(cfg: SiameseConfig, in_chans: int) -> nn.Module:
