@@ -47,11 +47,11 @@ def setup_md(report: dict) -> str:
                                             if kv[0] in _KIND else len(_KIND)))
     seeds = s["seeds"]
     prov = report.get("provenance") or {}
-    commands = prov.get("commands") or [f"python reproduce.py {COMMAND[report['target']]} --scale {s['scale']}"]
     ran = []
     if prov.get("recorded"):
-        ran = [f"- **Ran on**: {'; '.join(prov['machines'])} (torch {', '.join(prov['torch'])}); "
-               f"{prov['recorded']} of {prov['stages']} stages recorded, {prov['seconds'] / 60:,.1f} min of "
+        ran = [f"- **Ran on**: {'; '.join(prov['machines'])} (torch {', '.join(prov['torch'])}), by "
+               + ", ".join(f"`{c}`" for c in prov["commands"])
+               + f"; {prov['recorded']} of {prov['stages']} stages recorded, {prov['seconds'] / 60:,.1f} min of "
                f"wall-clock time in all, the last finished {prov['finished']}."]
     return "\n".join([f"- **Scale**: `{s['scale']}` — {data}.",
                       *([f"- **Models**: {models}."] if models else []),
@@ -60,8 +60,8 @@ def setup_md(report: dict) -> str:
                       f"- **Seeds**: {len(seeds)} ({', '.join(map(str, seeds))}); a seed fixes the data order, "
                       f"the masks and the augmentations, so runs of one seed are paired.",
                       f"- **Schedules**: {sched}.",
-                      *ran,
-                      f"- **Command{'s' * (len(commands) > 1)}**: " + ", ".join(f"`{c}`" for c in commands)])
+                      f"- **Command**: `python reproduce.py {COMMAND[report['target']]} --scale {s['scale']}`",
+                      *ran])
 
 
 def body_md(report: dict) -> str:

@@ -70,6 +70,7 @@ def test_table1(out):
     assert prov["recorded"] == prov["stages"] == len(data["runs"]) and prov["machines"][0].startswith("CPU ")
     assert prov["commands"] == [f"python reproduce.py --table 1 --scale smoke --device cpu --out {out}"]
     assert prov["seconds"] > 0 and "- **Ran on**: CPU " in setup and f"{prov['stages']} of {prov['stages']} stages" in setup
+    assert f"by `{prov['commands'][0]}`" in setup and "- **Command**: `python reproduce.py --table 1 --scale smoke`" in setup
 
 
 def test_table2(out):
