@@ -129,16 +129,12 @@ def test_digits_mini_scale_runs_with_the_recipe(tmp_path):
 
 def _tiny_idx(root, n_train=64, n_test=32):
     """Fashion-MNIST's four files, gzipped IDX, holding random 28x28 images and labels."""
-    import gzip
-    from mmae.data.idx import FILES
+    from mmae.data.idx import FILES, write_idx
     root.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for split, n in (("train", n_train), ("test", n_test)):
         for name, shape in zip(FILES[split], ((n, 28, 28), (n,))):
-            body = rng.integers(0, 256 if len(shape) == 3 else 10, shape, dtype=np.uint8)
-            head = bytes([0, 0, 8, len(shape)]) + b"".join(int(d).to_bytes(4, "big") for d in shape)
-            with gzip.open(root / f"{name}.gz", "wb") as f:
-                f.write(head + body.tobytes())
+            write_idx(str(root / f"{name}.gz"), rng.integers(0, 256 if len(shape) == 3 else 10, shape, dtype=np.uint8))
     return root
 
 
