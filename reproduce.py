@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="override the pretraining epochs (short trials)")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (mini default 3, paper default 1)")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--jobs", default="auto", help="stages run at a time, each in its own process with an equal share "
+                   "of the threads (default auto: one per CPU thread, at most 8, on a CPU; 1 on a GPU or under torchrun)")
     p.add_argument("--plan", action="store_true", help="print the plan and exit")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
@@ -77,6 +79,18 @@ def _targets(args) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+def _jobs(value: str) -> int | None:
+    """`--jobs`: a positive integer, or None for auto (decided once the device is known)."""
+    if value == "auto":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"--jobs must be a positive integer or auto, got {value!r}")
+    if int(value) > 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError("--jobs runs stages side by side in one process's workers; under torchrun every process "
+                         "already works on the same stage: drop --jobs")
+    return int(value)
+
+
 def _check_out(out: str) -> None:
     path = Path(out)
     try:
@@ -101,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         data = args.data or (os.environ.get("MMAE_DATA") if args.scale == "paper" else None)
         if args.scale in ("mini", "smoke") and args.data:
             raise ValueError(f"--data is for --scale paper or small; the {args.scale} scale uses the bundled digits")
+        jobs = _jobs(args.jobs)
         _check_out(args.out)
 
         from mmae import experiments as ex
@@ -123,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "reproduce.py", *(sys.argv[1:] if argv is None else argv)])
     info = dist.init_distributed(None if args.device == "auto" else args.device)
     say = print if info.rank == 0 else (lambda *a, **k: None)
+    jobs = jobs or ex.auto_jobs(args.device)
     for t in targets:
-        say(ex.plan_text(t, info.world_size))
+        say(ex.plan_text(t, info.world_size, jobs))
         if args.scale in ("paper", "small"):
             say(ex.cost_text(t, info.world_size))
     if args.plan:
@@ -132,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     from mmae.engine.loop import NonFiniteLoss, Preempted
     try:
         for t in targets:
-            ex.run_target(t, device=args.device, log=say, command=command)
+            ex.run_target(t, device=args.device, log=say, command=command, jobs=jobs)
             if info.rank == 0:
                 ex.summarize(t, args.scale, args.out)
                 say("")

@@ -15,8 +15,10 @@ measurements and never stand in for one.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -29,12 +31,13 @@ from .losses import MIM_METHODS
 from .engine.common import JsonlLogger, RunDir, write_json_atomic
 from .engine.config import RECIPES
 from .engine.finetune import VIT_L_RECIPE as _VIT_L_FINETUNE
+from .engine.loop import StopSignals
 from .engine.mim import default_patch_size
 
 __all__ = ["TARGETS", "SCALES", "PAPER", "Stage", "Target", "build_target", "run_target", "check_data",
            "plan_text", "cost_text", "summarize", "read_log", "run_stage", "METHODS_MIM", "METHODS_SIAMESE",
            "MIM_TARGETS", "BASELINES", "target_dir", "paired_test", "verdict", "VERDICTS", "ALPHA",
-           "machine", "provenance", "PROVENANCE"]
+           "machine", "provenance", "PROVENANCE", "dependencies", "auto_jobs"]
 
 PAPER = json.loads(resources.files("mmae").joinpath("paper_results.json").read_text())
 
@@ -78,17 +81,8 @@ UMAE_TAU = 1.0       # the "square" uniformity loss of the M-MAE paper's U-MAE b
 MU_GRID = (0.1, 0.5, 0.75, 1.0, 1.25, 1.5, 3.0)   # Table 2
 TEMPERATURES = (0.3, 0.5, 0.7)                     # Figure 3
 
-# the mini scale: what differs from the engines' mini recipes, chosen with MAE alone (mini-b, seed 0)
-# on a validation split of a quarter of the digits' training images (the test split unseen). The
-# probe's 30 epochs left it underfitting (60.8% on validation; 100 epochs: 81.9%; 300 epochs: 83.4%,
-# within the noise of 337 images and three times the cost); fine-tuning went from 51.9% (10 epochs)
-# to 81.0% (20) and 88.7% (30 epochs, beyond the time budget). Pretraining for 40 epochs, at 5e-3,
-# with mask ratio 0.5 or batch 64 moved the validation probe by at most 2 points (81.3-83.4%), so its
-# recipe is unchanged. The same recipe serves every method.
-MINI_TUNED = {
-    "linprobe": dict(epochs=100, warmup_epochs=5, eval_every=100, ckpt_every=50),
-    "finetune": dict(epochs=20, warmup_epochs=2, eval_every=20, ckpt_every=10),
-}
+# the mini scale runs the engines' `MINI` recipes as they are, the same for every method (each says
+# how it was chosen on a validation split, with MAE alone)
 
 # the small scale: what differs from the published recipes (the engines' defaults) on Fashion-MNIST.
 # No mixing, RandAugment, erasing or drop path in fine-tuning (a 3-block model); the probe sees whole
@@ -96,8 +90,8 @@ MINI_TUNED = {
 # alone (mini-b, seed 0) on a validation split, 10,000 of the training images held out
 # (`python -m mmae.data.idx --validation-split`; the test split unseen): pretraining 4 / 20 epochs
 # with fine-tuning 10 gave a probe of 72.0 / 74.2% and fine-tuning 74.9 / 77.8%; fine-tuning 30
-# epochs after 20 of pretraining, 82.3%. The first Table-1 column (3 seeds) takes about 1.5 hours on
-# two CPU cores; the learning rates and the rest are as they were, untuned.
+# epochs after 20 of pretraining, 82.3%. The first Table-1 column (3 seeds) took 109 min on two CPU
+# cores one stage at a time; the learning rates and the rest are as they were, untuned.
 SMALL_PATCH = 7    # 4 x 4 = 16 patches of 7 x 7 pixels, as the mini scale's 16 patches of 2 x 2
 SMALL_RECIPE = {
     "pretrain": dict(epochs=20, warmup_epochs=2, batch_size=256, max_micro_batch=0, blr=1.5e-3, ckpt_every=1,
@@ -124,13 +118,12 @@ SCALES: dict[str, Scale] = {
         mim_dataset_t1="digits", mim_dataset_t3="digits",
         models_t1=("mini-b", "mini-l"), model_t3="mini-b",
         mu_t1={"mini-b": 1.0, "mini-l": 3.0},
-        linprobe=MINI_TUNED["linprobe"],
-        finetune={"mini-b": MINI_TUNED["finetune"], "mini-l": MINI_TUNED["finetune"]},
+        finetune={"mini-b": {}, "mini-l": {}},
         siamese_dataset="digits",
     ),
     # Fashion-MNIST (real 28x28 images, 60,000 for training) with the mini encoders on 7x7-pixel
     # patches; sized for one GPU (Table 1, 3 seeds: 153,450 optimiser steps of tiny models) or two CPU
-    # cores (its first column, about 1.5 hours): `SMALL_RECIPE`
+    # cores (its first column, 109 min one stage at a time): `SMALL_RECIPE`
     "small": Scale(
         name="small", seeds=3,
         mim_dataset_t1="fashion-mnist", mim_dataset_t3="fashion-mnist",
@@ -460,9 +453,12 @@ def recipe_text(target: Target) -> list[str]:
     return lines
 
 
-def plan_text(target: Target, world_size: int = 1) -> str:
-    """What will run: the recipe, every stage with its state, and the global batch for this many GPUs."""
-    lines = [f"{target.title}", f"  {len(target.stages)} stages, {sum(st.done for st in target.stages)} already finished",
+def plan_text(target: Target, world_size: int = 1, jobs: int = 1) -> str:
+    """What will run: the recipe, every stage with its state, and the global batch for this many GPUs
+    (and how many stages at a time, `run_target`'s `jobs`)."""
+    at_once = f", up to {jobs} at a time" if jobs > 1 else ""
+    lines = [f"{target.title}",
+             f"  {len(target.stages)} stages, {sum(st.done for st in target.stages)} already finished{at_once}",
              *recipe_text(target)]
     for st in target.stages:
         if st.kind == "init":  # no training: the initial weights, written once
@@ -481,9 +477,9 @@ def plan_text(target: Target, world_size: int = 1) -> str:
 PROVENANCE = "provenance.json"   # in a run directory: where, by which command and in how long it ran
 
 
-def machine(device: str = "auto") -> str:
+def machine(device: str = "auto", jobs: int = 1) -> str:
     """The hardware a stage runs on, in words: the GPU's name and how many processes, or the CPU's
-    model and the threads torch uses."""
+    model, the threads torch uses and how many stages ran at a time (`run_target`'s `jobs`)."""
     import platform
     import torch
     from . import dist
@@ -497,17 +493,20 @@ def machine(device: str = "auto") -> str:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
-    return f"CPU {cpu}, {torch.get_num_threads()} threads{procs}"
+    threads = torch.get_num_threads()
+    at_once = f", {jobs} stages at a time" if jobs > 1 else ""
+    return f"CPU {cpu}, {threads} thread{'s' if threads > 1 else ''}{procs}{at_once}"
 
 
-def _record_provenance(stage: Stage, seconds: float, device: str, command: str | None) -> None:
+def _record_provenance(stage: Stage, seconds: float, device: str, command: str | None, jobs: int = 1) -> None:
     import datetime
     import torch
     from . import dist
     if dist.is_main():
         stage.run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(stage.run_dir / PROVENANCE, {
-            "machine": machine(device), "torch": torch.__version__, "command": command, "seconds": round(seconds, 1),
+            "machine": machine(device, jobs), "torch": torch.__version__, "command": command,
+            "seconds": round(seconds, 1),
             "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")})
 
 
@@ -526,24 +525,180 @@ def provenance(target: Target) -> dict:
 
 
 def run_target(target: Target, *, device: str = "auto", log: Callable[[str], None] = print,
-               runner: Callable[[Stage, str], dict] | None = None, command: str | None = None) -> list[dict]:
-    """Run every unfinished stage in order and return the metrics of all of them; each stage run
-    records its machine, `command` and wall-clock time in its run directory (`PROVENANCE`)."""
+               runner: Callable[[Stage, str], dict] | None = None, command: str | None = None,
+               jobs: int = 1) -> list[dict]:
+    """Run every unfinished stage and return the metrics of all of them, in the target's order; each
+    stage run records its machine, `command` and wall-clock time in its run directory (`PROVENANCE`).
+
+    `jobs > 1` runs up to that many stages at a time, each in its own worker process with an equal
+    share of torch's threads, and a stage only once the stages it reads have finished
+    (`dependencies`). On a CPU the small models of the mini and small scales spend much of a step
+    in per-operation overhead that a second thread barely shortens, so two one-thread stages on two
+    cores finish about 1.5 times sooner than two two-thread stages one after the other. A stage's
+    result does not depend on which worker runs it. SIGTERM or SIGUSR1 to this process reaches every
+    running stage, which writes its checkpoint; the first error of a stage stops the others the same
+    way and is raised here. `runner` must then be a module-level function (it is pickled)."""
     runner = runner or run_stage
-    results = []
-    for i, st in enumerate(target.stages, 1):
-        head = f"[{target.key} {i}/{len(target.stages)}] {st.kind} {st.run_dir}"
+    n = len(target.stages)
+    results: list[dict | None] = [None] * n
+    head = lambda i: f"[{target.key} {i + 1}/{n}] {target.stages[i].kind} {target.stages[i].run_dir}"  # noqa: E731
+    if jobs > 1 and sum(not st.done for st in target.stages) > 1:
+        _run_parallel(target, results, head, device, log, runner, command, jobs)
+        return results
+    for i, st in enumerate(target.stages):
         if st.done:
-            log(f"{head}: finished earlier, kept")
-            results.append(RunDir(st.run_dir).metrics())
+            log(f"{head(i)}: finished earlier, kept")
+            results[i] = RunDir(st.run_dir).metrics()
             continue
-        t0 = time.perf_counter()
-        log(f"{head}: running")
-        results.append(runner(st, device))
-        seconds = time.perf_counter() - t0
-        _record_provenance(st, seconds, device, command)
-        log(f"{head}: done in {seconds:.1f} s")
+        log(f"{head(i)}: running")
+        results[i], seconds = _run_recorded(runner, st, device, command)
+        log(f"{head(i)}: done in {seconds:.1f} s")
     return results
+
+
+def _run_recorded(runner, stage: Stage, device: str, command: str | None, jobs: int = 1) -> tuple[dict, float]:
+    """Run one stage and record where and in how long (in the process that ran it)."""
+    t0 = time.perf_counter()
+    metrics = runner(stage, device)
+    seconds = time.perf_counter() - t0
+    _record_provenance(stage, seconds, device, command, jobs)
+    return metrics, seconds
+
+
+def dependencies(stages: list[Stage]) -> list[set[int]]:
+    """For each stage, the indices of the stages whose run directories its configuration names (a
+    probe or a fine-tuning reads its pretraining's checkpoint, a probe of the random encoder its
+    initialisation): those must finish first."""
+    dirs = [Path(s.run_dir) for s in stages]
+    out = []
+    for s in stages:
+        paths = [Path(v) for v in s.config.values() if isinstance(v, str) and v]
+        out.append({j for j, d in enumerate(dirs) if any(p == d or d in p.parents for p in paths)})
+    return out
+
+
+def auto_jobs(device: str) -> int:
+    """How many stages `reproduce.py --jobs auto` runs at a time: one per thread torch would use
+    (at most 8) on a CPU, one on a GPU or under `torchrun`."""
+    import torch
+    from . import dist
+    if dist.get_world_size() > 1 or (device != "cpu" and torch.cuda.is_available()):
+        return 1
+    return max(1, min(8, torch.get_num_threads()))
+
+
+_WORKER = {"stop": False, "busy": False}   # in a stage worker: a stop was asked; a stage is running
+
+
+def _worker_init(threads: int, parent: int) -> None:
+    """A stage worker: its share of the threads; Ctrl-C is the parent's to handle (it asks the
+    running stages to checkpoint); a stop signal outside a stage's training loop is remembered (the
+    worker then starts no stage, and ends when the parent shuts the pool down); and a watch on the
+    parent, so that no orphan keeps writing a run directory that a rerun resumes."""
+    import signal
+    import threading
+    import torch
+    torch.set_num_threads(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for s in StopSignals.SIGNALS:
+        signal.signal(s, lambda signum, frame: _WORKER.update(stop=True))
+    threading.Thread(target=_end_with, args=(parent,), daemon=True, name="mmae-parent-watch").start()
+
+
+def _in_worker(runner, stage: Stage, device: str, command: str | None, jobs: int) -> tuple[dict, float]:
+    from .engine.loop import Preempted
+    if _WORKER["stop"]:
+        raise Preempted(f"stopped by signal before {stage.run_dir} started")
+    _WORKER["busy"] = True
+    try:
+        return _run_recorded(runner, stage, device, command, jobs)
+    finally:
+        _WORKER["busy"] = False
+
+
+def _end_with(parent: int, period: float = 0.5) -> None:
+    """Once `parent` has died (even by SIGKILL), SIGTERM this worker every `period` seconds until its
+    stage, if one runs, has written its checkpoint and returned; then end the worker."""
+    import signal
+    while os.getppid() == parent:
+        time.sleep(period)
+    while True:
+        if not _WORKER["busy"]:
+            os._exit(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(period)
+
+
+class _Relay(StopSignals):
+    """In the parent of the stage workers, `StopSignals` that also pass SIGTERM / SIGUSR1 on to
+    every worker: a stage in its training loop then writes its checkpoint and raises `Preempted`;
+    elsewhere the worker remembers it (so the signal is sent again until the stage has ended)."""
+
+    @staticmethod
+    def stop_workers(signum: int | None = None) -> None:
+        import multiprocessing
+        import signal
+        for proc in multiprocessing.active_children():
+            with contextlib.suppress(OSError):
+                os.kill(proc.pid, signum or signal.SIGTERM)
+
+    def _handle(self, signum, frame):
+        super()._handle(signum, frame)
+        self.stop_workers(signum)
+
+
+def _run_parallel(target: Target, results: list, head, device: str, log, runner, command, jobs: int) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    import torch
+    from .engine.loop import Preempted
+    stages, deps = target.stages, dependencies(target.stages)
+    pending, running, finished = list(range(len(stages))), {}, set()
+    threads = max(1, torch.get_num_threads() // jobs)
+    # spawn, not fork: a forked child of a process whose OpenMP threads have run can deadlock
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(threads, os.getpid()))
+    error: BaseException | None = None
+    with pool, _Relay() as relay:
+        try:
+            while pending or running:
+                for i in [i for i in pending if deps[i] <= finished]:
+                    if relay.received is not None or len(running) >= jobs:
+                        break
+                    pending.remove(i)
+                    if stages[i].done:
+                        log(f"{head(i)}: finished earlier, kept")
+                        results[i] = RunDir(stages[i].run_dir).metrics()
+                        finished.add(i)
+                        continue
+                    log(f"{head(i)}: running")
+                    running[pool.submit(_in_worker, runner, stages[i], device, command, jobs)] = i
+                if relay.received is not None and not running:
+                    raise Preempted("stopped by signal between stages; every finished stage is kept; rerun the same command "
+                                    "to resume")
+                if not running:
+                    if pending:   # cannot happen: dependencies point to earlier stages of the target
+                        raise RuntimeError(f"no stage of {target.key} can start: {head(pending[0])} waits for a stage "
+                                           f"that never runs")
+                    break
+                done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+                for f in done:
+                    i = running.pop(f)
+                    results[i], seconds = f.result()
+                    finished.add(i)
+                    log(f"{head(i)}: done in {seconds:.1f} s")
+        except BaseException as e:   # a stage failed, a signal, or Ctrl-C: the others checkpoint and stop
+            error = e
+            while running:   # until every running stage has checkpointed and returned
+                relay.stop_workers()
+                done, _ = wait(running, timeout=1.0)
+                for f in done:
+                    running.pop(f)
+            if relay.received is not None:   # whichever stage answered first, or a pool broken by it
+                error = Preempted(f"stopped by signal {relay.received}: the running stages wrote their checkpoints; rerun "
+                                  f"the same command to resume")
+    if error is not None:
+        raise error
 
 
 def run_stage(stage: Stage, device: str = "auto") -> dict:
@@ -1115,13 +1270,14 @@ _N_TRAIN = {"imagenet": 1_281_167, "cifar10": 50_000, "cifar100": 50_000, "digit
 # the small scale's models are too small to keep a GPU busy: time goes to launching kernels, so the
 # GPU estimate counts optimiser steps at an assumed cost per step, plus the FLOPs at ASSUMED_MFU
 ASSUMED_GPU_STEP_S = 5e-3
-# measured: the effective FLOP/s of the small scale's Table 1 (mini-b, 3 seeds, 4 pretraining and 3
-# fine-tuning epochs) on two quiet CPU cores (Intel Xeon, torch's two threads): pretraining 17.2,
-# fine-tuning 22.2 GFLOP/s (the slower is used); and a probe's fixed cost beyond its FLOPs (loading the
-# IDX files, encoding, evaluation), 7 s a probe. Two torch jobs at once on two cores are several
-# times slower each.
-CPU_FLOPS_MEASURED = 17e9
-CPU_STAGE_OVERHEAD_S = 7.0
+# measured: the effective FLOP/s of the small scale on two quiet CPU cores (Intel Xeon, torch 2.13.0),
+# two stages at a time on one thread each (`--jobs auto`): Table 2 (21 M-MAE pretrainings of mini-b,
+# 4.6e12 FLOPs and 340-415 s each, and 30 probes of about 10 s) took 69.5 min, 24 GFLOP/s over the
+# pretrainings; a probe's fixed cost beyond its FLOPs (loading the IDX files, encoding, evaluation)
+# counts half its 10 s. One stage at a time on two threads, a shorter Table-1 run had measured 17.2
+# (pretraining) and 22.2 GFLOP/s (fine-tuning) and 7 s a probe, and the first column took 109 min.
+CPU_FLOPS_MEASURED = 24e9
+CPU_STAGE_OVERHEAD_S = 5.0
 H200_BF16_PEAK = 989e12       # dense bf16 FLOP/s, the vendor's figure
 ASSUMED_MFU = 0.40            # model FLOPs utilisation assumed when no GPU benchmark is recorded
 RESNET18_CIFAR_FLOPS = 1.11e9  # forward FLOPs of ResNet-18 with the CIFAR stem on a 32x32 image
@@ -1172,8 +1328,8 @@ def _small_cost_text(todo: list[Stage], flops: float) -> str:
     cpu_s = flops / CPU_FLOPS_MEASURED + CPU_STAGE_OVERHEAD_S * sum(s.kind in ("linprobe", "pixels") for s in todo)
     return (f"  estimated cost of the {len(todo)} unfinished stages: {flops:.3g} FLOPs in {steps:,} optimiser steps; "
             f"about {gpu_s / 60:,.1f} min on one H200 (at an assumed {ASSUMED_GPU_STEP_S * 1e3:g} ms per step, no "
-            f"measurement) and about {cpu_s / 3600:,.1f} h on two CPU cores (at the {CPU_FLOPS_MEASURED / 1e9:g} "
-            f"GFLOP/s measured there)")
+            f"measurement) and about {cpu_s / 3600:,.1f} h on two CPU cores, two stages at a time (at the "
+            f"{CPU_FLOPS_MEASURED / 1e9:g} GFLOP/s measured there)")
 
 
 def cost_text(target: Target, world_size: int = 1) -> str:

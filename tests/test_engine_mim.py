@@ -103,13 +103,13 @@ def digits_pretrained(tmp_path_factory):
 
 
 def test_linear_probe_trains_only_the_head(tmp_path, digits_pretrained):
-    cfg = linprobe.LinProbeConfig.mini(pretrained=str(digits_pretrained))  # the recipe's 30 epochs
+    cfg = linprobe.LinProbeConfig.mini(pretrained=str(digits_pretrained))  # the recipe's 100 epochs
     metrics = linprobe.run(cfg, tmp_path / "lin")
     enc = load_checkpoint(digits_pretrained / "checkpoint.pt")["model"]
     probe = load_checkpoint(tmp_path / "lin" / "checkpoint.pt")["model"]
     shared = [k for k in probe if not k.startswith("head.")]
     assert shared and all(torch.equal(probe[k], enc[k]) for k in shared)  # frozen encoder
-    assert probe["head.0.num_batches_tracked"] == 30 * 5  # BatchNorm statistics of 30 epochs x 5 batches
+    assert probe["head.0.num_batches_tracked"] == 100 * 5  # BatchNorm statistics of 100 epochs x 5 batches
     assert sorted(k for k in probe if k.startswith("head.")) == [
         "head.0.num_batches_tracked", "head.0.running_mean", "head.0.running_var", "head.1.bias", "head.1.weight"]
     assert 0 <= metrics["top1"] <= metrics["top5"] <= 100 and metrics["top1"] > 40  # chance: 10%

@@ -1,7 +1,10 @@
 """reproduce.py's command line: bad input gives one line on stderr and exit code 2, nothing written."""
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,7 @@ def run(*args, cwd=None, env=None):
     (["--table", "1", "--scale", "mini", "--models", "vit_huge"], "unknown model(s) vit_huge"),
     (["--table", "1", "--scale", "mini", "--only", "train"], "--only must be pretrain, linprobe, finetune or siamese"),
     (["--table", "1", "--epochs", "x"], "argument --epochs: invalid int value: 'x'"),
+    (["--table", "1", "--scale", "mini", "--jobs", "0"], "--jobs must be a positive integer or auto, got '0'"),
     (["--table", "1"], "needs ImageNet-1K in folder layout"),
 ])
 def test_bad_input_one_line_exit_2(tmp_path, args, message):
@@ -116,3 +120,77 @@ def test_plan_at_small_scale_estimates_gpu_and_cpu_time(tmp_path):
     # 3 methods x 2 models x 3 seeds x (pretrain, probe, fine-tune), and per seed the baselines
     assert r.stdout.count("] pretrain ") == 18 and r.stdout.count("] pixels ") == 3 and r.stdout.count("] init ") == 6
     assert "H200" in r.stdout and "two CPU cores" in r.stdout
+
+
+def test_a_stage_waits_for_exactly_the_stages_whose_run_directories_it_reads(tmp_path):
+    from mmae.experiments import build_target, dependencies
+    t = build_target("table1", "mini", tmp_path, seeds=2)
+    deps = dependencies(t.stages)
+    index = {st.run_dir: i for i, st in enumerate(t.stages)}
+    for st, d in zip(t.stages, deps):
+        if st.kind in ("pretrain", "pixels", "init") or st.labels["method"] == "supervised":
+            assert d == set(), st.run_dir                         # from scratch
+        else:   # a probe or fine-tuning reads its own seed's pretraining (or random initialisation), nothing else
+            first = st.run_dir.with_name("init" if st.labels["method"] == "random_init" else "pretrain")
+            assert d == {index[first]}, st.run_dir
+    assert sum(map(len, deps)) == 2 * (2 * 3 * 2 + 2)   # seeds x (models x methods x 2 + models' random-init probes)
+
+
+def _alive(marker: str) -> list[int]:
+    """The processes whose environment holds `marker` (Linux's /proc)."""
+    pids = []
+    for env in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in env.read_bytes():
+                pids.append(int(env.parent.name))
+        except OSError:
+            pass
+    return pids
+
+
+def _epochs(run_dir: Path) -> list:
+    log = run_dir / "log.jsonl"
+    return [json.loads(x).get("epoch") for x in log.read_text().splitlines() if x.strip()] if log.exists() else []
+
+
+def _until(pred, proc, timeout=180):
+    t0 = time.monotonic()
+    while not pred():
+        assert proc is None or proc.poll() is None, f"the run ended first: {proc.stderr.read()}"
+        assert time.monotonic() - t0 < timeout, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the workers through /proc")
+def test_sigterm_and_sigkill_of_a_run_with_parallel_stages_leave_them_resumable(tmp_path):
+    """`--jobs 2`: SIGTERM to the parent alone reaches the running stages, which checkpoint; after a
+    SIGKILL of the parent its workers checkpoint and end by themselves; the rerun finishes every stage,
+    each pretraining epoch logged once."""
+    marker = f"mmae-test-{os.getpid()}-{time.time_ns()}"
+    args = [sys.executable, str(ROOT / "reproduce.py"), "--table", "1", "--scale", "mini", "--methods", "mae",
+            "--models", "vit_base", "--seeds", "1", "--jobs", "2", "--device", "cpu", "--out", str(tmp_path)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", MMAE_TEST_MARKER=marker)
+    pre = tmp_path / "runs/mini/authors/digits-mini-b/mae/seed0/pretrain"
+    start = lambda: subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa
+
+    p = start()
+    _until(lambda: max(_epochs(pre), default=-1) >= 2, p)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=60) == 75
+    err = p.stderr.read().strip().splitlines()
+    assert len(err) == 1 and "rerun the same command to resume" in err[0], err
+    assert (pre / "checkpoint.pt").exists() and not (pre / "metrics.json").exists()
+    _until(lambda: not _alive(marker), None, timeout=30)
+    first = max(_epochs(pre))
+
+    p = start()
+    _until(lambda: max(_epochs(pre), default=-1) >= first + 2, p)
+    p.kill()
+    p.wait(timeout=30)
+    _until(lambda: not _alive(marker), None, timeout=30)   # the orphans ended themselves
+
+    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert len(list(tmp_path.glob("runs/**/metrics.json"))) == 7
+    assert _epochs(pre) == list(range(16))   # epoch 0 (the initialisation) and each of the 15 epochs once

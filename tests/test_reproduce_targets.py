@@ -73,6 +73,26 @@ def test_table1(out):
     assert f"by `{prov['commands'][0]}`" in setup and "- **Command**: `python reproduce.py --table 1 --scale smoke`" in setup
 
 
+def test_stages_side_by_side_give_the_same_numbers_in_a_valid_order(out, tmp_path):
+    """`--jobs 2`: Table 1's stages in two worker processes of one thread each, as the sequential run
+    above: every stage's metrics are the same, bit for bit, and no stage starts before the stages it
+    reads have finished."""
+    from mmae.experiments import build_target, dependencies
+    par = tmp_path / "par"
+    r = run(par, "--table", "1", "--jobs", "2")
+    t = build_target("table1", "smoke", par)
+    metrics = sorted(par.glob("runs/**/metrics.json"))
+    assert len(metrics) == len(t.stages)
+    for path in metrics:
+        assert json.loads(path.read_text()) == json.loads((out / path.relative_to(par)).read_text()), path
+    lines = r.stdout.splitlines()
+    at = lambda st, event: next(k for k, ln in enumerate(lines) if f"{st.run_dir}: {event}" in ln)  # noqa: E731
+    for st, deps in zip(t.stages, dependencies(t.stages)):
+        assert all(at(t.stages[j], "done in") < at(st, "running") for j in deps), st.run_dir
+    machines = {json.loads(p.read_text())["machine"] for p in par.glob("runs/**/provenance.json")}
+    assert len(machines) == 1 and machines.pop().endswith(", 1 thread, 2 stages at a time")
+
+
 def test_table2(out):
     run(out, "--table", "2")
     data, md = load(out, "table2")

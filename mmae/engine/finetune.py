@@ -81,10 +81,14 @@ class FinetuneConfig(MIMConfig):
             raise ValueError(f"need drop_path in [0, 1), smoothing in [0, 1), reprob in [0, 1]; got "
                              f"{self.drop_path}, {self.smoothing}, {self.reprob}")
 
-    # 8x8 digits: no crop, flip, RandAugment, erasing or mixing (each destroys a digit at this size)
-    MINI: ClassVar[dict] = dict(dataset="digits", model="mini-b", epochs=10, warmup_epochs=1, batch_size=128,
-                                max_micro_batch=0, blr=8e-3, layer_decay=0.75, drop_path=0.0, mixup=0.0, cutmix=0.0, randaug_ops=0, reprob=0.0,
-                                crop_scale_min=1.0, eval_every=10, ckpt_every=5, num_workers=0, device="cpu")
+    # 8x8 digits: no crop, flip, RandAugment, erasing or mixing (each destroys a digit at this size).
+    # The length was chosen with MAE alone (mini-b, seed 0) on a validation split of a quarter of the
+    # training images (the test split unseen): 10 epochs gave 51.9%, 20 gave 81.0% and 30 88.7%,
+    # beyond the mini scale's time budget.
+    MINI: ClassVar[dict] = dict(dataset="digits", model="mini-b", epochs=20, warmup_epochs=2, batch_size=128,
+                                max_micro_batch=0, blr=8e-3, layer_decay=0.75, drop_path=0.0, mixup=0.0, cutmix=0.0,
+                                randaug_ops=0, reprob=0.0, crop_scale_min=1.0, eval_every=20, ckpt_every=10,
+                                num_workers=0, device="cpu")
 
 
 def build_finetune_model(size: str, patch_size: int, dataset: str, drop_path: float,

@@ -57,9 +57,13 @@ class LinProbeConfig(MIMConfig):
         super().__post_init__()
 
     # LARS's steps are relative (trust coefficient 1e-3 x |w|): the few steps of the mini scale need
-    # a large blr; no crop and no flip on 8x8 digits, so the frozen features are computed once
-    MINI: ClassVar[dict] = dict(dataset="digits", model="mini-b", epochs=30, warmup_epochs=3, batch_size=256,
-                                max_micro_batch=0, blr=40.0, crop_scale_min=1.0, eval_every=30, ckpt_every=10, num_workers=0, device="cpu")
+    # a large blr; no crop and no flip on 8x8 digits, so the frozen features are computed once. The
+    # length was chosen with MAE alone (mini-b, seed 0) on a validation split of a quarter of the
+    # training images (the test split unseen): 30 epochs left the probe underfitting (60.8%), 100
+    # gave 81.9% and 300 83.4%, within the noise of 337 images at three times the cost.
+    MINI: ClassVar[dict] = dict(dataset="digits", model="mini-b", epochs=100, warmup_epochs=5, batch_size=256,
+                                max_micro_batch=0, blr=40.0, crop_scale_min=1.0, eval_every=100, ckpt_every=50,
+                                num_workers=0, device="cpu")
 
 
 def build_probe(size: str, patch_size: int, dataset: str, state: dict | None = None) -> VisionTransformer:

@@ -72,8 +72,9 @@ def train_test_data(cfg: MIMConfig, device, test: bool = True) -> tuple[TrainBat
 
 
 def make_adamw(groups, lr: float, betas, device: torch.device) -> torch.optim.AdamW:
-    # the fused kernel updates all parameters in one launch on CUDA
-    return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=device.type == "cuda")
+    # the fused kernel updates a group's parameters in one launch on CUDA and one loop on a CPU, where
+    # the per-tensor form cost the mini scale's 74 tensors 5.4 ms a step against 1.0 ms fused
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=device.type in ("cpu", "cuda"))
 
 
 def load_pretrained(path: str, model: str, patch_size: int, dataset: str) -> tuple[dict, str, int]:

@@ -108,7 +108,9 @@ class PretrainConfig(MIMConfig):
         if self.erank_batch < 2:
             raise ValueError(f"erank_batch must be >= 2, got {self.erank_batch}")
 
-    # the mini-scale recipe (digits, mini-b, a few seconds on a CPU core; no memory cap on a CPU)
+    # the mini-scale recipe (digits, mini-b, a few seconds on a CPU core; no memory cap on a CPU). On
+    # a validation split of a quarter of the training images, 40 epochs, blr 5e-3, mask ratio 0.5 or
+    # batch 64 moved MAE's probe by at most 2 points (81.3-83.4%), so it stays as it was
     MINI: ClassVar[dict] = dict(dataset="digits", model="mini-b", epochs=15, warmup_epochs=2, batch_size=128,
                                 max_micro_batch=0, blr=1.5e-3, crop_scale_min=1.0, ckpt_every=5, num_workers=0,
                                 device="cpu")
