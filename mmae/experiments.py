@@ -31,7 +31,7 @@ from .losses import MIM_METHODS
 from .engine.common import JsonlLogger, RunDir, write_json_atomic
 from .engine.config import RECIPES
 from .engine.finetune import VIT_L_RECIPE as _VIT_L_FINETUNE
-from .engine.loop import StopSignals
+from .engine.loop import Preempted, StopSignals
 from .engine.mim import default_patch_size
 
 __all__ = ["TARGETS", "SCALES", "PAPER", "Stage", "Target", "build_target", "run_target", "check_data",
@@ -606,7 +606,6 @@ def _worker_init(threads: int, parent: int) -> None:
 
 
 def _in_worker(runner, stage: Stage, device: str, command: str | None, jobs: int) -> tuple[dict, float]:
-    from .engine.loop import Preempted
     if _WORKER["stop"]:
         raise Preempted(f"stopped by signal before {stage.run_dir} started")
     _WORKER["busy"] = True
@@ -651,7 +650,6 @@ def _run_parallel(target: Target, results: list, head, device: str, log, runner,
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     import torch
-    from .engine.loop import Preempted
     stages, deps = target.stages, dependencies(target.stages)
     pending, running, finished = list(range(len(stages))), {}, set()
     threads = max(1, torch.get_num_threads() // jobs)
