@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only", default=None, help="run only one kind of stage: pretrain, linprobe, finetune or siamese")
     p.add_argument("--methods", default=None, help="comma-separated subset, e.g. mae,mmae or simclr,byol")
     p.add_argument("--models", default=None, help="comma-separated subset of Table 1's models: vit_base, vit_large")
-    p.add_argument("--epochs", type=int, default=None, help="override the pretraining epochs (short trials)")
+    p.add_argument("--epochs", type=int, default=None, help="the pretraining epochs in place of the scale's (summary: <target>-epN)")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (mini default 3, paper default 1)")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--jobs", default="auto", help="stages run at a time, each in its own process with an equal share "
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             if info.rank == 0:
                 ex.summarize(t, args.scale, args.out)
                 say("")
-                where = ex.target_dir(args.out, args.scale, t.key)
+                where = ex.target_dir(args.out, args.scale, t.key, t.epochs)
                 say((where / f"{t.key}.md").read_text())
                 say(f"written: {where}")
     except Preempted as e:  # SIGTERM / SIGUSR1: the stage's checkpoint is written

@@ -174,6 +174,7 @@ class Target:
     title: str
     stages: list[Stage] = field(default_factory=list)
     recipe: str = DEFAULT_RECIPE   # of the masked-image-modeling stages
+    epochs: int | None = None      # `--epochs`: the pretraining length in place of the scale's
 
 
 def _finetune_overrides(scale: Scale, model: str, recipe: str) -> dict:
@@ -284,7 +285,7 @@ def build_target(key: str, scale_name: str, out: str | Path, *, data_root: str |
         raise ValueError(f"the number of epochs must be positive, got {epochs}")
     seed_list = range(n_seeds)
     methods = tuple(methods) if methods else None
-    t = Target(key, _TITLES[key], recipe=recipe)
+    t = Target(key, _TITLES[key], recipe=recipe, epochs=epochs)
 
     def want(method):
         return methods is None or method in methods
@@ -914,20 +915,24 @@ def _external_reference(target: Target, out: str | Path) -> list[dict] | None:
     return json.loads(path.read_text())["classifiers"] if path.exists() else None
 
 
-def target_dir(out: str | Path, scale_name: str, key: str) -> Path:
-    """Where a target's summary lives: one folder per scale, so the scales' results sit side by side."""
-    return Path(out) / scale_name / key
+def target_dir(out: str | Path, scale_name: str, key: str, epochs: int | None = None) -> Path:
+    """Where a target's summary lives: one folder per scale, so the scales' results sit side by side,
+    and a run with `--epochs N` in `<key>-epN` beside the scale's own (its stages have their own
+    run directories too)."""
+    return Path(out) / scale_name / (key if epochs is None else f"{key}-ep{epochs}")
 
 
 def summarize(target: Target, scale_name: str, out: str | Path) -> dict:
     """Write `<out>/<scale>/<target>/<target>.json` and `.md` (and the figure as PNG and SVG)."""
-    out_dir = target_dir(out, scale_name, target.key)
+    out_dir = target_dir(out, scale_name, target.key, target.epochs)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {"target": target.key, "title": target.title, "scale": scale_name,
               "recipe": target.recipe if _has_mim(target) else None,
               "paper": PAPER.get(target.key), "runs": [str(s.run_dir) for s in target.stages]}
     summary = _SUMMARIZERS[target.key](target, scale_name, out_dir)
     report["setup"] = {**_setup(target, scale_name), **summary.pop("setup", {})}
+    if target.epochs is not None:
+        report["setup"]["epochs"] = target.epochs
     report["provenance"] = provenance(target)
     report.update(summary)
     ref = _external_reference(target, out)
@@ -938,7 +943,8 @@ def summarize(target: Target, scale_name: str, out: str | Path) -> dict:
                                "grid on the raw pixels (`python -m mmae.baselines`)\n\n" + reference_md(ref))
     write_json_atomic(out_dir / f"{target.key}.json", report)
     recipe = f"Recipe: `{target.recipe}`. " if _has_mim(target) else ""
-    md = (f"# {target.title}\n\nScale: `{scale_name}`. {recipe}" + _SCALE_NOTE[scale_name] + "\n\n"
+    length = "" if target.epochs is None else f"Pretraining: {target.epochs} epochs (`--epochs {target.epochs}`). "
+    md = (f"# {target.title}\n\nScale: `{scale_name}`. {recipe}{length}" + _SCALE_NOTE[scale_name] + "\n\n"
           + report.pop("markdown") + "\n")
     (out_dir / f"{target.key}.md").write_text(md)
     return report

@@ -29,9 +29,18 @@ def results_root(start: str | Path | None = None) -> Path:
     raise ValueError(f"no repository (a folder holding reproduce.py) above {here}")
 
 
-def load(key: str, scale: str, root: str | Path | None = None) -> dict | None:
-    """The summary of `key` at `scale`, or None when it has not been run."""
-    path = Path(root or results_root()) / scale / key / f"{key}.json"
+def _dir(key: str, scale: str, root: str | Path | None, epochs: int | None) -> Path:
+    """`experiments.target_dir` under the repository's `results/`."""
+    return Path(root or results_root()) / scale / (key if epochs is None else f"{key}-ep{epochs}")
+
+
+def _command(key: str, scale: str, epochs: int | None) -> str:
+    return f"python reproduce.py {COMMAND[key]} --scale {scale}" + ("" if epochs is None else f" --epochs {epochs}")
+
+
+def load(key: str, scale: str, root: str | Path | None = None, epochs: int | None = None) -> dict | None:
+    """The summary of `key` at `scale` (run with `--epochs epochs` when given), or None when it has not been run."""
+    path = _dir(key, scale, root, epochs) / f"{key}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -60,7 +69,7 @@ def setup_md(report: dict) -> str:
                       f"- **Seeds**: {len(seeds)} ({', '.join(map(str, seeds))}); a seed fixes the data order, "
                       f"the masks and the augmentations, so runs of one seed are paired.",
                       f"- **Schedules**: {sched}.",
-                      f"- **Command**: `python reproduce.py {COMMAND[report['target']]} --scale {s['scale']}`",
+                      f"- **Command**: `{_command(report['target'], s['scale'], s.get('epochs'))}`",
                       *ran])
 
 
@@ -98,18 +107,20 @@ def baseline_summary(report: dict) -> str:
     return " ".join(lines)
 
 
-def show(key: str, scale: str = "mini", root: str | Path | None = None) -> None:
-    """Display a target's committed results in a notebook (setup, table or figure, verdicts)."""
+def show(key: str, scale: str = "mini", root: str | Path | None = None, epochs: int | None = None) -> None:
+    """Display a target's committed results in a notebook (setup, table or figure, verdicts); `epochs`:
+    those of the run with `--epochs epochs`."""
     from IPython.display import Image, Markdown, display
 
-    report = load(key, scale, root)
+    report = load(key, scale, root, epochs)
+    where = _dir(key, scale, root, epochs)
     if report is None:
-        display(Markdown(f"*Not run at the `{scale}` scale yet*: `python reproduce.py {COMMAND[key]} --scale {scale}` "
-                         f"writes `results/{scale}/{key}/`."))
+        display(Markdown(f"*Not run at the `{scale}` scale yet*: `{_command(key, scale, epochs)}` "
+                         f"writes `results/{scale}/{where.name}/`."))
         return
     display(Markdown("**Setup**\n\n" + setup_md(report)))
     display(Markdown(body_md(report)))
-    png = Path(root or results_root()) / scale / key / f"{key}.png"
+    png = where / f"{key}.png"
     if png.exists():
         display(Image(filename=str(png)))
     display(Markdown(" ".join(x for x in (verdict_summary(report), baseline_summary(report)) if x)))

@@ -93,6 +93,24 @@ def test_stages_side_by_side_give_the_same_numbers_in_a_valid_order(out, tmp_pat
     assert len(machines) == 1 and machines.pop().endswith(", 1 thread, 2 stages at a time")
 
 
+def test_a_longer_pretraining_is_summarised_beside_the_scales_own(out):
+    """`--epochs N` pretrains in new run directories and writes its summary to `table1-epN`, leaving
+    the scale's own summary as it was; the stages that do not pretrain (the baselines) are reused."""
+    before = (out / "smoke" / "table1" / "table1.json").read_bytes()
+    r = run(out, "--table", "1", "--models", "vit_base", "--epochs", "2")
+    assert (out / "smoke" / "table1" / "table1.json").read_bytes() == before
+    assert r.stdout.count("finished earlier, kept") == 4 and r.stdout.count(": running") == 9  # the raw-pixel probe, the random encoder, its probe, training from scratch
+    where = out / "smoke" / "table1-ep2"
+    assert f"written: {where}" in r.stdout
+    data = json.loads((where / "table1.json").read_text())
+    assert data["setup"]["epochs"] == 2 and data["setup"]["schedule"]["pretrain"]["epochs"] == 2
+    assert all("-ep2/" in p for p in data["runs"] if "/pretrain" in p)
+    assert "Scale: `smoke`. Recipe: `authors`. Pretraining: 2 epochs (`--epochs 2`). " in (where / "table1.md").read_text()
+    from mmae import pages
+    assert pages.load("table1", "smoke", out, epochs=2) == data and pages.load("table1", "smoke", out, epochs=3) is None
+    assert "- **Command**: `python reproduce.py --table 1 --scale smoke --epochs 2`" in pages.setup_md(data)
+
+
 def test_table2(out):
     run(out, "--table", "2")
     data, md = load(out, "table2")
