@@ -37,7 +37,7 @@ from .engine.mim import default_patch_size
 __all__ = ["TARGETS", "SCALES", "PAPER", "Stage", "Target", "build_target", "run_target", "check_data",
            "plan_text", "cost_text", "summarize", "read_log", "run_stage", "METHODS_MIM", "METHODS_SIAMESE",
            "MIM_TARGETS", "BASELINES", "target_dir", "paired_test", "verdict", "VERDICTS", "ALPHA",
-           "machine", "provenance", "PROVENANCE", "dependencies", "auto_jobs"]
+           "machine", "provenance", "PROVENANCE", "dependencies", "auto_jobs", "with_epochs"]
 
 PAPER = json.loads(resources.files("mmae").joinpath("paper_results.json").read_text())
 
@@ -177,6 +177,11 @@ class Target:
     epochs: int | None = None      # `--epochs`: the pretraining length in place of the scale's
 
 
+def with_epochs(name: str, epochs: int | None) -> str:
+    """`name` of a run directory or summary folder, marked `-epN` when `--epochs N` set its length."""
+    return name if epochs is None else f"{name}-ep{epochs}"
+
+
 def _finetune_overrides(scale: Scale, model: str, recipe: str) -> dict:
     """The scale's fine-tuning overrides for `model`. The authors' script is one recipe for every
     size, so under it MAE's ViT-L values (the paper recipe's) give way."""
@@ -197,10 +202,8 @@ def _mim_stages(root: Path, scale: Scale, *, dataset: str, model: str, method: s
     if epochs is not None:
         pre_cfg["epochs"] = epochs
         pre_cfg["warmup_epochs"] = min(config_value("pretrain", pre_cfg, "warmup_epochs"), max(epochs // 10, 0))
-    base = root / "runs" / scale.name / recipe / f"{dataset}-{model}" / tag
-    if epochs is not None and epochs != recipe_epochs:
-        base = base.with_name(base.name + f"-ep{epochs}")
-    base = base / f"seed{seed}"
+    tag = with_epochs(tag, None if epochs == recipe_epochs else epochs)  # the recipe's length: its own runs
+    base = root / "runs" / scale.name / recipe / f"{dataset}-{model}" / tag / f"seed{seed}"
     labels = dict(dataset=dataset, model=model, method=method, seed=seed, mu=mu if method == "mmae" else None)
     ckpt = str(base / "pretrain" / "checkpoint.pt")
     patch = _patch(scale)
@@ -257,7 +260,7 @@ def _siamese_stage(root: Path, scale: Scale, *, method: str, seed: int, data_roo
         tag += f"-t{temperature:g}"
     if epochs is not None:
         cfg["epochs"] = epochs
-        tag += f"-ep{epochs}"
+    tag = with_epochs(tag, epochs)
     run_dir = root / "runs" / scale.name / f"{scale.siamese_dataset}-siamese" / tag / f"seed{seed}"
     return Stage("siamese", run_dir, cfg, dict(method=method, seed=seed, temperature=temperature))
 
@@ -919,7 +922,7 @@ def target_dir(out: str | Path, scale_name: str, key: str, epochs: int | None = 
     """Where a target's summary lives: one folder per scale, so the scales' results sit side by side,
     and a run with `--epochs N` in `<key>-epN` beside the scale's own (its stages have their own
     run directories too)."""
-    return Path(out) / scale_name / (key if epochs is None else f"{key}-ep{epochs}")
+    return Path(out) / scale_name / with_epochs(key, epochs)
 
 
 def summarize(target: Target, scale_name: str, out: str | Path) -> dict:

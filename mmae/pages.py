@@ -30,7 +30,8 @@ def results_root(start: str | Path | None = None) -> Path:
 
 
 def _dir(key: str, scale: str, root: str | Path | None, epochs: int | None) -> Path:
-    """`experiments.target_dir` under the repository's `results/`."""
+    """`experiments.target_dir` under the repository's `results/` (the same `-epN` rule as
+    `experiments.with_epochs`, restated so that a page does not import torch)."""
     return Path(root or results_root()) / scale / (key if epochs is None else f"{key}-ep{epochs}")
 
 
