@@ -8,6 +8,7 @@ images, extrapolated from the timed steps. Synthetic pixels by default (the step
 depend on them); `--data-root` uses the real training set.
 
     python benchmarks/bench_siamese.py                          # GPU if present: batch 256, bf16
+    python benchmarks/bench_siamese.py --cuda-graphs             # the step as one captured CUDA graph
     python benchmarks/bench_siamese.py --device cpu --batch-size 32 --steps 3 --threads 2
     python benchmarks/bench_siamese.py --mini --device cpu --threads 2   # the digits recipes, end to end
 """
@@ -28,6 +29,7 @@ from mmae.data.keyed import SampleRandom
 from mmae.engine.batches import Batch, Tensors
 from mmae.engine.common import autocast, resolve_device, set_lr
 from mmae.engine.config import base_lr
+from mmae.engine.loop import GraphedStep
 from mmae.engine.siamese import SiameseTask, recipe, run
 from mmae.models.siamese import METHODS
 
@@ -35,12 +37,13 @@ CIFAR10_TRAIN = 50_000
 
 
 def build(method: str, device: torch.device, batch_size: int, amp: bool, compile_: bool, images: torch.Tensor,
-          test_images: torch.Tensor | None = None, **overrides):
+          test_images: torch.Tensor | None = None, graphs: bool = False, **overrides):
     """The engine's task on ``images`` (and ``test_images`` for its evaluation) and one training step
     as the loop runs it: `SiameseTask.step` (keyed two-view augmentation, both branches, the loss),
-    backward, the LARS step and `after_update` (BYOL's target). Returns ``(task, step)``; ``step(i)``
-    returns the loss."""
-    cfg = recipe(method, "cifar10", batch_size=batch_size, amp=amp, compile=compile_,
+    backward, the LARS step and `after_update` (BYOL's target); with ``graphs`` all but the last
+    captured as one CUDA graph (`mmae.engine.loop.GraphedStep`, as ``cuda_graphs`` runs it; the first
+    calls are its eager warm-up and capture). Returns ``(task, step)``; ``step(i)`` returns the loss."""
+    cfg = recipe(method, "cifar10", batch_size=batch_size, amp=amp, compile=compile_, cuda_graphs=graphs,
                  info_batch=min(512, len(images)), **overrides)
     torch.manual_seed(0)
     data = Tensors(images, torch.arange(len(images)) % 10, device)
@@ -51,8 +54,16 @@ def build(method: str, device: torch.device, batch_size: int, amp: bool, compile
     task.train()
     n = images.shape[0]
 
+    graphed = GraphedStep(task, net, device, amp) if graphs else None
+    if graphed is not None:
+        set_lr(task.optimizer, base_lr(cfg))  # into the tensors the graph reads
+
     def step(i):
         idx = torch.randint(0, n, (batch_size,), device=device)
+        if graphed is not None:
+            loss = graphed(Batch(data.x[idx], data.y[idx], idx, SampleRandom(0, 0, idx)))["loss"]
+            task.after_update(i, 1000)
+            return loss
         with autocast(device, amp):
             loss = task.step(net, Batch(data.x[idx], data.y[idx], idx, SampleRandom(0, 0, idx)))["loss"]
         task.optimizer.zero_grad(set_to_none=True)
@@ -74,11 +85,15 @@ def _seconds(fn, device) -> float:
 
 
 def bench(method: str, device: torch.device, batch_size: int, steps: int, warmup: int, amp: bool,
-          compile_: bool, images: torch.Tensor, test_images: torch.Tensor | None = None, **overrides) -> dict:
+          compile_: bool, images: torch.Tensor, test_images: torch.Tensor | None = None, graphs: bool = False,
+          **overrides) -> dict:
     """Seconds per training step of `build`'s step, and with ``test_images`` the evaluation the loop
     runs every ``eval_every`` epochs (`SiameseTask.evaluate`: kNN over the train and test features,
-    the branch monitor), timed once after the steps."""
-    task, step = build(method, device, batch_size, amp, compile_, images, test_images, **overrides)
+    the branch monitor), timed once after the steps. With ``graphs`` the untimed steps include the
+    graph's warm-up and capture (at least ``GraphedStep.WARMUP + 1`` of them)."""
+    task, step = build(method, device, batch_size, amp, compile_, images, test_images, graphs, **overrides)
+    if graphs:
+        warmup = max(warmup, GraphedStep.WARMUP + 1)
     for i in range(warmup):
         step(i)
     out = {}
@@ -129,6 +144,8 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 10 on CUDA, 1 on CPU)")
     p.add_argument("--no-amp", action="store_true", help="float32 on CUDA")
     p.add_argument("--compile", action="store_true", help="torch.compile the training forward")
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="capture the step as a CUDA graph (the engine's --cuda-graphs; uncaptured on a CPU)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--data-root", default=None, help="time on the real CIFAR-10 training images")
     p.add_argument("--mini", action="store_true", help="time complete runs of the digits (mini-scale) recipes instead")
@@ -155,10 +172,13 @@ def main(argv=None) -> int:
                                generator=torch.Generator().manual_seed(0))
     images = images.to(device)
     amp = cuda and not a.no_amp
-    rows = [bench(m, device, bs, steps, warmup, amp, a.compile, images) for m in a.methods]
+    if a.compile and a.cuda_graphs:
+        p.exit(2, "bench_siamese: error: --compile and --cuda-graphs exclude each other\n")
+    rows = [bench(m, device, bs, steps, warmup, amp, a.compile, images, graphs=a.cuda_graphs) for m in a.methods]
     dev = torch.cuda.get_device_name(device) if cuda else f"CPU ({_cpu_name()}, {torch.get_num_threads()} threads)"
     print(f"device: {dev}; torch {torch.__version__}; ResNet-18 (CIFAR stem), 32x32, two views per image; "
-          f"{'bf16 autocast' if amp else 'float32'}{', compiled' if a.compile else ''}; "
+          f"{'bf16 autocast' if amp else 'float32'}{', compiled' if a.compile else ''}"
+          f"{', one CUDA graph per step' if a.cuda_graphs and cuda else ''}; "
           f"{warmup} warm-up + {steps} timed steps\n")
     print("| method | batch | ms / step | images / s | epoch (50k images), s |")
     print("|---|---:|---:|---:|---:|")

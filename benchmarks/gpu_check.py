@@ -8,7 +8,7 @@ Sections (each a table; a section or a row that cannot run says why, the rest st
 - ``matmul``: the device's bf16 (and float32) matmul ceiling, TFLOP/s, best of a few rounds;
 - ``syncs``: host synchronisations per training step, counted under
   ``torch.cuda.set_sync_debug_mode("warn")`` on the engines' own steps (`PretrainTask` with M-MAE's
-  regulariser, `SiameseTask` of each method); the target is 0;
+  regulariser, `SiameseTask` of each method, eager and replayed as a CUDA graph); the target is 0;
 - ``regulariser``: U-MAE's and M-MAE's regulariser with its gradient (`global_regularizer`) on the
   real global batch of 1024 gathered features of width d = 768 and 1024, alone, and as a share of
   the ViT-B / ViT-L step of the ``mae`` section;
@@ -17,7 +17,8 @@ Sections (each a table; a section or a row that cannot run says why, the rest st
   and the GPU decode path (`mmae.data.imagenet.gpu_decode_reason`);
 - ``siamese``: each Siamese method's CIFAR-10 training epoch (batch 256, the engine's step, extrapolated
   to 50,000 images) and its evaluation (kNN over 50k + 10k images and the branch monitor) per epoch at
-  the recipe's ``eval_every`` (`benchmarks/bench_siamese.py`);
+  the recipe's ``eval_every`` (`benchmarks/bench_siamese.py`), then the same step captured as one CUDA
+  graph (``cuda_graphs``, `mmae.engine.loop.GraphedStep`) and its speed-up over the eager step;
 - ``mae``: MAE ViT-B/16 and ViT-L/16 pretraining steps, 224 px, batch 256, bf16, eager and compiled,
   ours (with and without M-MAE's regulariser at the global batch 1024) against transformers'
   ``ViTMAEForPreTraining`` at equal compilation (`benchmarks/bench_mae.py`): images/s and MFU.
@@ -198,8 +199,10 @@ def syncs(c: Check) -> list[dict]:
     import bench_siamese
     images = torch.randint(0, 256, (2048, 3, 32, 32), dtype=torch.uint8, device=c.device)
     for m in bench_siamese.METHODS:
-        _, step = bench_siamese.build(m, c.device, 256, True, False, images)
-        rows.append({"name": f"siamese {m} (CIFAR shapes)", "syncs_per_step": count_syncs(step, c.device, 5, 2)})
+        for graphs in (False, True):  # with graphs, 4 untimed calls: the eager warm-up and the capture
+            _, step = bench_siamese.build(m, c.device, 256, True, False, images, graphs=graphs)
+            rows.append({"name": f"siamese {m} (CIFAR shapes{', CUDA graph' if graphs else ''})",
+                         "syncs_per_step": count_syncs(step, c.device, 5, 4 if graphs else 2)})
     return rows
 
 
@@ -314,6 +317,12 @@ def siamese(c: Check) -> list[dict]:
                                 train, test, **small)
         r["eval_share"] = r["eval_s"] / r["eval_every"] / r["epoch_s"]
         rows.append({"name": m, **r})
+        _free(c.device)
+        # the same step captured as one CUDA graph (`cuda_graphs`; on a CPU it runs uncaptured)
+        g = bench_siamese.bench(m, c.device, 8 if c.smoke else 256, 1 if c.smoke else 30, c.warmup, c.cuda, False,
+                                train, graphs=True, **small)
+        rows.append({"name": f"{m}, CUDA graph" if c.cuda else f"{m}, graph step uncaptured (CPU)", **g,
+                     "speedup_vs_eager": r["step_ms"] / g["step_ms"]})
         _free(c.device)
     return rows
 

@@ -8,6 +8,8 @@ import torch
 
 from mmae.engine import common as C
 
+from _tol import roundoff
+
 
 def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path):
     target = tmp_path / "metrics.json"
@@ -131,8 +133,9 @@ def _lars_reference(params, grads, bufs, lr, wd, momentum, eta, ratio="update", 
         p.add_(buf, alpha=-lr)
 
 
+@pytest.mark.parametrize("tensor_lr", [False, True])
 @pytest.mark.parametrize("ratio,clip", [("update", False), ("lars", False), ("lars", True)])
-def test_foreach_lars_equals_the_per_parameter_definition(ratio, clip):
+def test_foreach_lars_equals_the_per_parameter_definition(ratio, clip, tensor_lr):
     gen = torch.Generator().manual_seed(0)
     shapes = [(8, 5), (5,), (3, 4, 2), (4,), (6, 6)]
     params = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
@@ -140,6 +143,10 @@ def test_foreach_lars_equals_the_per_parameter_definition(ratio, clip):
     ref = [p.clone() for p in params]
     ps = [torch.nn.Parameter(p) for p in params]
     opt = C.LARS(ps, lr=0.3, weight_decay=1e-4, momentum=0.9, trust_coefficient=0.02, trust_ratio=ratio, clip_lr=clip)
+    if tensor_lr:  # the rate a CUDA graph reads (mmae.engine.loop.GraphedStep), filled by set_lr
+        rate = opt.param_groups[0]["lr"] = torch.zeros((), dtype=torch.float64)
+        C.set_lr(opt, 0.3)
+        assert opt.param_groups[0]["lr"] is rate and rate.item() == 0.3
     bufs = [torch.zeros_like(p) for p in ref]
     for _ in range(4):
         grads = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
@@ -150,6 +157,36 @@ def test_foreach_lars_equals_the_per_parameter_definition(ratio, clip):
         _lars_reference(ref, grads, bufs, 0.3, 1e-4, 0.9, 0.02, ratio, clip)
     for p, r in zip(ps, ref):  # the same operations in another order of launches: a few float64 ulps
         torch.testing.assert_close(p.data, r, rtol=0, atol=64 * torch.finfo(torch.float64).eps * (1 + r.abs().max().item()))
+
+
+@pytest.mark.parametrize("ratio,clip", [("update", False), ("lars", True)])
+def test_lars_with_a_tensor_rate_steps_as_with_the_float_rate(ratio, clip):
+    """float32, as trained; rates 0 (the first warm-up step: clip_lr then leaves the ratio alone) and
+    positive. The trust ratios and buffers are the same numbers; the update `w - lr buf` rounds
+    twice where the float rate's fused kernel may round once, so the weights drift by round-off."""
+    gen = torch.Generator().manual_seed(1)
+    shapes = [(16, 8), (8,), (4, 4, 3)]
+    init = [torch.randn(s, generator=gen) for s in shapes]
+    a = [torch.nn.Parameter(p.clone()) for p in init]
+    b = [torch.nn.Parameter(p.clone()) for p in init]
+    kw = dict(lr=0.0, weight_decay=1e-4, momentum=0.9, trust_coefficient=0.02, trust_ratio=ratio, clip_lr=clip)
+    opt_a, opt_b = C.LARS(a, **kw), C.LARS(b, **kw)
+    opt_b.param_groups[0]["lr"] = torch.zeros(())
+    lrs = (0.0, 0.4, 0.25, 0.1)
+    for lr in lrs:
+        grads = [torch.randn(s, generator=gen) for s in shapes]
+        for pa, pb, g in zip(a, b, grads):
+            pa.grad, pb.grad = g.clone(), g.clone()
+        C.set_lr(opt_a, lr)
+        C.set_lr(opt_b, lr)
+        opt_a.step()
+        opt_b.step()
+        if lr == 0:  # the first step: equal buffers, and no weight moves
+            assert all(torch.equal(opt_a.state[pa]["mu"], opt_b.state[pb]["mu"]) for pa, pb in zip(a, b))
+            assert all(torch.equal(pa, p0) and torch.equal(pb, p0) for pa, pb, p0 in zip(a, b, init))
+    scale = max(p.abs().max().item() for p in a) + sum(lrs) * max(opt_a.state[p]["mu"].abs().max().item() for p in a)
+    for pa, pb in zip(a, b):
+        torch.testing.assert_close(pb.data, pa.data, rtol=0, atol=roundoff(torch.float32, len(lrs), scale))
 
 
 def test_finite_guard_raises_only_when_checked():

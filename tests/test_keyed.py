@@ -85,6 +85,22 @@ def test_uniform_normal_and_integer_moments_match_their_expectations():
     assert ((counts - n * p).abs() < Z * math.sqrt(n * p * (1 - p))).all()
 
 
+def test_a_tensor_key_draws_the_numbers_of_its_int_key():
+    """`SampleRandom.from_key` with a 0-d tensor (a CUDA graph's input, refilled in place per step)."""
+    idx = torch.tensor([5, 0, 977, 2**40 + 3])
+    ref = SampleRandom(7, 3, idx, salt=1)
+    key = torch.tensor(0)
+    gen = SampleRandom.from_key(key, idx)
+    key.fill_(ref.key)  # filled after the generator was made: it reads the tensor when drawing
+    assert torch.equal(gen.bits(3), ref.bits(3)) and torch.equal(gen.randn(2), ref.randn(2))
+    assert torch.equal(gen.randint(10, 4), ref.randint(10, 4))
+    key.fill_(SampleRandom(7, 4, idx).key)  # another epoch: other numbers
+    assert not torch.equal(SampleRandom.from_key(key, idx).bits(3), SampleRandom(7, 3, idx).bits(3))
+    assert torch.equal(SampleRandom.from_key(key, idx).bits(3), SampleRandom(7, 4, idx).bits(3))
+    with pytest.raises(ValueError, match="0-d int64"):
+        SampleRandom.from_key(torch.tensor([1]), idx)
+
+
 def test_bad_keys_raise():
     with pytest.raises(ValueError, match="1-D int64"):
         SampleRandom(0, 0, torch.arange(4, dtype=torch.int32))

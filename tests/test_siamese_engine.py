@@ -104,6 +104,70 @@ def test_resume_after_sigterm_mid_epoch_gives_identical_weights(tmp_path, monkey
         assert ra.get("loss") == rb.get("loss") and ra["feat_mi_a1"] == rb["feat_mi_a1"]
 
 
+class _TensorRateLARS(S.LARS):
+    """LARS holding each group's rate as a 0-d tensor from the start, as `cuda_graphs` does."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        for g in self.param_groups:
+            g["lr"] = torch.tensor(float(g["lr"]))
+
+
+def _weights(run_dir):
+    return load_checkpoint(run_dir / "checkpoint.pt")["model"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_cuda_graph_step_trains_exactly_as_the_eager_step(method, tmp_path, monkeypatch):
+    """On a CPU `cuda_graphs` runs the graph's function uncaptured (`GraphedStep`): every batch is
+    copied into the static buffers, the key of its random numbers refilled in place, the gradients
+    replaced, and the optimiser reads its rate from a tensor. Against the loop's own step with the
+    same tensor rate, the weights and the log are bit-identical (two epochs, a resume-free run)."""
+    data = _tiny_cifar(tmp_path / "data")
+    kw = dict(epochs=2, batch_size=16, linprobe_epochs=0)  # 6 steps per epoch
+    graphed = S.run(_tiny(method, data, cuda_graphs=True, **kw), tmp_path / "graphed")
+    monkeypatch.setattr(S, "LARS", _TensorRateLARS)
+    eager = S.run(_tiny(method, data, **kw), tmp_path / "eager")
+    a, b = _weights(tmp_path / "graphed"), _weights(tmp_path / "eager")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), method
+    la = [json.loads(x) for x in (tmp_path / "graphed" / "log.jsonl").read_text().splitlines()]
+    lb = [json.loads(x) for x in (tmp_path / "eager" / "log.jsonl").read_text().splitlines()]
+    assert [r.get("loss") for r in la] == [r.get("loss") for r in lb] and la[2]["loss"] is not None
+    assert graphed["knn_top1"] == eager["knn_top1"]
+
+
+def test_a_cuda_graph_run_resumes_after_sigterm_to_the_same_weights(tmp_path, monkeypatch):
+    import signal
+
+    from mmae.engine.loop import Preempted
+    data = _tiny_cifar(tmp_path / "data")
+    cfg = _tiny("byol", data, epochs=2, batch_size=16, linprobe_epochs=0, cuda_graphs=True)
+    S.run(cfg, tmp_path / "straight")
+    real, calls = S.SiameseTask.step, {"n": 0}
+
+    def step_then_signal(self, net, batch):  # SIGTERM during step 8 (epoch 2)
+        calls["n"] += 1
+        if calls["n"] == 8:
+            signal.raise_signal(signal.SIGTERM)
+        return real(self, net, batch)
+
+    monkeypatch.setattr(S.SiameseTask, "step", step_then_signal)
+    with pytest.raises(Preempted):
+        S.run(cfg, tmp_path / "resumed")
+    monkeypatch.undo()
+    S.run(cfg, tmp_path / "resumed")  # the checkpoint holds the tensor rate; the new graph takes a new one
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cuda_graphs_is_refused_where_it_cannot_capture(tmp_path):
+    with pytest.raises(ValueError, match="exclude each other"):
+        S.recipe("simclr", "cifar10", cuda_graphs=True, compile=True)
+    from mmae.engine import pretrain
+    with pytest.raises(ValueError, match="PretrainTask cannot be captured"):
+        pretrain.run(pretrain.PretrainConfig.mini(epochs=1, cuda_graphs=True), tmp_path / "mae")
+
+
 def test_finished_run_is_not_redone_and_a_changed_config_is_refused(tmp_path, monkeypatch):
     data = _tiny_cifar(tmp_path / "data")
     cfg = _tiny("simclr", data, epochs=1, linprobe_epochs=0)

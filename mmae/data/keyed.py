@@ -61,11 +61,31 @@ class SampleRandom:
     """
 
     def __init__(self, seed: int, epoch: int, index: torch.Tensor, salt: int = 0):
+        self._init(key32(seed, epoch, salt), index)
+
+    @classmethod
+    def from_key(cls, key, index: torch.Tensor) -> "SampleRandom":
+        """The generator whose `key` is `key`: an int, or a 0-d int64 tensor on `index`'s device.
+        A tensor key gives the same numbers as the int it holds, computed on the device: a CUDA
+        graph (`mmae.engine.loop.GraphedStep`) reads it, and each step refills it in place."""
+        self = cls.__new__(cls)
+        if isinstance(key, torch.Tensor) and (key.dtype != torch.int64 or key.ndim != 0 or key.device != index.device):
+            raise ValueError(f"a tensor key must be a 0-d int64 tensor on {index.device}, got {key.dtype} of shape "
+                             f"{tuple(key.shape)} on {key.device}")
+        self._init(key, index)
+        return self
+
+    def _init(self, key, index: torch.Tensor) -> None:
         if index.dtype != torch.int64 or index.ndim != 1:
             raise ValueError(f"index must be a 1-D int64 tensor, got {index.dtype} of shape {tuple(index.shape)}")
         self.index, self.device = index, index.device
-        self._key = key32(seed, epoch, salt)
+        self._key = key
         self._stream = 0
+
+    @property
+    def key(self):
+        """The 32-bit key of `(seed, epoch, salt)` that every stream starts from."""
+        return self._key
 
     def __len__(self) -> int:
         return self.index.shape[0]
@@ -73,7 +93,8 @@ class SampleRandom:
     def bits(self, *shape: int) -> torch.Tensor:
         """Uniform 32-bit integers (int64 holding $[0, 2^{32})$), shape `(n, *shape)`."""
         self._stream += 1
-        base = mix32(mix32(self._key ^ self._stream) ^ (self.index & _MASK))  # the stream's key mixed once, on the host
+        # the stream's key mixed once (on the host; on the device for a tensor key), then each index
+        base = mix32(mix32(self._key ^ self._stream) ^ (self.index & _MASK))
         m = 1
         for s in shape:
             m *= s

@@ -328,8 +328,13 @@ def param_groups(model: torch.nn.Module, weight_decay: float,
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Every group's rate: `lr` times its `lr_scale`. A group whose rate is a 0-d tensor (the input of
+    a CUDA graph, `mmae.engine.loop.GraphedStep`) is filled in place: no host copy."""
     for g in optimizer.param_groups:
-        g["lr"] = lr * g.get("lr_scale", 1.0)
+        if isinstance(g["lr"], torch.Tensor):
+            g["lr"].fill_(lr * g.get("lr_scale", 1.0))
+        else:
+            g["lr"] = lr * g.get("lr_scale", 1.0)
 
 
 class LARS(torch.optim.Optimizer):
@@ -346,7 +351,10 @@ class LARS(torch.optim.Optimizer):
     `clip_lr` (solo-learn's `clip_lr`) caps the layer's rate at the global one:
     $q \\leftarrow \\min(q / \\text{lr}, 1)$. Each group is updated with `torch._foreach_*`
     kernels (a handful of launches for all its parameters, not several per parameter), and
-    `torch.where` keeps the step free of host synchronisation.
+    `torch.where` keeps the step free of host synchronisation. A group's `lr` may be a 0-d tensor
+    on the parameters' device (what a captured CUDA graph reads; `set_lr` fills it): the step then
+    takes it from there, computing $\\text{lr} \\cdot \\text{buf}$ and the sum in two roundings
+    where a float rate takes one fused kernel.
     """
 
     RATIOS = ("update", "lars")
@@ -384,8 +392,11 @@ class LARS(torch.optim.Optimizer):
                     u_norm = torch.stack(torch._foreach_norm(u))
                     ok = (w_norm > 0) & (u_norm > 0)
                     q = g["trust_coefficient"] * w_norm / u_norm
-                if g.get("clip_lr", False) and g["lr"] > 0:
-                    q = torch.clamp(q / g["lr"], max=1.0)
+                lr = g["lr"]
+                if g.get("clip_lr", False) and isinstance(lr, torch.Tensor):
+                    q = torch.where(lr > 0, torch.clamp(q / lr, max=1.0), q)
+                elif g.get("clip_lr", False) and lr > 0:
+                    q = torch.clamp(q / lr, max=1.0)
                 q = torch.where(ok, q, torch.ones_like(w_norm))
                 torch._foreach_mul_(u, list(q.unbind()))
                 for i, ui in zip(mats, u):
@@ -398,16 +409,20 @@ class LARS(torch.optim.Optimizer):
                 bufs.append(state["mu"])
             torch._foreach_mul_(bufs, g["momentum"])
             torch._foreach_add_(bufs, updates)
-            torch._foreach_add_(params, bufs, alpha=-g["lr"])
+            if isinstance(g["lr"], torch.Tensor):
+                torch._foreach_add_(params, torch._foreach_mul(bufs, -g["lr"]))
+            else:
+                torch._foreach_add_(params, bufs, alpha=-g["lr"])
         return loss
 
 
-def autocast(device: torch.device | str, enabled: bool = True):
+def autocast(device: torch.device | str, enabled: bool = True, cache: bool = True):
     """bf16 autocast on CUDA; a no-op on CPU, where bf16 matmuls are slower than float32 on most
-    machines and the tiny models of the mini scale gain nothing from it."""
+    machines and the tiny models of the mini scale gain nothing from it. `cache=False` inside a
+    CUDA graph capture: the weights' bf16 copies must be made by the graph, on every replay."""
     device = torch.device(device)
     if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()
 
 

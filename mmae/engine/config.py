@@ -32,7 +32,7 @@ RECIPES = ("paper", "authors")
 
 # fields that may change when a run is resumed: they change neither the samples, nor the masks,
 # nor the updates (the split of the global batch changes only the order of floating-point sums)
-RESUMABLE = ("data_root", "device", "num_workers", "compile", "progress", "resume", "ckpt_every", "ckpt_minutes",
+RESUMABLE = ("data_root", "device", "num_workers", "compile", "cuda_graphs", "progress", "resume", "ckpt_every", "ckpt_minutes",
              "eval_every", "log_every", "accum_iter", "max_micro_batch")
 
 
@@ -56,6 +56,8 @@ class TrainConfig:
     device: str = "auto"            # auto | cpu | cuda | cuda:N
     amp: bool = True                # bf16 autocast on CUDA (no effect on a CPU)
     compile: bool = False           # torch.compile the training module
+    cuda_graphs: bool = False       # capture the training step as one CUDA graph and replay it (engines whose
+                                    # step allows it: Siamese; one process; on a CPU the step runs uncaptured)
     progress: bool = False          # a progress bar even when stderr is not a terminal
     resume: bool = True             # resume from the run directory's checkpoint
     recipe: str = "paper"           # paper | authors: the recipe the values were built from (`build`)
@@ -76,6 +78,9 @@ class TrainConfig:
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        if self.cuda_graphs and self.compile:
+            raise ValueError("cuda_graphs and compile exclude each other: choose one (torch.compile's "
+                             "mode='reduce-overhead' captures graphs of its own)")
         if self.blr == 0 and self.lr == 0:
             raise ValueError("give a learning rate: blr (per 256 images) or lr (absolute) must be > 0")
 

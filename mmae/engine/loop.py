@@ -9,6 +9,8 @@ BYOL's target), its evaluation and its final metrics. `fit` owns the rest:
   module is compiled); the learning rate is set per optimiser step (linear warm-up, half-cycle cosine);
   torch's global generator is reseeded per micro-step from `(seed, step, rank, micro-step)`, so what
   still draws from it (drop path, mixup) needs no saved state to resume exactly;
+- **CUDA graphs** (`cuda_graphs`, tasks whose step allows it): the whole optimiser step, from the
+  batch to the parameter update, is captured once and replayed (`GraphedStep`);
 - **the non-finite guard**: `isfinite(loss)` accumulates on the device and is checked (one sync)
   before every log record and checkpoint, so a diverged model is never saved;
 - **evaluation and logging**: one JSON record per epoch (`"epoch"`, `"step"`, the mean of each
@@ -38,13 +40,13 @@ import torch
 import torch.nn as nn
 
 from mmae import dist
-from mmae.data.keyed import key32
+from mmae.data.keyed import SampleRandom, key32
 from mmae.engine.batches import Batch, TrainBatches
 from mmae.engine.common import (FiniteGuard, JsonlLogger, NonFiniteLoss, RunDir, autocast, load_latest, lr_at,
                                 progress, resolve_device, save_checkpoint_keeping_previous, seed_everything, set_lr)
 from mmae.engine.config import RESUMABLE, TrainConfig, base_lr
 
-__all__ = ["Task", "fit", "open_run", "Preempted", "NonFiniteLoss", "wrap_ddp", "StopSignals"]
+__all__ = ["Task", "fit", "open_run", "Preempted", "NonFiniteLoss", "wrap_ddp", "StopSignals", "GraphedStep"]
 
 
 class Preempted(Exception):
@@ -58,6 +60,10 @@ class Task:
     model: nn.Module
     optimizer: torch.optim.Optimizer
     evaluates_at_start = False    # log the evaluation of the initialisation as epoch 0
+    # `step` may be captured as a CUDA graph (`GraphedStep`): the same kernels on every step, whose
+    # only inputs are the batch's tensors, its `gen` and the learning rate (no global-generator draws,
+    # no Python decisions on the step number), with an optimiser that reads a tensor `lr`
+    graphable = False
 
     @property
     def module(self) -> nn.Module:
@@ -111,6 +117,96 @@ def wrap_ddp(module: nn.Module, device: torch.device) -> nn.Module:
     if not dist.is_distributed():
         return module
     return nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+# ------------------------------------------------------------------ CUDA graphs
+
+class GraphedStep:
+    """One optimiser step of `task` (forward, backward, gradient clipping, the optimiser's update)
+    captured once as a CUDA graph and replayed on every later step (`TrainConfig.cuda_graphs`).
+
+    A small step (a ResNet-18 at batch 256 with its two-view augmentation and LARS) issues about a
+    thousand kernel launches, and the host's time to issue them exceeds the GPU's time to run them;
+    a replay issues one. What changes from step to step reaches the graph through tensors it reads
+    in place: the batch is copied into static buffers, the key of its samples' random numbers into a
+    0-d tensor (`SampleRandom.from_key`: the same numbers as the int key) and each parameter group's
+    learning rate becomes a 0-d tensor that `set_lr` fills. The first `WARMUP` steps run eagerly on a
+    side stream (cuDNN's autotuning, cuBLAS's workspace and the optimiser's state are set up outside
+    the capture, as CUDA graphs require), the next is captured and replayed, and every later step is a
+    replay. The gradients live in the graph's memory and each replay overwrites them.
+
+    On a CPU, which has no graphs, every step runs eagerly on the same static inputs, so all but the
+    capture itself is what the CPU tests run. One process (DDP's all-reduce is not captured), no
+    gradient accumulation, not with `torch.compile`."""
+
+    WARMUP = 3
+
+    def __init__(self, task: Task, net: nn.Module, device: torch.device, amp: bool = True, clip_grad: float = 0.0):
+        if not task.graphable:
+            raise ValueError(f"cuda_graphs: the step of {type(task).__name__} cannot be captured as a CUDA graph")
+        if dist.is_distributed():
+            raise ValueError("cuda_graphs runs on one process: DDP's gradient all-reduce is not captured")
+        self.task, self.net, self.device, self.amp, self.clip_grad = task, net, device, amp, clip_grad
+        self.capture = device.type == "cuda"
+        self.side = torch.cuda.Stream(device) if self.capture else None  # the warm-up's stream
+        self.graph = None
+        self.calls = 0
+        self.static: Batch | None = None
+        self.key = torch.zeros((), dtype=torch.int64, device=device)
+        self.out: dict[str, torch.Tensor] = {}
+        for g in task.optimizer.param_groups:  # the rate the graph reads, filled by `set_lr`
+            dtype = g["params"][0].dtype if g["params"] else torch.float32
+            g["lr"] = torch.tensor(float(g["lr"]), dtype=dtype).to(device)
+
+    def _run(self) -> dict[str, torch.Tensor]:
+        """The step on the static inputs: what the graph records, and what runs eagerly."""
+        b, opt = self.static, self.task.optimizer
+        batch = Batch(b.x, b.y, b.index, SampleRandom.from_key(self.key, b.index))  # its streams start afresh
+        opt.zero_grad(set_to_none=True)  # backward writes new gradients (in a capture: the graph's)
+        with autocast(self.device, self.amp, cache=not self.capture):
+            self.task.begin_step([batch])
+            out = self.task.step(self.net, batch)
+            out["loss"].backward()
+        if self.clip_grad > 0:
+            torch.nn.utils.clip_grad_norm_(self.task.module.parameters(), self.clip_grad)
+        opt.step()
+        return out
+
+    def __call__(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Run the step on `batch`; returns the task's values (in the graph's memory when replayed:
+        read them before the next call)."""
+        if self.static is None:
+            self.static = Batch(torch.empty_like(batch.x), torch.empty_like(batch.y), torch.empty_like(batch.index),
+                                batch.gen)
+        elif batch.x.shape != self.static.x.shape:
+            raise ValueError(f"cuda_graphs needs one batch shape, got {tuple(batch.x.shape)} after "
+                             f"{tuple(self.static.x.shape)}")
+        self.static.x.copy_(batch.x)
+        self.static.y.copy_(batch.y)
+        self.static.index.copy_(batch.index)
+        self.key.fill_(batch.gen.key)
+        self.calls += 1
+        if self.graph is not None:
+            self.graph.replay()
+            return self.out
+        if not self.capture:
+            return self._run()
+        if self.calls <= self.WARMUP:
+            self.side.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(self.side):
+                out = self._run()
+            torch.cuda.current_stream(self.device).wait_stream(self.side)
+            return out
+        mode = torch.cuda.get_sync_debug_mode()
+        torch.cuda.set_sync_debug_mode(0)  # the capture itself synchronises, once
+        try:
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self.out = self._run()
+        finally:
+            torch.cuda.set_sync_debug_mode(mode)
+        self.graph.replay()  # a capture records the kernels without running them
+        return self.out
 
 
 # ------------------------------------------------------------------ signals
@@ -187,6 +283,10 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
         if ckpt.get("sums") is not None:  # a mid-epoch checkpoint: the epoch's sums so far
             sums = ckpt["sums"].to(device) if dist.is_main() else torch.zeros_like(ckpt["sums"], device=device)
     log.truncate(it)
+    if cfg.cuda_graphs and split.accum > 1:
+        raise ValueError(f"cuda_graphs needs the step in one micro-batch; this one takes {split.accum}")
+    # after the checkpoint is loaded: the graph reads the optimiser's rate and state where they now are
+    graphed = GraphedStep(task, net, device, cfg.amp, cfg.clip_grad) if cfg.cuda_graphs else None
     dist.barrier()
     if it == 0 and task.evaluates_at_start:
         log.log({"epoch": 0, "step": 0, **task.evaluate(0)})
@@ -222,24 +322,30 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
                 lr = lr_at(it, base_lr=peak, warmup_iters=cfg.warmup_epochs * steps, total_iters=total,
                            min_lr=cfg.min_lr)
                 set_lr(task.optimizer, lr)
-                with autocast(device, cfg.amp):
-                    task.begin_step(micro)
+                if graphed is None:
+                    with autocast(device, cfg.amp):
+                        task.begin_step(micro)
                 step_sum = None
                 for k, batch in enumerate(micro):
                     torch.manual_seed(key32(cfg.seed, it, rank, k))
-                    with (no_sync() if k < split.accum - 1 else contextlib.nullcontext()), autocast(device, cfg.amp):
-                        out = task.step(net, batch)
-                        (out["loss"] / split.accum).backward()
+                    if graphed is not None:  # the whole step, update included
+                        out = graphed(batch)
+                    else:
+                        with (no_sync() if k < split.accum - 1 else contextlib.nullcontext()), \
+                                autocast(device, cfg.amp):
+                            out = task.step(net, batch)
+                            (out["loss"] / split.accum).backward()
                     guard.update(out["loss"])
                     if not keys:
                         keys = list(out)
                     vals = torch.stack([out[key].detach().float() for key in keys])
                     step_sum = vals if step_sum is None else step_sum + vals
                 sums = step_sum if sums is None else sums + step_sum
-                if cfg.clip_grad > 0:
-                    torch.nn.utils.clip_grad_norm_(task.module.parameters(), cfg.clip_grad)
-                task.optimizer.step()
-                task.optimizer.zero_grad(set_to_none=True)
+                if graphed is None:
+                    if cfg.clip_grad > 0:
+                        torch.nn.utils.clip_grad_norm_(task.module.parameters(), cfg.clip_grad)
+                    task.optimizer.step()
+                    task.optimizer.zero_grad(set_to_none=True)
                 extra = task.after_update(it, total)
                 if sync_debug:
                     torch.cuda.set_sync_debug_mode("default")
