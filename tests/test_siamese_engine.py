@@ -117,14 +117,15 @@ def _weights(run_dir):
     return load_checkpoint(run_dir / "checkpoint.pt")["model"]
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_the_cuda_graph_step_trains_exactly_as_the_eager_step(method, tmp_path, monkeypatch):
+@pytest.mark.parametrize("method,clip", [(m, 0.0) for m in METHODS] + [("simclr", 0.5)])
+def test_the_cuda_graph_step_trains_exactly_as_the_eager_step(method, clip, tmp_path, monkeypatch):
     """On a CPU `cuda_graphs` runs the graph's function uncaptured (`GraphedStep`): every batch is
     copied into the static buffers, the key of its random numbers refilled in place, the gradients
     replaced, and the optimiser reads its rate from a tensor. Against the loop's own step with the
-    same tensor rate, the weights and the log are bit-identical (two epochs, a resume-free run)."""
+    same tensor rate, the weights and the log are bit-identical (two epochs, a resume-free run), also
+    with gradient clipping inside the step."""
     data = _tiny_cifar(tmp_path / "data")
-    kw = dict(epochs=2, batch_size=16, linprobe_epochs=0)  # 6 steps per epoch
+    kw = dict(epochs=2, batch_size=16, linprobe_epochs=0, clip_grad=clip)  # 6 steps per epoch
     graphed = S.run(_tiny(method, data, cuda_graphs=True, **kw), tmp_path / "graphed")
     monkeypatch.setattr(S, "LARS", _TensorRateLARS)
     eager = S.run(_tiny(method, data, **kw), tmp_path / "eager")
