@@ -60,12 +60,13 @@ def build(method: str, device: torch.device, batch_size: int, amp: bool, compile
 
     def step(i):
         idx = torch.randint(0, n, (batch_size,), device=device)
+        batch = Batch(data.x[idx], data.y[idx], idx, SampleRandom(0, 0, idx))
         if graphed is not None:
-            loss = graphed(Batch(data.x[idx], data.y[idx], idx, SampleRandom(0, 0, idx)))["loss"]
+            loss = graphed(batch)["loss"]
             task.after_update(i, 1000)
             return loss
         with autocast(device, amp):
-            loss = task.step(net, Batch(data.x[idx], data.y[idx], idx, SampleRandom(0, 0, idx)))["loss"]
+            loss = task.step(net, batch)["loss"]
         task.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         task.optimizer.step()

@@ -331,10 +331,11 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Every group's rate: `lr` times its `lr_scale`. A group whose rate is a 0-d tensor (the input of
     a CUDA graph, `mmae.engine.loop.GraphedStep`) is filled in place: no host copy."""
     for g in optimizer.param_groups:
+        v = lr * g.get("lr_scale", 1.0)
         if isinstance(g["lr"], torch.Tensor):
-            g["lr"].fill_(lr * g.get("lr_scale", 1.0))
+            g["lr"].fill_(v)
         else:
-            g["lr"] = lr * g.get("lr_scale", 1.0)
+            g["lr"] = v
 
 
 class LARS(torch.optim.Optimizer):
@@ -379,6 +380,8 @@ class LARS(torch.optim.Optimizer):
             if not params:
                 continue
             updates = [p.grad for p in params]
+            lr = g["lr"]
+            tensor_lr = isinstance(lr, torch.Tensor)
             mats = [i for i, p in enumerate(params) if p.ndim > 1]
             if mats:
                 w = [params[i] for i in mats]
@@ -392,8 +395,7 @@ class LARS(torch.optim.Optimizer):
                     u_norm = torch.stack(torch._foreach_norm(u))
                     ok = (w_norm > 0) & (u_norm > 0)
                     q = g["trust_coefficient"] * w_norm / u_norm
-                lr = g["lr"]
-                if g.get("clip_lr", False) and isinstance(lr, torch.Tensor):
+                if g.get("clip_lr", False) and tensor_lr:
                     q = torch.where(lr > 0, torch.clamp(q / lr, max=1.0), q)
                 elif g.get("clip_lr", False) and lr > 0:
                     q = torch.clamp(q / lr, max=1.0)
@@ -409,10 +411,10 @@ class LARS(torch.optim.Optimizer):
                 bufs.append(state["mu"])
             torch._foreach_mul_(bufs, g["momentum"])
             torch._foreach_add_(bufs, updates)
-            if isinstance(g["lr"], torch.Tensor):
-                torch._foreach_add_(params, torch._foreach_mul(bufs, -g["lr"]))
+            if tensor_lr:
+                torch._foreach_add_(params, torch._foreach_mul(bufs, -lr))
             else:
-                torch._foreach_add_(params, bufs, alpha=-g["lr"])
+                torch._foreach_add_(params, bufs, alpha=-lr)
         return loss
 
 

@@ -32,8 +32,8 @@ RECIPES = ("paper", "authors")
 
 # fields that may change when a run is resumed: they change neither the samples, nor the masks,
 # nor the updates (the split of the global batch changes only the order of floating-point sums)
-RESUMABLE = ("data_root", "device", "num_workers", "compile", "cuda_graphs", "progress", "resume", "ckpt_every", "ckpt_minutes",
-             "eval_every", "log_every", "accum_iter", "max_micro_batch")
+RESUMABLE = ("data_root", "device", "num_workers", "compile", "cuda_graphs", "progress", "resume", "ckpt_every",
+             "ckpt_minutes", "eval_every", "log_every", "accum_iter", "max_micro_batch")
 
 
 @dataclass

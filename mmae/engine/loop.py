@@ -119,6 +119,13 @@ def wrap_ddp(module: nn.Module, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
 
 
+def _update(task: Task, clip_grad: float) -> None:
+    """The optimiser's update from the accumulated gradients, clipped to norm `clip_grad` if > 0."""
+    if clip_grad > 0:
+        torch.nn.utils.clip_grad_norm_(task.module.parameters(), clip_grad)
+    task.optimizer.step()
+
+
 # ------------------------------------------------------------------ CUDA graphs
 
 class GraphedStep:
@@ -127,9 +134,9 @@ class GraphedStep:
 
     A small step (a ResNet-18 at batch 256 with its two-view augmentation and LARS) makes 2,600-2,750
     operator calls, views included, over a thousand of them kernel launches, and the host's time to
-    issue them can rival the GPU's time to run them; a replay is one launch. What changes from step to step reaches the graph through tensors it reads
-    in place: the batch is copied into static buffers, the key of its samples' random numbers into a
-    0-d tensor (`SampleRandom.from_key`: the same numbers as the int key) and each parameter group's
+    issue them can rival the GPU's time to run them; a replay is one launch. What changes from step
+    to step reaches the graph through tensors it reads in place: the batch is copied into static
+    buffers, the key of its samples' random numbers into a 0-d tensor (`SampleRandom.from_key`: the same numbers as the int key) and each parameter group's
     learning rate becomes a 0-d tensor that `set_lr` fills. The first `WARMUP` steps run eagerly on a
     side stream (cuDNN's autotuning, cuBLAS's workspace and the optimiser's state are set up outside
     the capture, as CUDA graphs require), the next is captured and replayed, and every later step is a
@@ -167,9 +174,7 @@ class GraphedStep:
             self.task.begin_step([batch])
             out = self.task.step(self.net, batch)
             out["loss"].backward()
-        if self.clip_grad > 0:
-            torch.nn.utils.clip_grad_norm_(self.task.module.parameters(), self.clip_grad)
-        opt.step()
+        _update(self.task, self.clip_grad)
         return out
 
     def __call__(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -342,9 +347,7 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
                     step_sum = vals if step_sum is None else step_sum + vals
                 sums = step_sum if sums is None else sums + step_sum
                 if graphed is None:
-                    if cfg.clip_grad > 0:
-                        torch.nn.utils.clip_grad_norm_(task.module.parameters(), cfg.clip_grad)
-                    task.optimizer.step()
+                    _update(task, cfg.clip_grad)
                     task.optimizer.zero_grad(set_to_none=True)
                 extra = task.after_update(it, total)
                 if sync_debug:

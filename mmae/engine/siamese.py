@@ -7,8 +7,9 @@ probe at the end.
     python -m mmae.engine.siamese --method barlow --dataset digits --out runs/bt_mini
 
 The dataset is held whole on the device as uint8 and the two views are augmented there in one
-batched call (`mmae.data.views`), so the step never waits on a loader; with `--cuda-graphs` the whole step (views, both branches,
-loss, backward, LARS) is one captured CUDA graph, replayed every step. One process or
+batched call (`mmae.data.views`), so the step never waits on a loader; with `--cuda-graphs` the
+whole step (views, both branches, loss, backward, LARS) is one captured CUDA graph, replayed every
+step. One process or
 `torchrun` (DDP, global batch split across ranks, batch-level losses on the gathered batch). The
 two views of a sample are drawn from its keyed generator (`mmae.data.keyed`), so they do not
 depend on the number of processes; the loop (`mmae.engine.loop`) checkpoints and resumes.
