@@ -38,7 +38,7 @@ import time
 
 import torch
 
-from mmae.losses import tcr_loss
+from mmae.methods import mmae as mmae_method
 from mmae.models import VIT_SIZES, MaskedAutoencoderViT
 
 # dense bf16 tensor-core peaks (TFLOP/s, without sparsity: half the data sheets' "with sparsity"
@@ -147,6 +147,7 @@ def ours(cfg, device, tcr_lam: float, compile_: bool | str, global_batch: int = 
     n = cfg["batch"]
     others = torch.nn.functional.normalize(torch.randn(global_batch - n, cfg["e"], device=device), dim=1)
     noise = torch.rand(n, model.patch_embed.num_patches, device=device)
+    params = mmae_method.Params(lam=tcr_lam, mu=1.0)
 
     def step():
         if cache:
@@ -154,10 +155,9 @@ def ours(cfg, device, tcr_lam: float, compile_: bool | str, global_batch: int = 
                 model.masked_feature(x, cfg["mask_ratio"], noise)
         with _autocast(device):
             loss, _, _, z = fwd(x, cfg["mask_ratio"], noise)
-        if tcr_lam:  # mmae.engine.pretrain.global_regularizer, on one device
-            zg = torch.cat([z.detach().float(), others]).requires_grad_(True)
-            (g,) = torch.autograd.grad(tcr_loss(zg, 1.0), zg)
-            loss = loss + tcr_lam * (z.float() * g[:n]).sum()
+        if tcr_lam:  # M-MAE's training objective, the other processes' rows stood in for by `others`
+            r, g = mmae_method.METHOD.regularizer_grad(torch.cat([z.detach().float(), others]), params)
+            loss, _ = mmae_method.METHOD.objective(loss, z, params, (r, g[:n]))
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)

@@ -30,8 +30,7 @@ from mmae.engine.batches import Batch, Tensors
 from mmae.engine.common import autocast, resolve_device, set_lr
 from mmae.engine.config import base_lr
 from mmae.engine.loop import GraphedStep
-from mmae.engine.siamese import SiameseTask, recipe, run
-from mmae.models.siamese import METHODS
+from mmae.engine.siamese import METHODS, SiameseTask, recipe, run
 
 CIFAR10_TRAIN = 50_000
 

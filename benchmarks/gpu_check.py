@@ -9,7 +9,7 @@ Sections (each a table; a section or a row that cannot run says why, the rest st
 - ``syncs``: host synchronisations per training step, counted under
   ``torch.cuda.set_sync_debug_mode("warn")`` on the engines' own steps (`PretrainTask` with M-MAE's
   regulariser, `SiameseTask` of each method, eager and replayed as a CUDA graph); the target is 0;
-- ``regulariser``: U-MAE's and M-MAE's regulariser with its gradient (`global_regularizer`) on the
+- ``regulariser``: U-MAE's and M-MAE's regulariser with its gradient (`MIMMethod.global_regularizer`) on the
   real global batch of 1024 gathered features of width d = 768 and 1024, alone, and as a share of
   the ViT-B / ViT-L step of the ``mae`` section;
 - ``loader``: the ImageNet loader's ceiling on generated JPEGs of ImageNet-like sizes: Pillow decode +
@@ -213,14 +213,15 @@ def _widths(c: Check) -> dict[str, int]:
 
 
 def regulariser(c: Check) -> list[dict]:
-    from mmae.engine.pretrain import PretrainConfig, global_regularizer
+    from mmae import methods
     n = 64 if c.smoke else 1024
     rows = []
     for method in ("umae", "mmae"):
-        cfg = PretrainConfig.mini(method=method)
+        m = methods.get(method)
+        p = m.Params()
         for model, d in _widths(c).items():
             z = torch.nn.functional.normalize(torch.randn(n, d, device=c.device), dim=1)
-            sec = _best_seconds(lambda: global_regularizer(z, cfg), c.device, c.steps, c.warmup, c.rounds)
+            sec = _best_seconds(lambda: m.global_regularizer(z, p), c.device, c.steps, c.warmup, c.rounds)
             rows.append({"name": f"{method} d={d}", "method": method, "model": model, "global_batch": n, "d": d,
                          "ms": 1e3 * sec})
     return rows

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import time
+import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -27,7 +28,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .losses import MIM_METHODS
+from . import methods as _methods
+from .methods import mmae as _mmae
 from .engine.common import JsonlLogger, RunDir, write_json_atomic
 from .engine.config import RECIPES
 from .engine.finetune import VIT_L_RECIPE as _VIT_L_FINETUNE
@@ -43,10 +45,9 @@ PAPER = json.loads(resources.files("mmae").joinpath("paper_results.json").read_t
 
 TARGETS = ("table1", "table2", "table3", "figure1", "figure2", "figure3", "figure4", "figure5")
 MIM_TARGETS = ("table1", "table2", "table3", "figure4")   # the others train the Siamese methods
-METHODS_MIM = MIM_METHODS
+METHODS_MIM = _methods.MIM
 METHODS_SIAMESE = ("barlow", "byol", "simclr")   # the Siamese methods that Figures 1, 2 and 5 plot
-METHOD_LABEL = {"mae": "MAE", "umae": "U-MAE", "mmae": "M-MAE", "barlow": "Barlow Twins",
-                "byol": "BYOL", "simclr": "SimCLR", "spectral": "Spectral contrastive"}
+METHOD_LABEL = _methods.LABELS
 
 
 # ------------------------------------------------------------------ scales
@@ -63,7 +64,6 @@ class Scale:
     mim_dataset_t3: str            # Table 3 / Figure 4
     models_t1: tuple[str, str]     # stand-ins for (ViT-B, ViT-L) in Table 1
     model_t3: str                  # stand-in for ViT-B in Table 3
-    mu_t1: dict                    # TCR coefficient per Table-1 model
     patch_size: int = 0            # 0: the data set's default (mmae.engine.mim.default_patch_size)
     pretrain: dict = field(default_factory=dict)      # overrides of the pretraining recipe
     pretrain_t3: dict = field(default_factory=dict)
@@ -74,10 +74,8 @@ class Scale:
     siamese: dict = field(default_factory=dict)       # overrides of the Siamese recipe
 
 
-LAM = 0.01           # U-MAE's and M-MAE's loss-balancing coefficient (Section 6.1)
 # the recipe that reproduces the published numbers: the behaviour of the authors' code (`RECIPES`)
 DEFAULT_RECIPE = "authors"
-UMAE_TAU = 1.0       # the "square" uniformity loss of the M-MAE paper's U-MAE baseline
 MU_GRID = (0.1, 0.5, 0.75, 1.0, 1.25, 1.5, 3.0)   # Table 2
 TEMPERATURES = (0.3, 0.5, 0.7)                     # Figure 3
 
@@ -108,7 +106,6 @@ SCALES: dict[str, Scale] = {
         name="paper", seeds=1,
         mim_dataset_t1="imagenet", mim_dataset_t3="cifar100",
         models_t1=("base", "large"), model_t3="base",
-        mu_t1={"base": 1.0, "large": 3.0},
         pretrain_t3=dict(epochs=1000),  # Table 3 / Figure 4 pretrain for 1000 epochs on CIFAR-100
         finetune={"base": {}, "large": dict(_VIT_L_FINETUNE)},
         siamese_dataset="cifar10",
@@ -117,7 +114,6 @@ SCALES: dict[str, Scale] = {
         name="mini", seeds=3,
         mim_dataset_t1="digits", mim_dataset_t3="digits",
         models_t1=("mini-b", "mini-l"), model_t3="mini-b",
-        mu_t1={"mini-b": 1.0, "mini-l": 3.0},
         finetune={"mini-b": {}, "mini-l": {}},
         siamese_dataset="digits",
     ),
@@ -128,7 +124,6 @@ SCALES: dict[str, Scale] = {
         name="small", seeds=3,
         mim_dataset_t1="fashion-mnist", mim_dataset_t3="fashion-mnist",
         models_t1=("mini-b", "mini-l"), model_t3="mini-b",
-        mu_t1={"mini-b": 1.0, "mini-l": 3.0},
         patch_size=SMALL_PATCH,
         pretrain=SMALL_RECIPE["pretrain"], pretrain_t3=SMALL_RECIPE["pretrain"], linprobe=SMALL_RECIPE["linprobe"],
         finetune={"mini-b": SMALL_RECIPE["finetune"], "mini-l": SMALL_RECIPE["finetune"]},
@@ -138,7 +133,6 @@ SCALES: dict[str, Scale] = {
         name="smoke", seeds=1,
         mim_dataset_t1="digits", mim_dataset_t3="digits",
         models_t1=("mini-b", "mini-l"), model_t3="mini-b",
-        mu_t1={"mini-b": 1.0, "mini-l": 3.0},
         pretrain=dict(epochs=1, warmup_epochs=0, batch_size=256),
         pretrain_t3=dict(epochs=1, warmup_epochs=0, batch_size=256),
         linprobe=dict(epochs=1, warmup_epochs=0, batch_size=512, eval_every=1),
@@ -194,8 +188,10 @@ def _finetune_overrides(scale: Scale, model: str, recipe: str) -> dict:
 def _mim_stages(root: Path, scale: Scale, *, dataset: str, model: str, method: str, seed: int,
                 mu: float, pretrain: dict, finetune: bool, data_root: str | None,
                 epochs: int | None, recipe: str) -> list[Stage]:
-    reg = {"mae": {}, "umae": {"lam": LAM, "tau": UMAE_TAU}, "mmae": {"lam": LAM, "mu": mu}}[method]
-    tag = {"mae": "mae", "umae": f"umae-lam{LAM:g}-tau{UMAE_TAU:g}", "mmae": f"mmae-lam{LAM:g}-mu{mu:g}"}[method]
+    m = _methods.get(method, "mim")
+    # the method's published hyper-parameters (M-MAE's mu per encoder), named in the run directory
+    reg = {k: mu if k == "mu" else v for k, v in dataclasses.asdict(m.Params()).items()}
+    tag = method + "".join(f"-{k}{v:g}" for k, v in reg.items())
     pre_cfg = dict(pretrain, dataset=dataset, data_root=data_root, model=model, method=method, seed=seed,
                    recipe=recipe, **reg)
     recipe_epochs = config_value("pretrain", pre_cfg, "epochs")
@@ -319,7 +315,7 @@ def build_target(key: str, scale_name: str, out: str | Path, *, data_root: str |
                 if want(method):
                     for s in seed_list:
                         t.stages += _mim_stages(root, scale, dataset=scale.mim_dataset_t1, model=model, method=method,
-                                                seed=s, mu=scale.mu_t1[model], pretrain=scale.pretrain, finetune=True,
+                                                seed=s, mu=_mmae.MU[model], pretrain=scale.pretrain, finetune=True,
                                                 data_root=data_root, epochs=epochs, recipe=recipe)
         for s in seed_list:
             t.stages += _baseline_stages(root, scale, dataset=scale.mim_dataset_t1, models=model_list, seed=s,

@@ -19,13 +19,9 @@ import torch
 import torch.nn.functional as F_
 
 __all__ = [
-    "MIM_METHODS", "SIAMESE_METHODS", "mae_loss", "uniformity_loss", "umae_penalty", "tcr_loss", "mmae_objective", "umae_objective",
+    "mae_loss", "uniformity_loss", "umae_penalty", "tcr_loss",
     "info_nce", "nt_xent", "spectral_contrastive_loss", "barlow_twins_loss", "byol_loss",
 ]
-
-# The methods these losses define: one home for their names, used by the engines and experiments
-MIM_METHODS = ("mae", "umae", "mmae")                         # MAE; + uniformity (U-MAE); + TCR (M-MAE, Eq. 11)
-SIAMESE_METHODS = ("simclr", "spectral", "barlow", "byol")    # Eq. (1)/NT-Xent, Eq. (2), Eq. (3), BYOL
 
 
 def _batch(z: torch.Tensor, name: str = "z", min_rows: int = 1) -> torch.Tensor:
@@ -117,7 +113,7 @@ def tcr_loss(z: torch.Tensor, mu: float) -> torch.Tensor:
         -tcr_loss(z, mu) = TCR_{d/mu}(Z Z^T) - d log(d/mu)
 
     i.e. the paper's TCR with `m = d / mu` up to a constant, and Eq. (11)
-    `L_M-MAE = L_MAE - lambda TCR` is `mae + lambda * tcr_loss` ([`mmae_objective`][mmae.losses.mmae_objective]).
+    `L_M-MAE = L_MAE - lambda TCR` is `mae + lambda * tcr_loss`, as M-MAE trains it ([`mmae.methods.mmae`][mmae.methods.mmae]).
 
     Evaluated in float32 (float64 for float64 input) with autocast disabled, because a bf16
     log-determinant loses most of its digits. Cost: one Cholesky factorisation of the smaller of
@@ -137,18 +133,6 @@ def tcr_loss(z: torch.Tensor, mu: float) -> torch.Tensor:
         # cholesky_ex: no error check, hence no host sync; I + PSD is positive definite
         chol, _ = torch.linalg.cholesky_ex(eye + (mu / d) * small)
         return -2.0 * torch.log(torch.diagonal(chol)).sum()
-
-
-def mmae_objective(mae: torch.Tensor, z: torch.Tensor, lam: float, mu: float) -> torch.Tensor:
-    """Eq. (11): `L_M-MAE = L_MAE - lambda TCR_mu(Z)`, with TCR in the public code's convention
-    ([`tcr_loss`][mmae.losses.tcr_loss])."""
-    return mae + lam * tcr_loss(z, mu)
-
-
-def umae_objective(mae: torch.Tensor, z: torch.Tensor, lam: float, tau: float = 1.0) -> torch.Tensor:
-    """U-MAE (Section 3.2): `L_MAE + lambda * uniformity`, with U-MAE's public regulariser
-    ([`uniformity_loss`][mmae.losses.uniformity_loss])."""
-    return mae + lam * uniformity_loss(z, tau)
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,3 +223,4 @@ def byol_loss(p: torch.Tensor, z: torch.Tensor, reduction: str = "mean") -> torc
     _pair(p, z)
     per_sample = 2 - 2 * (_unit_rows(p) * _unit_rows(z.detach())).sum(dim=-1)
     return _reduce(per_sample.sum(), p.shape[0], reduction)
+

@@ -22,11 +22,12 @@ def _setup():
 
 def _loss(model, x, noise, method, lam=LAM):
     from mmae.dist import all_gather_cat
-    from mmae.engine.pretrain import PretrainConfig, regularizer
+    from mmae import methods
     mae, _, _, z = model(x, 0.75, noise=noise)
     # the autograd gather of mmae.dist (identity in one process); the engine's gradient caching
     # is checked in test_global_regularizer.py
-    reg = regularizer(all_gather_cat(z), PretrainConfig.mini(method=method, lam=lam, mu=1.0, tau=1.0))
+    m = methods.get(method)
+    reg = m.regularizer(all_gather_cat(z), m.Params(lam=lam, **({"mu": 1.0} if method == "mmae" else {"tau": 1.0})))
     return mae, reg, mae + lam * reg
 
 

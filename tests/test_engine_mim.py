@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from _images import write_image_folder
+from mmae import methods
 from mmae.engine import finetune, linprobe, pretrain
 from mmae.engine.common import NonFiniteLoss, load_checkpoint
 
@@ -81,13 +82,14 @@ def test_finetune_resumes_to_identical_weights_with_the_full_recipe(tmp_path, mo
 
 def test_non_finite_loss_stops_without_overwriting_the_checkpoint(tmp_path, monkeypatch):
     cfg = _pre(method="umae", epochs=2)
-    real, calls = pretrain.regularizer, {"n": 0}
+    umae = methods.get("umae")
+    real, calls = type(umae).regularizer, {"n": 0}
 
-    def poisoned(z, c):
+    def poisoned(self, z, p):
         calls["n"] += 1
-        r = real(z, c)
+        r = real(self, z, p)
         return r * float("nan") if calls["n"] > 10 else r  # epoch 2 (10 steps per epoch) diverges
-    monkeypatch.setattr(pretrain, "regularizer", poisoned)
+    monkeypatch.setattr(type(umae), "regularizer", poisoned)
     with pytest.raises(NonFiniteLoss, match="epoch 2"):
         pretrain.run(cfg, tmp_path / "run")
     ck = load_checkpoint(tmp_path / "run" / "checkpoint.pt")

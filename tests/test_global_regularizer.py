@@ -55,7 +55,7 @@ def _direct_grads(cfg, reg_weight):
     _, micro = next(data.epoch(0))
     (batch,) = micro
     mae, _, _, z = task.model(*task._inputs(batch.x, batch.gen))[:4]
-    r = pretrain.regularizer(z, cfg)
+    r = task.method.regularizer(z, task.params)
     (mae + reg_weight * r).backward()
     return {n: p.grad.clone() for n, p in task.model.named_parameters() if p.grad is not None}, r.detach()
 

@@ -15,7 +15,8 @@ from PIL import Image
 from mmae.data.imagenet import ImageFolder
 from mmae.data.keyed import SampleRandom, python_rng
 from mmae.data.transforms import GpuAugment, random_hflip, random_resized_crop, sample_crop_boxes
-from mmae.data.views import TwoViews, view_recipe
+from mmae import methods
+from mmae.data.views import TwoViews
 
 Z = 5.0  # standard errors allowed by the statistical checks
 
@@ -155,9 +156,9 @@ def test_finetune_keyed_randaugment_and_erasing_act_per_sample():
 
 def test_two_views_rows_do_not_depend_on_the_batch():
     idx, pos = _sub()
-    for recipe, c, side in [(view_recipe("simclr", "digits", (0.3,), (0.4,), 8), 1, 8),
-                            (view_recipe("byol", "cifar10", (0.5,) * 3, (0.25,) * 3, 16), 3, 20),
-                            (view_recipe("byol", "imagenet", (0.5,) * 3, (0.25,) * 3, 40), 3, 48)]:  # with blur
+    for recipe, c, side in [(methods.get("simclr").views("digits", (0.3,), (0.4,), 8), 1, 8),
+                            (methods.get("byol").views("cifar10", (0.5,) * 3, (0.25,) * 3, 16), 3, 20),
+                            (methods.get("byol").views("imagenet", (0.5,) * 3, (0.25,) * 3, 40), 3, 48)]:  # with blur
         v = TwoViews(recipe, c)
         x = _images(12, c, side)
         v1, v2 = _batch_independent(lambda x, g, v=v: v(x, gen=g), x, idx, pos)
@@ -174,7 +175,7 @@ def test_keyed_two_views_match_the_kornia_pipeline_in_distribution():
     n = 1500
     ramp = torch.linspace(0, 255, 12).view(1, 1, 1, 12) * torch.tensor([1.0, 0.6, 0.2]).view(1, 3, 1, 1)
     x = ramp.expand(n, 3, 12, 12).round().to(torch.uint8)
-    v = TwoViews(view_recipe("byol", "cifar10", (0.0,) * 3, (1.0,) * 3, 12), 3)
+    v = TwoViews(methods.get("byol").views("cifar10", (0.0,) * 3, (1.0,) * 3, 12), 3)
 
     def stats(t):
         return torch.stack([t.mean((1, 2, 3)), t.std((1, 2, 3)), (t[:, 0] - t[:, 2]).mean((1, 2)),

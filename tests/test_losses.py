@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, strategies as st
 
 from mmae import losses as L
+from mmae.methods import mmae as M_MAE, umae as U_MAE
 from _tol import roundoff
 
 F64 = torch.float64
@@ -127,10 +128,17 @@ def test_tcr_loss_gradient_matches_finite_differences():
     assert torch.autograd.gradcheck(lambda t: L.uniformity_loss(t, 0.5), (z,))
 
 
-def test_objectives_are_eq_11_and_umae():
-    z, mae = _rows(8, 5, seed=9), torch.tensor(0.25, dtype=F64)
-    assert L.mmae_objective(mae, z, 0.01, 1.0).item() == pytest.approx(0.25 + 0.01 * L.tcr_loss(z, 1.0).item())
-    assert L.umae_objective(mae, z, 0.01, 0.1).item() == pytest.approx(0.25 + 0.01 * L.uniformity_loss(z, 0.1).item())
+@pytest.mark.parametrize("objective, reg", [
+    (lambda mae, z: M_MAE.objective(mae, z, 0.01, 1.0), lambda z: L.tcr_loss(z, 1.0)),
+    (lambda mae, z: U_MAE.objective(mae, z, 0.01, 0.1), lambda z: L.uniformity_loss(z, 0.1))])
+def test_objectives_are_eq_11_and_umae(objective, reg):
+    # the objective as it trains (gradient caching on one process): value and gradient of mae + lam R
+    z, mae = _rows(8, 5, seed=9).float().requires_grad_(), torch.tensor(0.25)
+    got, want = objective(mae, z), 0.25 + 0.01 * reg(z)
+    tol = roundoff(torch.float32, 8 * 5)
+    assert got.item() == pytest.approx(want.item(), rel=tol)
+    (g_got,), (g_want,) = torch.autograd.grad(got, z), torch.autograd.grad(want, z)
+    torch.testing.assert_close(g_got, g_want, rtol=tol, atol=tol * g_want.abs().max().item())
 
 
 @pytest.mark.parametrize("call,match", [

@@ -11,7 +11,9 @@ import torch
 import mmae.engine.siamese as S
 from mmae.engine.common import load_checkpoint
 
-from mmae.losses import SIAMESE_METHODS as METHODS
+from mmae import methods
+from mmae.methods import SIAMESE as METHODS
+from mmae.methods.spectral import sc_lambda
 
 INFO_KEYS = {f"{k}_{q}" for k in ("feat", "sample") for q in (
     "mi_a1", "mi_a2", "joint_a1", "joint_a2", "h1_a1", "h2_a1", "h1_a2", "h2_a2", "js", "spectrum_js", "erank1", "erank2")}
@@ -221,10 +223,9 @@ def test_fashion_mnist_small_scale_recipe_runs_from_idx_files(tmp_path):
 
 
 def test_fashion_mnist_views_keep_orientation_and_have_no_colour():
-    from mmae.data.views import view_recipe
-    r = view_recipe("byol", "fashion-mnist", (0.286,), (0.353,), 28)
+    r = methods.get("byol").views("fashion-mnist", (0.286,), (0.353,), 28)
     assert (r.flip_p, r.gray_p, r.jitter[2:], r.blur_p, r.solarize_p) == (0.0, 0.0, (0.0, 0.0), (0.0, 0.0), (0.0, 0.2))
-    assert r.crop_scale == view_recipe("byol", "cifar10", (0.5,) * 3, (0.25,) * 3, 32).crop_scale
+    assert r.crop_scale == methods.get("byol").views("cifar10", (0.5,) * 3, (0.25,) * 3, 32).crop_scale
 
 
 def test_config_without_recipe_fields_takes_the_recipe():
@@ -244,7 +245,7 @@ def test_recipes_are_the_documented_ones():
     y = S.recipe("byol", "cifar10", epochs=1000)
     assert (y.byol_momentum, y.proj_hidden, y.pred_hidden, y.epochs, y.blr) == (0.99, 4096, 4096, 1000, 1.0)
     s = S.recipe("spectral", "cifar10")
-    assert S.sc_lambda(s) == pytest.approx(1 / 255)
+    assert sc_lambda(s) == pytest.approx(1 / 255)
     d = S.recipe("simclr", "digits")  # the mini scale keeps MAE's LARS form
     assert (d.lars_eta, d.lars_ratio, d.lars_clip) == (0.001, "update", False)
 

@@ -7,14 +7,24 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmae import info, losses
-from mmae.data.views import TwoViews, view_recipe
+from types import SimpleNamespace
+
+from mmae import info, losses, methods
+from mmae.data.views import TwoViews
 from mmae.engine.knn import knn_accuracy, knn_predict
 from mmae.engine.matrix_logging import BranchMonitor, bounds, branch_metrics, loss_terms
 from mmae.engine.siamese import linear_probe
 from mmae.models.resnet import build_backbone, convnet_small, resnet18
-from mmae.models.siamese import BYOL, BarlowTwins, SimCLR, SpectralContrastive, build_siamese, mlp
+from mmae.methods import barlow, byol, simclr, spectral
+from mmae.models.siamese import mlp
 from _tol import roundoff
+
+
+def build_siamese(method, backbone, *, proj_hidden, proj_out, proj_layers=2, batch_size=256, **params):
+    """The method's model from the fields the engine reads (every other hyper-parameter at its default)."""
+    cfg = SimpleNamespace(proj_hidden=proj_hidden, proj_out=proj_out, proj_layers=proj_layers, batch_size=batch_size,
+                          **{**methods.param_defaults("siamese"), **params})
+    return methods.get(method, "siamese").build(backbone, cfg)
 
 
 
@@ -56,8 +66,8 @@ def test_projector_layout():
 
 
 @pytest.mark.parametrize("method, cls, simclr_loss", [
-    ("simclr", SimCLR, "nt_xent"), ("simclr", SimCLR, "info_nce"), ("spectral", SpectralContrastive, None),
-    ("barlow", BarlowTwins, None), ("byol", BYOL, None)])
+    ("simclr", simclr.SimCLRModel, "nt_xent"), ("simclr", simclr.SimCLRModel, "info_nce"),
+    ("spectral", spectral.SpectralModel, None), ("barlow", barlow.BarlowModel, None), ("byol", byol.BYOLModel, None)])
 def test_methods_compute_their_printed_loss_from_two_views(method, cls, simclr_loss):
     torch.manual_seed(0)
     m = build_siamese(method, convnet_small(1, 8), proj_hidden=16, proj_out=8, pred_hidden=16,
@@ -110,16 +120,16 @@ def test_bad_method_arguments():
     with pytest.raises(ValueError, match="moco"):
         build_siamese("moco", convnet_small(1, 8), proj_hidden=8, proj_out=8)
     with pytest.raises(ValueError, match="temperature"):
-        SimCLR(convnet_small(1, 8), mlp(32, 8, 8), temperature=0)
+        build_siamese("simclr", convnet_small(1, 8), proj_hidden=8, proj_out=8, temperature=0)
     with pytest.raises(ValueError, match="normalize"):
-        BarlowTwins(convnet_small(1, 8), mlp(32, 8, 8), normalize="zca")
+        build_siamese("barlow", convnet_small(1, 8), proj_hidden=8, proj_out=8, bt_normalize="zca")
 
 
 # ------------------------------------------------------------------ views
 
 def test_views_shapes_ranges_and_independence():
     torch.manual_seed(0)
-    r = view_recipe("byol", "cifar10", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 32)
+    r = methods.get("byol").views("cifar10", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 32)
     assert r.solarize_p == (0.0, 0.2) and r.blur_p == (0.0, 0.0) and r.crop_scale == (0.08, 1.0)
     v = TwoViews(r, 3)
     x = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
@@ -129,12 +139,12 @@ def test_views_shapes_ranges_and_independence():
     assert a.min() >= -2 - 1e-5 and a.max() <= 2 + 1e-5
     assert not torch.allclose(a, b)
     torch.testing.assert_close(v.plain(x), (x.float() / 255 - 0.5) / 0.25)
-    assert view_recipe("simclr", "cifar10", (0,) * 3, (1,) * 3, 32).solarize_p == (0.0, 0.0)
-    assert view_recipe("byol", "imagenet", (0,) * 3, (1,) * 3, 224).blur_p == (1.0, 0.1)
+    assert methods.get("simclr").views("cifar10", (0,) * 3, (1,) * 3, 32).solarize_p == (0.0, 0.0)
+    assert methods.get("byol").views("imagenet", (0,) * 3, (1,) * 3, 224).blur_p == (1.0, 0.1)
 
 
 def test_digits_views_keep_orientation_and_are_seeded():
-    r = view_recipe("simclr", "digits", (0.3,), (0.4,), 8)
+    r = methods.get("simclr").views("digits", (0.3,), (0.4,), 8)
     assert r.flip_p == 0.0 and r.gray_p == 0.0
     v = TwoViews(r, 1)
     x = torch.randint(0, 256, (10, 1, 8, 8), dtype=torch.uint8)
@@ -245,7 +255,7 @@ def test_monitor_survives_a_dead_feature_and_rejects_bad_shapes():
 
 
 def test_branch_monitor_fixes_its_batch_without_touching_the_global_rng():
-    v = TwoViews(view_recipe("simclr", "digits", (0.3,), (0.4,), 8), 1)
+    v = TwoViews(methods.get("simclr").views("digits", (0.3,), (0.4,), 8), 1)
     x = torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8)
     torch.manual_seed(5)
     state = torch.get_rng_state()

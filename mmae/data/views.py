@@ -45,7 +45,6 @@ from kornia.filters import gaussian_blur2d
 
 from mmae.data.keyed import SampleRandom
 from mmae.data.transforms import _rand, random_hflip, resized_crop, sample_crop_boxes
-from mmae.losses import SIAMESE_METHODS
 
 
 @dataclass(frozen=True)
@@ -62,23 +61,19 @@ class ViewRecipe:
     solarize_p: tuple[float, float] = (0.0, 0.0)
 
 
-METHODS = SIAMESE_METHODS
-
-
-def view_recipe(method: str, dataset: str, mean, std, size: int) -> ViewRecipe:
-    """The augmentation recipe of `method` on `dataset` ("digits", "fashion-mnist", "cifar10", ...)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+def view_recipe(dataset: str, mean, std, size: int, asymmetric: bool = False) -> ViewRecipe:
+    """The augmentation recipe on `dataset` ("digits", "fashion-mnist", "cifar10", ...); `asymmetric`:
+    view 2 differs from view 1 (blur and solarisation, BYOL's and Barlow Twins'; a method says which,
+    `mmae.methods.base.SiameseMethod.views`)."""
     mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
     if dataset == "digits":
         return ViewRecipe(size=size, mean=mean, std=std, crop_scale=(0.5, 1.0), flip_p=0.0,
                           jitter=(0.4, 0.4, 0.0, 0.0), jitter_p=0.8, gray_p=0.0)
-    asym = method in ("byol", "barlow")
-    solarize = (0.0, 0.2) if asym else (0.0, 0.0)
+    solarize = (0.0, 0.2) if asymmetric else (0.0, 0.0)
     if dataset == "fashion-mnist":
         return ViewRecipe(size=size, mean=mean, std=std, flip_p=0.0, jitter=(0.4, 0.4, 0.0, 0.0), gray_p=0.0,
                           solarize_p=solarize)
-    blur = (1.0, 0.1) if (asym and size > 32) else ((0.5, 0.5) if size > 32 else (0.0, 0.0))
+    blur = (1.0, 0.1) if (asymmetric and size > 32) else ((0.5, 0.5) if size > 32 else (0.0, 0.0))
     return ViewRecipe(size=size, mean=mean, std=std, blur_p=blur, solarize_p=solarize)
 
 

@@ -33,7 +33,7 @@ from .. import dist
 __all__ = [
     "seed_everything", "atomic_write_bytes", "write_json_atomic", "save_checkpoint", "load_checkpoint",
     "save_checkpoint_keeping_previous", "load_latest", "UnsafeCheckpoint", "OFFICIAL_GLOBALS",
-    "convert_legacy_checkpoint", "JsonlLogger", "lr_at", "cosine_momentum", "param_groups",
+    "convert_legacy_checkpoint", "JsonlLogger", "lr_at", "param_groups",
     "LARS", "set_lr", "autocast", "NonFiniteLoss", "FiniteGuard", "progress", "RunDir",
     "resolve_device", "count_parameters",
 ]
@@ -283,12 +283,6 @@ def lr_at(it: float, *, base_lr: float, warmup_iters: float, total_iters: float,
     span = max(total_iters - warmup_iters, 1e-12)
     t = min(max((it - warmup_iters) / span, 0.0), 1.0)
     return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
-
-
-def cosine_momentum(it: float, total_iters: float, base: float = 0.996) -> float:
-    """BYOL's target momentum `1 - (1 - base) (cos(pi it / T) + 1) / 2`, from `base` to 1."""
-    t = min(max(it / max(total_iters, 1e-12), 0.0), 1.0)
-    return 1.0 - (1.0 - base) * (math.cos(math.pi * t) + 1.0) / 2.0
 
 
 # ------------------------------------------------------------------ optimisation

@@ -6,11 +6,11 @@
     python -m mmae.engine.pretrain --mini --method mmae --out runs/mini    # digits, mini-b, on a CPU
 
 Objective per step: `mae + lam * R(Z)` where `Z` is the batch of CLS features of the whole
-**global** batch and `R` is
+**global** batch and `R` is the method's regulariser ([`mmae.methods`][mmae.methods]):
 
-- `method="mae"`:  nothing (He et al., 2022);
-- `method="umae"`: `mmae.losses.uniformity_loss` (U-MAE, Zhang et al., 2022), `tau`;
-- `method="mmae"`: `mmae.losses.tcr_loss` (M-MAE, Eq. (11)), `mu`.
+- `method="mae"`:  nothing (He et al., 2022; `mmae.methods.mae`);
+- `method="umae"`: the uniformity loss (U-MAE, Zhang et al., 2022; `mmae.methods.umae`), `tau`;
+- `method="mmae"`: `-TCR` (M-MAE, Eq. (11); `mmae.methods.mmae`), `mu`.
 
 `R` compares every pair of features of the global batch, so it is not a sum over micro-batches.
 It is computed exactly, whatever the number of processes and of accumulation micro-steps, by
@@ -50,7 +50,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from mmae import dist
+from mmae import dist, methods
 from mmae.data import data_info
 from mmae.data.transforms import GpuAugment
 from mmae.engine.batches import Batch
@@ -59,22 +59,20 @@ from mmae.engine.config import base_lr, engine_main
 from mmae.engine.loop import Task, fit, open_run
 from mmae.engine.mim import (MIMConfig, default_patch_size, features_erank, heldout_batch, make_adamw,
                              train_test_data)
-from mmae.losses import MIM_METHODS, tcr_loss, uniformity_loss
 from mmae.models import mae_vit
 
-__all__ = ["PretrainConfig", "PretrainTask", "run", "main", "METHODS", "regularizer", "AUTHORS_WORLD_SIZE"]
+__all__ = ["PretrainConfig", "PretrainTask", "run", "main", "METHODS", "AUTHORS_WORLD_SIZE"]
 
-METHODS = MIM_METHODS
+METHODS = methods.MIM
 # the published U-MAE / M-MAE runs: 8 GPUs x 128 images, no accumulation (their pretrain.sh)
 AUTHORS_WORLD_SIZE = 8
 
 
 @dataclass
-class PretrainConfig(MIMConfig):
-    method: str = "mae"              # mae | umae | mmae
-    lam: float = 0.01                # regulariser weight lambda (U-MAE and M-MAE, Sec. 6.1)
-    mu: float = 1.0                  # TCR mu of M-MAE (1 for ViT-B, 3 for ViT-L)
-    tau: float = 1.0                 # U-MAE uniformity temperature (1 = "square" loss)
+class _PretrainConfig(MIMConfig):
+    """One pretraining run; the method's hyper-parameters (`lam`, `mu`, `tau`, ...) are fields too,
+    with their methods' defaults (`mmae.methods.config_class`)."""
+    method: str = "mae"              # mae | umae | mmae (`mmae.methods.MIM`)
     mask_ratio: float = 0.75
     norm_pix_loss: bool = True
     epochs: int = 200
@@ -97,14 +95,13 @@ class PretrainConfig(MIMConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        for m in METHODS:  # every method's hyper-parameters, whichever trains
+            methods.get(m).params(self)
+        methods.get(self.method, "mim")
         if not 0.0 <= self.mask_ratio < 1.0:
             raise ValueError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
         if not 0.0 < self.reg_grad_scale <= 1.0:
             raise ValueError(f"reg_grad_scale must be in (0, 1], got {self.reg_grad_scale}")
-        if self.lam < 0 or self.mu < 0 or self.tau <= 0:
-            raise ValueError(f"need lam >= 0, mu >= 0, tau > 0; got lam={self.lam}, mu={self.mu}, tau={self.tau}")
         if self.erank_batch < 2:
             raise ValueError(f"erank_batch must be >= 2, got {self.erank_batch}")
 
@@ -120,28 +117,7 @@ class PretrainConfig(MIMConfig):
                                 device="cpu")
 
 
-def regularizer(z: torch.Tensor, cfg: PretrainConfig) -> torch.Tensor:
-    """`R(Z)` of a batch of features: the U-MAE uniformity loss or M-MAE's `-TCR` (Eq. (11)).
-
-    Computed in float32 outside autocast: both compare all B^2 pairs of features, which bf16's
-    8-bit mantissa would blur."""
-    with torch.autocast(device_type=z.device.type, enabled=False):
-        if cfg.method == "mmae":
-            return tcr_loss(z.float(), cfg.mu)
-        return uniformity_loss(z.float(), cfg.tau)
-
-
-def global_regularizer(z_local: torch.Tensor, cfg: PretrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """`R` of the global batch and its gradient with respect to this process's rows `z_local`.
-
-    Every process gathers the same global batch and computes the same `R`; the gradient of its
-    own rows is all it backpropagates (the gradient-caching step of the module docstring)."""
-    zg = dist.all_gather_cat(z_local.detach().float()).requires_grad_(True)
-    with torch.enable_grad():
-        r = regularizer(zg, cfg)
-        (g,) = torch.autograd.grad(r, zg)
-    lo = dist.get_rank() * z_local.shape[0]
-    return r.detach(), g[lo:lo + z_local.shape[0]]
+PretrainConfig = methods.config_class(_PretrainConfig, "mim")
 
 
 class PretrainTask(Task):
@@ -150,6 +126,8 @@ class PretrainTask(Task):
     def __init__(self, cfg: PretrainConfig, device: torch.device):
         info = data_info(cfg.dataset)
         self.cfg, self.device = cfg, device
+        self.method = methods.get(cfg.method, "mim")
+        self.params = self.method.params(cfg)
         self.model = mae_vit(cfg.model, img_size=info.img_size, patch_size=cfg.patch_size or default_patch_size(cfg.dataset),
                              in_chans=info.in_chans, norm_pix_loss=cfg.norm_pix_loss, renorm_cls=cfg.renorm_cls,
                              num_classes=info.num_classes if cfg.online_classifier else 0).to(device)
@@ -171,12 +149,12 @@ class PretrainTask(Task):
 
     def begin_step(self, micro: list[Batch]) -> None:
         self._k, self._cache, self._accum = 0, None, len(micro)
-        if self.cfg.method == "mae" or len(micro) == 1:
+        if not self.method.regularized or len(micro) == 1:
             return  # no regulariser, or the step's own features are the process's whole share
         with torch.no_grad():  # the first pass of gradient caching; copies of the keyed generators, so
             # that the micro-steps draw the same crops and masks again
             z = torch.cat([self.model.masked_feature(*self._inputs(b.x, copy.copy(b.gen))) for b in micro])
-        r, g = global_regularizer(z, self.cfg)
+        r, g = self.method.global_regularizer(z, self.params)
         self._cache = [(r, gk) for gk in g.split([len(b.x) for b in micro])]
 
     def step(self, net, batch: Batch) -> dict:
@@ -184,23 +162,16 @@ class PretrainTask(Task):
         out = net(*self._inputs(batch.x, batch.gen))
         mae, z = out[0], out[3]
         stats = {}
-        if cfg.method == "mae":
-            reg = torch.zeros((), device=mae.device)
-            loss = mae
-        else:
-            r, g = self._cache[self._k] if self._cache is not None else global_regularizer(z, cfg)
-            # value R; gradient reg_grad_scale * <G_k, dz_k>, times accum x world size because the
-            # loop averages micro-steps and DDP averages processes, while R's gradient is their sum
-            surrogate = (z.float() * g).sum() * (self._accum * dist.get_world_size() * cfg.reg_grad_scale)
-            reg = r + (surrogate - surrogate.detach())
-            loss = mae + cfg.lam * reg
+        cached = self._cache[self._k] if self._cache is not None else None
+        loss, reg = self.method.objective(mae, z, self.params, cached,
+                                          self._accum * dist.get_world_size() * cfg.reg_grad_scale)
         if cfg.online_classifier:
             logits = out[4].float()
             ce = F.cross_entropy(logits, batch.y)
             loss = loss + ce  # reaches only `fc`: its input is detached
             stats = {"online_ce": ce, "online_acc": (logits.argmax(1) == batch.y).float().mean() * 100}
         self._k += 1
-        return {"loss": loss, "mae_loss": mae, "reg_loss": reg.detach(), **stats}
+        return {"loss": loss, "mae_loss": mae, "reg_loss": reg, **stats}
 
     def evaluate(self, epoch: int) -> dict:
         if not dist.is_main():

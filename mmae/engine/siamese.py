@@ -1,4 +1,4 @@
-"""Siamese pretraining (SimCLR, spectral contrastive, Barlow Twins, BYOL) with kNN monitoring and
+"""Siamese pretraining (`mmae.methods.SIAMESE`: SimCLR, spectral contrastive, Barlow Twins, BYOL) with kNN monitoring and
 matrix-information logging every `eval_every` epochs (CIFAR: 5, Fashion-MNIST: 3, digits: 1) and a linear
 probe at the end.
 
@@ -14,7 +14,9 @@ step. One process or
 two views of a sample are drawn from its keyed generator (`mmae.data.keyed`), so they do not
 depend on the number of processes; the loop (`mmae.engine.loop`) checkpoints and resumes.
 
-Recipes (`RECIPES`; every field can be overridden). `blr` is the learning rate for a batch of 256,
+Recipes (`recipe_values`; every field can be overridden): what every method shares (`_BASE`), what
+the data set changes (`_FAMILY`) and what the method changes, in its own module (its `RECIPES` and
+`Params`, [`mmae.methods`][mmae.methods]). `blr` is the learning rate for a batch of 256,
 scaled linearly with the global batch (`batch_size`); linear warm-up then cosine decay per
 iteration. On CIFAR the recipes are solo-learn's CIFAR configs (da Costa et al., 2022), whose kNN
 accuracy the figures plot: global batch 256, LARS as solo-learn runs it (You et al.'s trust ratio
@@ -23,14 +25,7 @@ at the global one, no weight decay or adaptation on biases and norms; `mmae.engi
 Where the paper states a value it takes precedence: Figure 3 runs SimCLR at temperatures 0.3, 0.5
 and 0.7 (`mmae.experiments`). Our own choices are marked.
 
-- simclr:   lr 0.4, wd 1e-4, temperature 0.2, projector 512-2048-256 (solo-learn).
-- spectral: the SimCLR settings (our choice: solo-learn has no spectral contrastive config and
-            HaoChen et al., 2021 publish no LARS recipe) with Eq. (2) on unit rows,
-            lam = 1/(B-1) (their expectation form), projector 512-2048-256.
-- barlow:   lr 0.3, wd 1e-4, lam 0.0051, loss scale 0.1, projector 512-2048-2048-2048 (solo-learn).
-- byol:     lr 1.0, wd 1e-5, target momentum 0.99 -> 1 (cosine), projector 512-4096-256,
-            predictor 256-4096-256 (solo-learn).
-All four: 10 warm-up epochs, bf16 autocast on CUDA, 200 epochs (our choice: the length of the
+Every method: 10 warm-up epochs, bf16 autocast on CUDA, 200 epochs (our choice: the length of the
 figures' curves; solo-learn trains 1000). Fashion-MNIST (the small scale) keeps the CIFAR recipes,
 ResNet-18 with its CIFAR stem on one channel, and shortens the schedule to 30 epochs (3 of warm-up)
 so that a figure's nine runs take minutes on a GPU (about 9 on one H200 by `reproduce.py --plan`'s
@@ -51,29 +46,31 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmae import dist
+from mmae import dist, methods
 from mmae.data import IN_MEMORY, data_info, load_tensors
-from mmae.data.views import TwoViews, view_recipe
+from mmae.data.views import TwoViews
 from mmae.engine.batches import Batch, Tensors, TrainBatches, split_batch
-from mmae.engine.common import LARS, autocast, cosine_momentum, param_groups
+from mmae.engine.common import LARS, autocast, param_groups
 from mmae.engine.config import TrainConfig, engine_main
 from mmae.engine.knn import extract_features, knn_accuracy
 from mmae.engine.loop import Task, fit, open_run
 from mmae.engine.matrix_logging import BranchMonitor
 from mmae.models.resnet import build_backbone
-from mmae.models.siamese import METHODS, build_siamese
 
-__all__ = ["SiameseConfig", "SiameseTask", "RECIPES", "DATASETS", "recipe", "run", "main", "build_model",
-           "linear_probe", "sc_lambda"]
+__all__ = ["SiameseConfig", "SiameseTask", "DATASETS", "recipe", "recipe_values", "run", "main", "build_model",
+           "linear_probe", "METHODS"]
 
 DATASETS = IN_MEMORY  # the Siamese engine holds its data set on the device
+METHODS = methods.SIAMESE
 
 
 @dataclass
-class SiameseConfig(TrainConfig):
+class _SiameseConfig(TrainConfig):
     """One Siamese run. Fields left at None take the value of the method's recipe for the dataset
-    (`RECIPES`), so `SiameseConfig(method="barlow", dataset="digits")` is the documented mini recipe."""
-    method: str = "simclr"            # simclr | spectral | barlow | byol
+    (`recipe_values`), so `SiameseConfig(method="barlow", dataset="digits")` is the documented mini
+    recipe. Every Siamese method's hyper-parameters (`temperature`, `bt_lam`, ...; `mmae.methods`)
+    are fields too, filled from their defaults and the recipe."""
+    method: str = "simclr"            # `mmae.methods.SIAMESE`
     dataset: str = "cifar10"          # digits | fashion-mnist | cifar10 | cifar100
     data_root: str = ""               # CIFAR: the folder holding the python pickles; Fashion-MNIST: the
                                       # IDX files' folder (default: Debian's, `mmae.data.idx.DEFAULT_ROOT`)
@@ -91,14 +88,6 @@ class SiameseConfig(TrainConfig):
     proj_hidden: int | None = None
     proj_out: int | None = None
     proj_layers: int | None = None
-    pred_hidden: int | None = None    # BYOL predictor
-    temperature: float | None = None  # SimCLR (Figure 3: 0.3, 0.5, 0.7)
-    simclr_loss: str = "nt_xent"      # nt_xent (SimCLR's own) | info_nce (Eq. 1 as printed)
-    sc_lam: float | None = None       # spectral contrastive lambda of Eq. (2); 0 = 1/(B-1)
-    bt_lam: float | None = None       # Barlow Twins lambda of Eq. (3)
-    bt_normalize: str = "standard"    # standard (original code) | paper (Section 3.2)
-    bt_scale: float | None = None     # Barlow Twins loss scale
-    byol_momentum: float | None = None  # BYOL base target momentum
     eval_every: int | None = None     # kNN and matrix logging every N epochs (and after the last)
     knn_k: int | None = None
     knn_t: float = 0.07
@@ -111,8 +100,7 @@ class SiameseConfig(TrainConfig):
     ckpt_every: int | None = None
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
+        methods.get(self.method, "siamese")
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {DATASETS}")
         for k, v in recipe_values(self.method, self.dataset).items():
@@ -121,16 +109,17 @@ class SiameseConfig(TrainConfig):
         super().__post_init__()
         _validate(self)
 
-    # the mini-scale recipe: the digits (the rest comes from `RECIPES`)
+    # the mini-scale recipe: the digits (the rest comes from `recipe_values`)
     MINI: ClassVar[dict] = dict(dataset="digits", device="cpu")
 
 
-# what every recipe shares, then the data-set family, then the method
+SiameseConfig = methods.config_class(_SiameseConfig, "siamese", none_defaults=True)
+
+# what every recipe shares (and every method's `Params` defaults), then the data-set family, then the
+# method (its `RECIPES`)
 _BASE = dict(epochs=200, batch_size=256, optimizer="lars", blr=0.4, weight_decay=1e-5, warmup_epochs=10,
-             lars_eta=0.02, lars_ratio="lars", lars_clip=True,
-             proj_hidden=2048, proj_out=128, proj_layers=2, pred_hidden=4096, temperature=0.5, sc_lam=0.0,
-             bt_lam=0.0051, bt_scale=0.1, byol_momentum=0.99, knn_k=200, info_batch=512, linprobe_epochs=100,
-             ckpt_every=10)
+             lars_eta=0.02, lars_ratio="lars", lars_clip=True, proj_hidden=2048, proj_out=128, proj_layers=2,
+             knn_k=200, info_batch=512, linprobe_epochs=100, ckpt_every=10)
 _FAMILY = {
     # evaluation every 5 epochs: encoding the 60k images for kNN costs 13-18% of a training epoch (one
     # view forward against two views forward + backward; CPU-measured, the monitor adds < 0.5%), so
@@ -142,25 +131,12 @@ _FAMILY = {
                    lars_eta=0.001, lars_ratio="update", lars_clip=False,
                    proj_hidden=256, pred_hidden=256, linprobe_epochs=30, ckpt_every=5),
 }
-RECIPES = {
-    ("simclr", "cifar"): dict(blr=0.4, weight_decay=1e-4, temperature=0.2, proj_hidden=2048, proj_out=256),
-    ("spectral", "cifar"): dict(blr=0.4, weight_decay=1e-4, sc_lam=0.0, proj_hidden=2048, proj_out=256),
-    ("barlow", "cifar"): dict(blr=0.3, weight_decay=1e-4, bt_lam=0.0051, bt_scale=0.1, proj_hidden=2048,
-                              proj_out=2048, proj_layers=3),
-    ("byol", "cifar"): dict(blr=1.0, weight_decay=1e-5, byol_momentum=0.99, proj_hidden=4096, proj_out=256,
-                            pred_hidden=4096),
-    ("simclr", "digits"): dict(blr=0.4, weight_decay=1e-5, temperature=0.5, proj_out=64),
-    ("spectral", "digits"): dict(blr=0.4, weight_decay=1e-5, sc_lam=0.0, proj_out=64),
-    ("barlow", "digits"): dict(blr=0.3, weight_decay=1e-4, bt_lam=0.0051, bt_scale=0.1, proj_out=256, proj_layers=3),
-    ("byol", "digits"): dict(blr=1.0, weight_decay=1e-5, byol_momentum=0.99, proj_out=64),
-}
-
-
 def recipe_values(method: str, dataset: str) -> dict:
     """The recipe's values of every field that `SiameseConfig` leaves at None."""
     family = {"digits": "digits", "fashion-mnist": "fashion"}.get(dataset, "cifar")
     heads = "digits" if family == "digits" else "cifar"   # Fashion-MNIST keeps CIFAR's method recipes
-    return {**_BASE, **_FAMILY[family], **RECIPES[(method, heads)]}
+    return {**_BASE, **methods.param_defaults("siamese"), **_FAMILY[family],
+            **methods.get(method, "siamese").RECIPES[heads]}
 
 
 def recipe(method: str, dataset: str, **overrides) -> SiameseConfig:
@@ -182,24 +158,16 @@ def _validate(cfg: SiameseConfig) -> None:
     need(cfg.optimizer in ("lars", "sgd"), "optimizer")
     need(cfg.lars_ratio in LARS.RATIOS, "lars_ratio")
     need(math.isfinite(cfg.lars_eta) and cfg.lars_eta > 0, "lars_eta")
-    need(cfg.bt_normalize in ("standard", "paper"), "bt_normalize")
-    need(cfg.simclr_loss in ("nt_xent", "info_nce"), "simclr_loss")
-    for name in ("proj_hidden", "proj_out", "proj_layers", "pred_hidden", "knn_k"):
+    for name in ("proj_hidden", "proj_out", "proj_layers", "knn_k"):
         need(getattr(cfg, name) >= 1, name)
     need(cfg.batch_size >= 2, "batch_size")
     need(cfg.info_batch >= 2, "info_batch")
     need(cfg.linprobe_epochs >= 0, "linprobe_epochs")
-    for name in ("blr", "temperature", "knn_t", "bt_scale", "info_mu", "linprobe_lr"):
+    for name in ("blr", "knn_t", "info_mu", "linprobe_lr"):
         need(math.isfinite(getattr(cfg, name)) and getattr(cfg, name) > 0, name)
-    for name in ("sc_lam", "bt_lam"):
-        need(math.isfinite(getattr(cfg, name)) and getattr(cfg, name) >= 0, name)
     need(0 <= cfg.momentum < 1, "momentum")
-    need(0 < cfg.byol_momentum <= 1, "byol_momentum")
-
-
-def sc_lambda(cfg: SiameseConfig) -> float:
-    """lambda of Eq. (2): `sc_lam`, or 1/(B-1) when it is 0 (HaoChen et al.'s expectation form)."""
-    return cfg.sc_lam if cfg.sc_lam > 0 else 1.0 / (cfg.batch_size - 1)
+    for m in METHODS:  # every method's hyper-parameters, whichever trains
+        methods.get(m).params(cfg)
 
 
 # ------------------------------------------------------------------ data
@@ -213,11 +181,8 @@ def load_data(cfg: SiameseConfig):
 
 
 def build_model(cfg: SiameseConfig, in_chans: int) -> nn.Module:
-    return build_siamese(cfg.method, build_backbone(cfg.backbone, in_chans), proj_hidden=cfg.proj_hidden,
-                         proj_out=cfg.proj_out, proj_layers=cfg.proj_layers, pred_hidden=cfg.pred_hidden,
-                         temperature=cfg.temperature, simclr_loss=cfg.simclr_loss, sc_lam=sc_lambda(cfg),
-                         bt_lam=cfg.bt_lam,
-                         bt_normalize=cfg.bt_normalize, bt_scale=cfg.bt_scale)
+    """The method's model (backbone, head, loss; `mmae.methods`) on the recipe's backbone."""
+    return methods.get(cfg.method, "siamese").build(build_backbone(cfg.backbone, in_chans), cfg)
 
 
 # ------------------------------------------------------------------ evaluation
@@ -280,7 +245,9 @@ class SiameseTask(Task):
                  num_classes: int):
         self.cfg, self.device, self.train_data, self.test_data, self.num_classes = cfg, device, train, test, num_classes
         chans, size = train.x.shape[1], train.x.shape[-1]
-        self.views = TwoViews(view_recipe(cfg.method, cfg.dataset, mean, std, size), chans).to(device)
+        self.method = methods.get(cfg.method, "siamese")
+        self.params = self.method.params(cfg)
+        self.views = TwoViews(self.method.views(cfg.dataset, mean, std, size), chans).to(device)
         self.fmt = torch.channels_last if (cfg.channels_last and device.type == "cuda") else torch.contiguous_format
         model = build_model(cfg, chans).to(device).to(memory_format=self.fmt)
         groups = param_groups(model, cfg.weight_decay)
@@ -296,8 +263,7 @@ class SiameseTask(Task):
         self.model = model
         # the bounds use the run's own lambda; methods without one are read with lambda = 1
         self.monitor = BranchMonitor(train.x, self.views, cfg.info_batch, cfg.info_seed,
-                                     sc_lam=sc_lambda(cfg) if cfg.method == "spectral" else 1.0,
-                                     bt_lam=cfg.bt_lam if cfg.method == "barlow" else 1.0,
+                                     **{"sc_lam": 1.0, "bt_lam": 1.0, **self.method.bound_lams(cfg)},
                                      mus=(cfg.info_mu,)) if dist.is_main() else None
 
     def step(self, net, batch: Batch) -> dict:
@@ -306,11 +272,7 @@ class SiameseTask(Task):
         return {"loss": net(x1, x2)}
 
     def after_update(self, it: int, total: int) -> dict:
-        if self.cfg.method != "byol":
-            return {}
-        m = cosine_momentum(it + 1, total, base=self.cfg.byol_momentum)
-        self.model.update_target(m)
-        return {"byol_momentum": m}
+        return self.method.after_update(self.model, it, total, self.params)
 
     def features(self) -> tuple[torch.Tensor, torch.Tensor]:
         return (encode_split(self.model, self.views, self.train_data.x, self.device, self.cfg.amp),
