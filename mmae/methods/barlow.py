@@ -45,13 +45,10 @@ class BarlowModel(Siamese):
 class BarlowTwins(SiameseMethod):
     name, label = "barlow", "Barlow Twins"
     Params = Params
+    Model = BarlowModel
     asymmetric_views = True
     RECIPES = {"cifar": dict(blr=0.3, weight_decay=1e-4, proj_hidden=2048, proj_out=2048, proj_layers=3),
                "digits": dict(blr=0.3, weight_decay=1e-4, proj_out=256, proj_layers=3)}
-
-    def build(self, backbone, cfg):
-        return BarlowModel(backbone, self.projector(backbone, cfg), self.params(cfg))
-
     def bound_lams(self, cfg) -> dict:
         return {"bt_lam": cfg.bt_lam}
 

@@ -14,7 +14,7 @@ Two families, one per pretraining engine:
 
 The engines read a method's hyper-parameters from their configuration by name (`params`), so every
 field of every method's `Params` is a field of the engine's configuration
-([`config_class`][mmae.methods.config_class]).
+([`config_class`][mmae.methods.registry.config_class]).
 """
 from __future__ import annotations
 
@@ -118,6 +118,8 @@ class SiameseMethod(Method):
     # what the method changes in the engine's recipe, per data-set family ("cifar", "digits";
     # Fashion-MNIST keeps CIFAR's): learning rate, weight decay, head sizes, its own `Params`
     RECIPES: ClassVar[dict] = {}
+    # its model: a `Siamese` subclass built from (backbone, projector, params)
+    Model: ClassVar[type] = Siamese
 
     def views(self, dataset: str, mean, std, size: int) -> ViewRecipe:
         """The augmentation recipe of the method's two views on `dataset`."""
@@ -129,7 +131,7 @@ class SiameseMethod(Method):
 
     def build(self, backbone: nn.Module, cfg) -> Siamese:
         """The model the engine trains: backbone, head and the method's loss."""
-        raise NotImplementedError
+        return self.Model(backbone, self.projector(backbone, cfg), self.params(cfg))
 
     def bound_lams(self, cfg) -> dict:
         """The method's own lambda for the matrix-information bounds it is read with

@@ -75,9 +75,9 @@ class BYOLModel(Siamese):
 class BYOL(SiameseMethod):
     name, label = "byol", "BYOL"
     Params = Params
-    asymmetric_views = True
     RECIPES = {"cifar": dict(blr=1.0, weight_decay=1e-5, proj_hidden=4096, proj_out=256, pred_hidden=4096),
                "digits": dict(blr=1.0, weight_decay=1e-5, proj_out=64)}
+    asymmetric_views = True  # blur and solarisation differ between the views (Table 6)
 
     def build(self, backbone, cfg):
         p = self.params(cfg)

@@ -43,11 +43,9 @@ class SimCLRModel(Siamese):
 class SimCLR(SiameseMethod):
     name, label = "simclr", "SimCLR"
     Params = Params
+    Model = SimCLRModel
     RECIPES = {"cifar": dict(blr=0.4, weight_decay=1e-4, temperature=0.2, proj_hidden=2048, proj_out=256),
                "digits": dict(blr=0.4, weight_decay=1e-5, proj_out=64)}
-
-    def build(self, backbone, cfg):
-        return SimCLRModel(backbone, self.projector(backbone, cfg), self.params(cfg))
 
 
 METHOD = SimCLR()
