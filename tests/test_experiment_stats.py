@@ -6,6 +6,7 @@ import pytest
 from scipy import stats as sps
 
 from mmae import experiments as ex
+from mmae.experiments import stats
 
 EPS = np.finfo(np.float64).eps
 
@@ -34,11 +35,11 @@ def test_pairs_are_matched_by_seed_not_by_position():
 
 def test_interval_of_two_seeds_is_the_cauchy_quantile():
     # one degree of freedom: Student's t is the Cauchy distribution, quantile tan(pi (p - 1/2))
-    s = ex._stats([70.0, 74.0])
+    s = stats._stats([70.0, 74.0])
     half = math.tan(math.pi * 0.475) * 4.0 / 2   # t * sd / sqrt(2), sd = |a - b| / sqrt(2)
     assert s["mean"] == 72.0 and s["std"] == pytest.approx(4 / math.sqrt(2), rel=4 * EPS)
     assert s["ci95"] == pytest.approx([72 - half, 72 + half], rel=64 * EPS)
-    assert ex._stats([70.0])["ci95"] is None and ex._stats([None, float("nan")])["n"] == 0
+    assert stats._stats([70.0])["ci95"] is None and stats._stats([None, float("nan")])["n"] == 0
 
 
 @pytest.mark.parametrize("diffs, word", [
@@ -59,8 +60,8 @@ def test_verdict_rules(diffs, word):
 
 def test_claims_follow_the_papers_ranking_and_skip_ties():
     paper = {"mae": 86.8, "umae": 86.8, "mmae": 88.1}
-    assert ex._ranked_claims(paper, ["mae", "umae", "mmae"]) == [("mmae", "mae")]  # the tie states nothing
-    assert ex._ranked_claims({"mae": 83.3, "umae": 83.2, "mmae": 84.3}, ["mae", "umae", "mmae"]) == \
+    assert stats._ranked_claims(paper, ["mae", "umae", "mmae"]) == [("mmae", "mae")]  # the tie states nothing
+    assert stats._ranked_claims({"mae": 83.3, "umae": 83.2, "mmae": 84.3}, ["mae", "umae", "mmae"]) == \
         [("mmae", "mae"), ("mae", "umae")]
 
 
