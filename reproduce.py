@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.plan:
         return 0
     from mmae.engine.loop import NonFiniteLoss, Preempted
+    together = False  # every process ends here (done, or a stop they agreed on): they leave the group together
     try:
         for t in targets:
             ex.run_target(t, device=args.device, log=say, command=command, jobs=jobs)
@@ -155,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
                 where = ex.target_dir(args.out, args.scale, t.key, t.epochs)
                 say((where / f"{t.key}.md").read_text())
                 say(f"written: {where}")
+        together = True
     except Preempted as e:  # SIGTERM / SIGUSR1: the stage's checkpoint is written
+        together = True
         return _fail(error_line(e), EXIT_PREEMPTED) if info.rank == 0 else EXIT_PREEMPTED
     except NonFiniteLoss as e:
         if args.debug:
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted; rerun the same command to resume")
     finally:
-        dist.cleanup()
+        dist.cleanup(wait=together)
     return 0
 
 

@@ -169,19 +169,20 @@ def engine_main(config_cls, run_fn, argv=None, prog: str = "", doc: str = "") ->
                            help=_recipe_help(config_cls, f))
     args = vars(p.parse_args(argv))
     out, mini = args.pop("out"), args.pop("mini")
-    main_rank = True
+    main_rank, together = True, False  # together: every process ends here (done, or a stop they agreed on)
     try:
         cfg = config_cls.build(args.pop("recipe", "paper"), mini, **args)
         metrics = run_fn(cfg, out)
-        main_rank = dist.is_main()
+        main_rank, together = dist.is_main(), True
     except ValueError as e:
         return fail(prog, error_line(e))
     except NonFiniteLoss as e:
         return fail(prog, error_line(e), EXIT_DIVERGED)
     except Preempted as e:
+        together = True
         return fail(prog, error_line(e), EXIT_PREEMPTED) if dist.is_main() else EXIT_PREEMPTED
     finally:
-        dist.cleanup()
+        dist.cleanup(wait=together)
     if main_rank:
         print(json.dumps(metrics, sort_keys=True))
     return 0
