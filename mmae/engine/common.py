@@ -222,15 +222,31 @@ class JsonlLogger:
                 f.write(json.dumps(record, default=_json_default) + "\n")
 
     def read(self) -> list[dict]:
+        """The records. A last line that is not a whole record (a disk that filled up during the
+        append, a kill mid-write) is dropped, and the writer says so in one line; a damaged line
+        before it is a ValueError naming the file and the line."""
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        lines = self.path.read_text(errors="replace").splitlines()
+        records = []
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError as e:
+                if n < len(lines):
+                    raise ValueError(f"{self.path}, line {n}, is not a JSON record ({e}); the log is damaged") from None
+                if self.enabled:
+                    sys.stderr.write(f"note: dropped the incomplete last line of {self.path} (an append that was "
+                                     f"cut short); its record is written again\n")
+        return records
 
-    def truncate(self, step: int) -> None:
+    def truncate(self, step: int | None) -> None:
         """Keep the records written up to optimiser step `step` (a resumed run trains the rest
-        again), rewriting the file atomically."""
+        again; `None`: a fresh start keeps none), rewriting the file atomically."""
         if self.enabled and self.path.exists():
-            kept = [r for r in self.read() if r.get("step", 0) <= step]
+            kept = [r for r in self.read() if r.get("step", 0) <= step] if step is not None else []
             atomic_write_bytes(self.path, "".join(json.dumps(r, default=_json_default) + "\n" for r in kept).encode())
 
 

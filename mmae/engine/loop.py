@@ -287,7 +287,7 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
         it, elapsed = int(ckpt.get("step", ckpt["epoch"] * steps)), float(ckpt.get("epoch_s", 0.0))
         if ckpt.get("sums") is not None:  # a mid-epoch checkpoint: the epoch's sums so far
             sums = ckpt["sums"].to(device) if dist.is_main() else torch.zeros_like(ckpt["sums"], device=device)
-    log.truncate(it)
+    log.truncate(it if ckpt is not None else None)  # a fresh start empties the log (no second epoch 0)
     if cfg.cuda_graphs and split.accum > 1:
         raise ValueError(f"cuda_graphs needs the step in one micro-batch; this one takes {split.accum}")
     # after the checkpoint is loaded: the graph reads the optimiser's rate and state where they now are
