@@ -29,7 +29,7 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     back = C.load_checkpoint(path)
     assert back["epoch"] == 4 and torch.equal(back["model"]["w"], torch.arange(3.0))
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="cannot be read"):
+    with pytest.raises(C.DamagedCheckpoint, match="damaged or no checkpoint"):
         C.load_checkpoint(path)
 
 

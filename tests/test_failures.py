@@ -45,20 +45,89 @@ def test_a_damaged_line_inside_the_log_is_named(tmp_path):
         pretrain.run(_cfg(), run)
 
 
-def test_a_crash_before_the_first_checkpoint_leaves_one_epoch_0_record(tmp_path, monkeypatch):
-    run = tmp_path / "run"
+def _crash_at(monkeypatch, n: int, cfg, run):
+    """Run `cfg` in `run` until its `n`-th training step of this call raises, as a crash would."""
     real, calls = pretrain.PretrainTask.step, {"n": 0}
 
-    def crash_at_3(self, net, batch):
+    def step(self, net, batch):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == n:
             raise RuntimeError("the node went away")
         return real(self, net, batch)
+    with monkeypatch.context() as m, pytest.raises(RuntimeError, match="went away"):
+        m.setattr(pretrain.PretrainTask, "step", step)
+        pretrain.run(cfg, run)
+
+
+def test_a_crash_before_the_first_checkpoint_leaves_one_epoch_0_record(tmp_path, monkeypatch):
+    run = tmp_path / "run"
     for _ in range(2):  # two crashes in the first epoch, after the evaluation of the initialisation
-        calls["n"] = 0
-        with monkeypatch.context() as m, pytest.raises(RuntimeError, match="went away"):
-            m.setattr(pretrain.PretrainTask, "step", crash_at_3)
-            pretrain.run(_cfg(), run)
+        _crash_at(monkeypatch, 3, _cfg(), run)
         assert _epochs(run) == [0] and not (run / "checkpoint.pt").exists()
     pretrain.run(_cfg(), run)
     assert _epochs(run) == [0, 1, 2]
+
+
+# ------------------------------------------------------------------ checkpoints
+
+MINI = ["--mini", "--method", "mae", "--epochs", "3", "--warmup-epochs", "0", "--erank-batch", "16", "--ckpt-minutes", "0", "--ckpt-every", "1"]
+
+
+def _main(run: Path, *extra: str) -> int:
+    return pretrain.main(["--out", str(run), *MINI, *extra])
+
+
+def _cli_cfg():
+    return _cfg(epochs=3, ckpt_minutes=0.0, ckpt_every=1)
+
+
+def _files(run: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(run.iterdir()) if p.name.startswith("checkpoint")}
+
+
+def test_a_transient_error_while_loading_stops_the_run_and_touches_nothing(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    _crash_at(monkeypatch, 25, _cli_cfg(), run)  # in epoch 3: checkpoints after epochs 1 and 2
+    before = _files(run)
+    assert set(before) == {"checkpoint.pt", "checkpoint.prev.pt"}
+    for error in (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+                  OSError(5, "Input/output error")):
+        capsys.readouterr()
+        with monkeypatch.context() as m:
+            m.setattr(torch, "load", lambda *a, **k: (_ for _ in ()).throw(error))
+            assert _main(run) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "could not be loaded" in err[0] and "left as it is" in err[0], err
+        assert _files(run) == before and not (run / "metrics.json").exists()
+    assert _main(run) == 0  # the cause gone, the run resumes from the checkpoint of epoch 2
+    assert load_checkpoint(run / "checkpoint.prev.pt")["step"] == 20
+
+
+def test_a_damaged_latest_checkpoint_falls_back_and_the_good_one_is_kept(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    _crash_at(monkeypatch, 25, _cli_cfg(), run)
+    data = (run / "checkpoint.pt").read_bytes()
+    (run / "checkpoint.pt").write_bytes(data[:-1000])  # truncated
+    capsys.readouterr()
+    _crash_at(monkeypatch, 15, _cli_cfg(), run)  # resumes from epoch 1, saves epoch 2, crashes in epoch 3
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "damaged" in ln]
+    assert len(err) == 1 and "resuming from checkpoint.prev.pt" in err[0]
+    # the save after the fallback replaced the damaged file, not the good one
+    assert (load_checkpoint(run / "checkpoint.pt")["step"], load_checkpoint(run / "checkpoint.prev.pt")["step"]) == (20, 10)
+
+
+def test_with_both_checkpoints_damaged_the_run_refuses_unless_asked_to_start_over(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    _crash_at(monkeypatch, 25, _cli_cfg(), run)
+    for name in ("checkpoint.pt", "checkpoint.prev.pt"):
+        data = bytearray((run / name).read_bytes())
+        data[len(data) // 2] ^= 0xFF  # one flipped byte: the CRC finds it
+        (run / name).write_bytes(bytes(data))
+    before = _files(run)
+    capsys.readouterr()
+    assert _main(run) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no whole checkpoint" in err[0] and "--no-resume" in err[0], err
+    assert _files(run) == before
+    assert _main(run, "--no-resume") == 0
+    assert _epochs(run) == [0, 1, 2, 3]

@@ -22,6 +22,8 @@ import pickle
 import random
 import sys
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -32,7 +34,8 @@ from .. import dist
 
 __all__ = [
     "seed_everything", "atomic_write_bytes", "write_json_atomic", "save_checkpoint", "load_checkpoint",
-    "save_checkpoint_keeping_previous", "load_latest", "UnsafeCheckpoint", "OFFICIAL_GLOBALS",
+    "save_checkpoint_keeping_previous", "load_latest", "UnsafeCheckpoint", "DamagedCheckpoint", "check_integrity",
+    "WriteFailed", "OFFICIAL_GLOBALS",
     "convert_legacy_checkpoint", "JsonlLogger", "lr_at", "cosine_momentum", "param_groups",
     "LARS", "set_lr", "autocast", "NonFiniteLoss", "FiniteGuard", "progress", "RunDir",
     "resolve_device", "count_parameters",
@@ -50,25 +53,56 @@ def seed_everything(seed: int) -> None:
 
 # ------------------------------------------------------------------ files
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` so that a reader sees the old file or the new one, never half.
+class WriteFailed(ValueError):
+    """A file of the run could not be written (a full disk, a directory without write permission);
+    what was written before it is intact."""
 
-    The bytes go to a temporary file in the same directory, are flushed to disk, and replace the
-    target with `os.replace` (atomic on POSIX and Windows).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+
+def _write_failed(e: OSError, path: Path) -> WriteFailed:
+    return WriteFailed(f"cannot write {path}: {e.strerror or e}; the files written before are kept")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _atomic_file(path: Path):
+    """A binary file whose bytes replace `path` when the block ends, so that a reader sees the old
+    file or the new one, never half: they go to a temporary file in the same directory, are flushed
+    to disk and replace the target with `os.replace` (atomic on POSIX and Windows). The file gets the
+    permissions `open` would give it (the user's umask, not the temporary file's 0600); an OSError
+    (a full disk) becomes `WriteFailed` naming `path`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    except OSError as e:
+        raise _write_failed(e, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _write_failed(e, path) from None
         raise
+
+
+TMP_SUFFIX = ".tmp"  # the temporary files of `_atomic_file`: `.NAME.RANDOM.tmp`
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` so that a reader sees the old file or the new one, never half."""
+    with _atomic_file(Path(path)) as f:
+        f.write(data)
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
@@ -88,19 +122,8 @@ def _json_default(o):
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
     """`torch.save` through [`atomic_write_bytes`][mmae.engine.common.atomic_write_bytes]: an interrupted save leaves the previous
     checkpoint intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with _atomic_file(Path(path)) as f:
+        torch.save(state, f)
 
 
 # What an official MAE / U-MAE / M-MAE checkpoint holds besides tensors, numbers, strings, lists and
@@ -115,6 +138,10 @@ class UnsafeCheckpoint(ValueError):
     """A checkpoint that asks the unpickler for something a file of weights never needs."""
 
 
+class DamagedCheckpoint(ValueError):
+    """A checkpoint that fails its integrity check: truncated, bytes changed, or no checkpoint at all."""
+
+
 def _unsafe_globals(path: Path) -> list[str]:
     try:
         return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
@@ -122,20 +149,48 @@ def _unsafe_globals(path: Path) -> list[str]:
         return []
 
 
+def check_integrity(path: str | os.PathLike) -> None:
+    """Raise `DamagedCheckpoint` unless `path` is whole. `torch.save` writes a zip archive whose
+    members are stored (not compressed), each with its CRC-32: the file is whole when the archive
+    opens, every member is stored and every CRC matches. No member is ever inflated, so a crafted
+    archive cannot expand beyond its own size (a zip bomb is refused by its header). An OSError (an
+    unreadable disk) is not damage: it propagates."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            packed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED or i.file_size != i.compress_size]
+            if packed:
+                raise DamagedCheckpoint(f"{path} is not a torch checkpoint: its member {packed[0]} is compressed "
+                                        f"(torch.save stores its members; a compressed one could expand without bound)")
+            if sum(i.file_size for i in infos) > path.stat().st_size:
+                raise DamagedCheckpoint(f"{path} is damaged: its directory lists more bytes than the file holds")
+            bad = z.testzip()
+    except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+        raise DamagedCheckpoint(f"{path} is damaged or no checkpoint (not a whole zip archive: {e})") from None
+    if bad is not None:
+        raise DamagedCheckpoint(f"{path} is damaged: the CRC of its member {bad} does not match")
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
                     official: bool = False) -> dict | None:
     """The checkpoint at `path`, or `None` if there is none.
 
-    Always `torch.load(weights_only=True)`: tensors, numbers, strings, lists and dicts, plus
+    First the integrity check (`check_integrity`: `DamagedCheckpoint` when it fails), then always
+    `torch.load(weights_only=True)`: tensors, numbers, strings, lists and dicts, plus
     `OFFICIAL_GLOBALS` when `official` (a checkpoint downloaded from the MAE / U-MAE / M-MAE
     releases), and nothing else, so a crafted file cannot run code. A file that asks for anything
-    else raises `UnsafeCheckpoint` naming what it asked for; a truncated or corrupt one ValueError."""
+    else raises `UnsafeCheckpoint` naming what it asked for. Any other error (memory, the disk) is
+    no property of the file: a ValueError that says the file was left as it is."""
     path = Path(path)
     if not path.exists():
         return None
     try:
+        check_integrity(path)
         with torch.serialization.safe_globals(list(OFFICIAL_GLOBALS) if official else []):
             return torch.load(path, map_location=map_location, weights_only=True)
+    except DamagedCheckpoint:
+        raise
     except pickle.UnpicklingError as e:
         names = _unsafe_globals(path)
         if names and set(names) <= _LEGACY_GLOBALS:
@@ -145,39 +200,45 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         if names:
             raise UnsafeCheckpoint(f"refusing to load {path}: it asks for {', '.join(names)}, which a checkpoint "
                                    f"of weights does not need (its code was not run)") from None
-        raise ValueError(f"checkpoint {path} cannot be read ({' '.join(str(e).split())[:200]})") from e
+        raise ValueError(f"checkpoint {path} cannot be read ({' '.join(str(e).split())})") from e
     except Exception as e:  # noqa: BLE001 - re-raised with the path
-        raise ValueError(f"checkpoint {path} cannot be read ({type(e).__name__}: {e})") from e
+        raise ValueError(f"checkpoint {path} could not be loaded ({type(e).__name__}: {' '.join(str(e).split())}); "
+                         f"it was left as it is: rerun once the cause is fixed") from e
 
 
 def _prev(path: Path) -> Path:
     return path.with_name(path.stem + ".prev" + path.suffix)
 
 
-def save_checkpoint_keeping_previous(path: Path, state: dict) -> None:
-    """Keep the current checkpoint as `*.prev.pt` and write the new one atomically."""
-    if path.exists():
+def save_checkpoint_keeping_previous(path: Path, state: dict, rotate: bool = True) -> None:
+    """Keep the current checkpoint as `*.prev.pt` (unless not `rotate`: it is damaged, and the
+    previous one is the good one) and write the new one atomically."""
+    if rotate and path.exists():
         os.replace(path, _prev(path))
     save_checkpoint(path, state)
 
 
-def load_latest(path: Path, map_location="cpu") -> dict | None:
-    """The newest readable checkpoint among `path` and `*.prev.pt` (one line on stderr when the
-    newest is unreadable), or None when there is none."""
-    prev = _prev(path)
-    for candidate, fallback in ((path, prev), (prev, None)):
+def load_latest(path: Path, map_location="cpu") -> tuple[dict | None, bool]:
+    """`(checkpoint, rotate)`: the newest whole checkpoint among `path` and `*.prev.pt` (None when
+    there is none), and whether the next save may keep `path` as the previous one (not when it is
+    damaged). A damaged latest one is reported in one line on stderr and the previous one is used;
+    when no whole one is left, `DamagedCheckpoint` (the run refuses to start over silently; the
+    command line's `--no-resume` starts over). Any other error stops the run and touches nothing."""
+    prev, damaged = _prev(path), []
+    for candidate in (path, prev):
         try:
             ckpt = load_checkpoint(candidate, map_location=map_location)
-        except UnsafeCheckpoint:  # not a damaged file: never fall back silently past it
-            raise
-        except ValueError as e:
-            ckpt = None
-            if dist.is_main():
-                then = f"resuming from {fallback.name}" if fallback is not None and fallback.exists() else "starting over"
-                sys.stderr.write(f"warning: {candidate} is unreadable ({str(e).splitlines()[0][-120:]}); {then}\n")
+        except DamagedCheckpoint as e:
+            damaged.append(str(e))
+            continue
         if ckpt is not None:
-            return ckpt
-    return None
+            if damaged and dist.is_main():
+                sys.stderr.write(f"warning: {damaged[0]}; resuming from {candidate.name}\n")
+            return ckpt, not damaged
+    if damaged:
+        raise DamagedCheckpoint(f"no whole checkpoint is left in {path.parent} ({'; '.join(damaged)}); to start over, "
+                                f"rerun with --no-resume")
+    return None, True
 
 
 def convert_legacy_checkpoint(path: str | os.PathLike) -> None:
@@ -186,6 +247,9 @@ def convert_legacy_checkpoint(path: str | os.PathLike) -> None:
     reading it, so even this step runs no code from the file; the RNG states are dropped (the loop
     reseeds per step)."""
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no checkpoint to convert at {path}")
+    check_integrity(path)
     names = set(_unsafe_globals(path))
     if not names <= _LEGACY_GLOBALS:
         raise UnsafeCheckpoint(f"{path} asks for {', '.join(sorted(names - _LEGACY_GLOBALS))}: not a checkpoint "
@@ -218,8 +282,11 @@ class JsonlLogger:
 
     def log(self, record: dict) -> None:
         if self.enabled:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(record, default=_json_default) + "\n")
+            try:
+                with open(self.path, "a") as f:
+                    f.write(json.dumps(record, default=_json_default) + "\n")
+            except OSError as e:  # a full disk: what was cut short is dropped on resume (`read`)
+                raise _write_failed(e, self.path) from None
 
     def read(self) -> list[dict]:
         """The records. A last line that is not a whole record (a disk that filled up during the

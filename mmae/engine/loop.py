@@ -21,8 +21,10 @@ BYOL's target), its evaluation and its final metrics. `fit` owns the rest:
   time (mid-epoch), and when the process receives SIGTERM or SIGUSR1 (what cluster schedulers send
   before preempting a job or at the time limit). Every process finishes its current step, rank 0
   writes the checkpoint atomically, and `fit` raises `Preempted` (the command line exits with 75).
-  The previous checkpoint is kept as `checkpoint.prev.pt`; a truncated or corrupt latest checkpoint
-  is reported in one line and the run resumes from the previous one;
+  The previous checkpoint is kept as `checkpoint.prev.pt`; a damaged latest checkpoint (one that
+  fails its integrity check) is reported in one line and the run resumes from the previous one,
+  which the next save keeps; with no whole checkpoint left the run refuses to start (`--no-resume`
+  starts over), and any other error while loading (memory, the disk) stops it and changes nothing;
 - **resume**: rerunning the same command restores model, optimiser, the task's state and the
   position (epoch and step, also mid-epoch, with the epoch's running sums), rewrites the log to that
   position (every epoch and step record appears exactly once) and continues with the same data order
@@ -277,7 +279,7 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
     # MMAE_SYNC_DEBUG=1 on CUDA: any host synchronisation inside a training step raises (a test sets it)
     sync_debug = device.type == "cuda" and os.environ.get("MMAE_SYNC_DEBUG") == "1"
 
-    ckpt = load_latest(rd.ckpt_path, map_location=device) if cfg.resume else None
+    ckpt, rotate = load_latest(rd.ckpt_path, map_location=device) if cfg.resume else (None, True)
     it, sums, elapsed = 0, None, 0.0
     if ckpt is not None:
         task.model.load_state_dict(ckpt["model"])
@@ -297,6 +299,7 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
         log.log({"epoch": 0, "step": 0, **task.evaluate(0)})
 
     def save(step: int, epoch_sums, epoch_s: float) -> None:
+        nonlocal rotate
         guard.check(f"before the checkpoint at step {step}")  # raises before anything is written
         if epoch_sums is not None and dist.is_distributed():
             epoch_sums = epoch_sums.clone()
@@ -305,7 +308,8 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
             save_checkpoint_keeping_previous(rd.ckpt_path, {
                 "model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(), "task": task.state_dict(),
                 "epoch": step // steps, "step": step, "sums": None if epoch_sums is None else epoch_sums.cpu(),
-                "epoch_s": epoch_s, "world_size": split.world, "config": cfg.to_dict()})
+                "epoch_s": epoch_s, "world_size": split.world, "config": cfg.to_dict()}, rotate=rotate)
+            rotate = True  # from now on the latest checkpoint is whole
         dist.barrier()
         control.last_save = time.monotonic()
 
