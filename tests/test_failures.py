@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mmae.engine import pretrain
-from mmae.engine.common import load_checkpoint
+from mmae.engine.common import NonFiniteLoss, load_checkpoint
 
 
 def _cfg(**kw):
@@ -131,3 +131,25 @@ def test_with_both_checkpoints_damaged_the_run_refuses_unless_asked_to_start_ove
     assert _files(run) == before
     assert _main(run, "--no-resume") == 0
     assert _epochs(run) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("what", ["parameter", "optimizer state"])
+def test_non_finite_weights_are_never_saved(tmp_path, monkeypatch, what):
+    """An infinite gradient on an epoch's last step leaves a finite loss and non-finite weights."""
+    run = tmp_path / "run"
+    real = pretrain.PretrainTask.after_update
+
+    def after_update(self, it, total):
+        if it == 19:  # the last step of epoch 2, right before its checkpoint
+            with torch.no_grad():
+                if what == "parameter":
+                    next(self.model.parameters()).fill_(float("nan"))
+                else:
+                    next(iter(self.optimizer.state.values()))["exp_avg_sq"].fill_(float("inf"))
+        return real(self, it, total)
+    monkeypatch.setattr(pretrain.PretrainTask, "after_update", after_update)
+    with pytest.raises(NonFiniteLoss, match=f"{what} .* became non-finite in epoch 2"):
+        pretrain.run(_cfg(epochs=3, ckpt_every=1), run)
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    assert ckpt["step"] == 10 and not (run / "checkpoint.prev.pt").exists()
+    assert all(torch.isfinite(t).all() for t in ckpt["model"].values())

@@ -533,6 +533,22 @@ class FiniteGuard:
                                 "stopping without saving (the last checkpoint is intact); "
                                 "lower the learning rate or check the data")
 
+    @staticmethod
+    def check_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, where: str = "") -> None:
+        """Raise `NonFiniteLoss` if a floating tensor of `model` (parameters, buffers) or of the
+        optimiser's state holds a NaN or an infinity: a finite loss does not make finite weights (an
+        infinite gradient on the last step before a save does not show in its loss). One host sync."""
+        named = [(f"parameter {k}", t) for k, t in model.state_dict().items()]
+        named += [(f"optimizer state {k}", t) for st in optimizer.state.values() for k, t in st.items()]
+        named = [(n, t) for n, t in named if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        if not named:
+            return
+        ok = torch.stack([torch.isfinite(t).all() for _, t in named]).cpu()
+        if not bool(ok.all()):
+            bad = named[int((~ok).nonzero()[0])][0]
+            raise NonFiniteLoss(f"{bad} became non-finite{(' ' + where) if where else ''}; stopping without saving "
+                                "(the last checkpoint is intact); lower the learning rate or check the data")
+
 
 # ------------------------------------------------------------------ misc
 

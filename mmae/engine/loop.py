@@ -12,7 +12,8 @@ BYOL's target), its evaluation and its final metrics. `fit` owns the rest:
 - **CUDA graphs** (`cuda_graphs`, tasks whose step allows it): the whole optimiser step, from the
   batch to the parameter update, is captured once and replayed (`GraphedStep`);
 - **the non-finite guard**: `isfinite(loss)` accumulates on the device and is checked (one sync)
-  before every log record and checkpoint, so a diverged model is never saved;
+  before every log record and checkpoint, and before a checkpoint the weights and the optimiser's
+  state are checked too, so a diverged model is never saved;
 - **evaluation and logging**: one JSON record per epoch (`"epoch"`, `"step"`, the mean of each
   statistic over the epoch, the lr, images/s, the task's evaluation every `eval_every` epochs),
   optionally a record every `log_every` steps, and an initial record (epoch 0) if the task evaluates
@@ -301,6 +302,7 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
     def save(step: int, epoch_sums, epoch_s: float) -> None:
         nonlocal rotate
         guard.check(f"before the checkpoint at step {step}")  # raises before anything is written
+        guard.check_state(task.model, task.optimizer, f"before the checkpoint at step {step}")
         if epoch_sums is not None and dist.is_distributed():
             epoch_sums = epoch_sums.clone()
             torch.distributed.all_reduce(epoch_sums)  # kept by rank 0 on resume
@@ -369,6 +371,7 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
                         raise Preempted(f"stopped by signal at epoch {epoch + 1}, step {it} of {total}; "
                                         f"checkpoint written to {rd.ckpt_path}; rerun the same command to resume")
             guard.check(f"in epoch {epoch + 1} of {desc}")
+            guard.check_state(task.model, task.optimizer, f"in epoch {epoch + 1} of {desc}")  # before its evaluation
             if device.type == "cuda":
                 torch.cuda.synchronize()
             seconds = time.perf_counter() - t0
