@@ -44,6 +44,9 @@ def test_run_dir_refuses_a_different_config(tmp_path):
     run = C.RunDir(tmp_path)
     run.save_config({"lr": 0.1, "epochs": 3, "device": "cpu"})
     run.save_config({"lr": 0.1, "epochs": 3, "device": "cuda"}, ignore=("device",))
+    run.save_config({"lr": 0.3, "epochs": 3, "device": "cpu"})  # nothing trained under lr 0.1: replaced
+    run.save_config({"lr": 0.1, "epochs": 3, "device": "cpu"})
+    C.save_checkpoint(run.ckpt_path, {"step": 1})
     with pytest.raises(ValueError, match=r"lr: 0.1 -> 0.2"):
         run.save_config({"lr": 0.2, "epochs": 3, "device": "cpu"})
     assert not run.done

@@ -153,3 +153,38 @@ def test_non_finite_weights_are_never_saved(tmp_path, monkeypatch, what):
     ckpt = load_checkpoint(run / "checkpoint.pt")
     assert ckpt["step"] == 10 and not (run / "checkpoint.prev.pt").exists()
     assert all(torch.isfinite(t).all() for t in ckpt["model"].values())
+
+
+@pytest.mark.parametrize("change, named", [
+    (["--method", "umae"], "method: 'mae' -> 'umae'"),
+    (["--seed", "1"], "seed: 0 -> 1"),
+    (["--model", "mini-l"], "model: 'mini-b' -> 'mini-l'"),
+    (["--blr", "0.002"], "blr: 0.0015 -> 0.002"),
+])
+def test_a_checkpoint_of_another_run_is_refused_in_one_line(tmp_path, monkeypatch, capsys, change, named):
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    _crash_at(monkeypatch, 15, _cli_cfg(), mine)
+    other.mkdir()
+    (other / "checkpoint.pt").write_bytes((mine / "checkpoint.pt").read_bytes())  # no config.json to compare
+    capsys.readouterr()
+    assert _main(other, *change) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a checkpoint of another run" in err[0] and named in err[0], err
+
+
+def test_a_checkpoint_written_before_identities_is_still_compared_by_its_config(tmp_path, monkeypatch, capsys):
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    _crash_at(monkeypatch, 15, _cli_cfg(), mine)
+    ckpt = load_checkpoint(mine / "checkpoint.pt")
+    del ckpt["identity"]
+    other.mkdir()
+    torch.save(ckpt, other / "checkpoint.pt")
+    assert _main(other, "--seed", "3") == 2 and "seed: 0 -> 3" in capsys.readouterr().err
+    assert _main(other) == 0  # the same run resumes
+
+
+def test_a_failed_first_attempt_does_not_block_the_corrected_command(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert pretrain.main(["--out", str(run), *MINI, "--dataset", "cifar10", "--data-root", str(tmp_path / "none")]) == 2
+    assert (run / "config.json").exists()  # written before the data was found missing
+    assert _main(run, "--epochs", "1") == 0

@@ -334,13 +334,22 @@ class RunDir:
     def metrics(self) -> dict | None:
         return json.loads(self.metrics_path.read_text()) if self.done else None
 
+    @property
+    def trained(self) -> bool:
+        """Whether the directory holds work of its configuration: a checkpoint or final metrics."""
+        return self.done or self.ckpt_path.exists() or _prev(self.ckpt_path).exists()
+
     def save_config(self, cfg: dict, ignore: Iterable[str] = ()) -> None:
-        """Record `cfg`; if the directory already holds a different one, refuse to mix them.
+        """Record `cfg`; if the directory already holds a different one and work done under it
+        (`trained`), refuse to mix them. A different configuration with nothing trained under it (an
+        attempt that failed before its first checkpoint) is replaced, so that the corrected command
+        runs. `new_config` says whether this call wrote the first configuration of the directory.
 
         Fields in `ignore` (device, logging cadence, ...) may change between a run and its resumption.
         """
         cfg = json.loads(json.dumps(cfg, default=_json_default))
-        if self.config_path.exists():
+        self.new_config = not self.config_path.exists()
+        if not self.new_config and self.trained:
             old = json.loads(self.config_path.read_text())
             skip = set(ignore)
             diff = sorted(k for k in set(old) | set(cfg) if k not in skip and old.get(k) != cfg.get(k))
@@ -350,6 +359,12 @@ class RunDir:
                                  "use another output directory")
         if dist.is_main():
             write_json_atomic(self.config_path, cfg)
+
+    def forget_config(self) -> None:
+        """Remove the configuration that `save_config` wrote first, when the run is refused before
+        training (a checkpoint of another run): the directory is as it was before the attempt."""
+        if getattr(self, "new_config", False) and dist.is_main():
+            self.config_path.unlink(missing_ok=True)
 
     def write_metrics(self, metrics: dict) -> None:
         if dist.is_main():

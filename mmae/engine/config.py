@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import math
 import typing
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 
 from mmae.cli import EXIT_DIVERGED, EXIT_PREEMPTED, Parser, error_line, fail
 
-__all__ = ["TrainConfig", "RECIPES", "RESUMABLE", "engine_main", "base_lr"]
+__all__ = ["TrainConfig", "RECIPES", "RESUMABLE", "IDENTITY", "run_identity", "identity_mismatch", "engine_main",
+           "base_lr"]
 
 # the two named recipes (see the module docstring and the "Paper, code and this reproduction" page)
 RECIPES = ("paper", "authors")
@@ -125,6 +127,35 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def identity(self) -> dict:
+        """What makes a checkpoint this run's (`run_identity`)."""
+        return run_identity(self.to_dict())
+
+
+IDENTITY = ("method", "model", "seed", "recipe", "dataset")
+
+
+def run_identity(config: dict) -> dict:
+    """The identity of the run of `config` (a `TrainConfig.to_dict()`), stored in its checkpoints:
+    the method, model, seed, recipe and data set, and the SHA-256 of every field a resumed run may
+    not change (all but `RESUMABLE`). A checkpoint of another identity is refused on resume."""
+    fixed = {k: v for k, v in config.items() if k not in RESUMABLE}
+    digest = hashlib.sha256(json.dumps(fixed, sort_keys=True, default=str).encode()).hexdigest()
+    return {**{k: config.get(k) for k in IDENTITY}, "config_sha256": digest}
+
+
+def identity_mismatch(saved: dict, config: dict) -> str | None:
+    """`None` when a checkpoint whose `identity` (or, written before identities, `config`) is in
+    `saved` belongs to the run of `config`; otherwise the differing fields, `name: saved -> run`."""
+    theirs = saved.get("identity") or (run_identity(saved["config"]) if isinstance(saved.get("config"), dict) else None)
+    mine = run_identity(config)
+    if theirs is None or theirs == mine:
+        return None
+    old = saved.get("config") if isinstance(saved.get("config"), dict) else theirs
+    keys = [k for k in IDENTITY if theirs.get(k) != mine.get(k)] or \
+        sorted(k for k in set(old) | set(config) if k not in RESUMABLE and old.get(k) != config.get(k))
+    return ", ".join(f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in keys) or "its configuration differs"
 
 
 def base_lr(cfg: TrainConfig) -> float:

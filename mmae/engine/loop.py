@@ -47,7 +47,8 @@ from mmae.data.keyed import SampleRandom, key32
 from mmae.engine.batches import Batch, TrainBatches
 from mmae.engine.common import (FiniteGuard, JsonlLogger, NonFiniteLoss, RunDir, autocast, load_latest, lr_at,
                                 progress, resolve_device, save_checkpoint_keeping_previous, seed_everything, set_lr)
-from mmae.engine.config import RESUMABLE, TrainConfig, base_lr
+from mmae.cli import clip, error_line
+from mmae.engine.config import RESUMABLE, TrainConfig, base_lr, identity_mismatch
 
 __all__ = ["Task", "fit", "open_run", "Preempted", "NonFiniteLoss", "wrap_ddp", "StopSignals", "GraphedStep"]
 
@@ -283,7 +284,15 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
     ckpt, rotate = load_latest(rd.ckpt_path, map_location=device) if cfg.resume else (None, True)
     it, sums, elapsed = 0, None, 0.0
     if ckpt is not None:
-        task.model.load_state_dict(ckpt["model"])
+        mismatch = identity_mismatch(ckpt, cfg.to_dict())
+        if mismatch:
+            rd.forget_config()
+            raise ValueError(f"{rd.ckpt_path} is a checkpoint of another run ({mismatch}); use another output "
+                             f"directory, or --no-resume to start over in this one")
+        try:
+            task.model.load_state_dict(ckpt["model"])
+        except RuntimeError as e:  # a checkpoint without an identity, of another architecture
+            raise ValueError(f"{rd.ckpt_path} does not fit this model ({clip(error_line(e), 300)})") from None
         task.optimizer.load_state_dict(ckpt["optimizer"])
         task.load_state_dict(ckpt.get("task", {}))
         # a checkpoint of an earlier version has no step: it was written at the end of an epoch
@@ -310,7 +319,8 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
             save_checkpoint_keeping_previous(rd.ckpt_path, {
                 "model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(), "task": task.state_dict(),
                 "epoch": step // steps, "step": step, "sums": None if epoch_sums is None else epoch_sums.cpu(),
-                "epoch_s": epoch_s, "world_size": split.world, "config": cfg.to_dict()}, rotate=rotate)
+                "epoch_s": epoch_s, "world_size": split.world, "config": cfg.to_dict(),
+                "identity": cfg.identity()}, rotate=rotate)
             rotate = True  # from now on the latest checkpoint is whole
         dist.barrier()
         control.last_save = time.monotonic()
