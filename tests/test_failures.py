@@ -2,14 +2,21 @@
 line, a checkpoint that fails to load, non-finite weights, a full disk, two runs in one directory,
 signals in every phase) and what each leaves behind."""
 import json
+import os
 import signal
+import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from mmae.engine import pretrain
-from mmae.engine.common import NonFiniteLoss, load_checkpoint
+from mmae.engine.common import NonFiniteLoss, RunDir, load_checkpoint
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def _cfg(**kw):
@@ -188,3 +195,42 @@ def test_a_failed_first_attempt_does_not_block_the_corrected_command(tmp_path, c
     assert pretrain.main(["--out", str(run), *MINI, "--dataset", "cifar10", "--data-root", str(tmp_path / "none")]) == 2
     assert (run / "config.json").exists()  # written before the data was found missing
     assert _main(run, "--epochs", "1") == 0
+
+
+# ------------------------------------------------------------------ the run directory
+
+def test_a_second_run_into_the_same_directory_is_refused_naming_the_first(tmp_path, capsys):
+    run = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-m", "mmae.engine.pretrain", "--out", str(run), *MINI, "--epochs", "40"],
+                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.monotonic()
+        while not (run / "log.jsonl").exists():  # the first run is training
+            assert first.poll() is None, first.stderr.read()
+            assert time.monotonic() - t0 < 120
+            time.sleep(0.05)
+        capsys.readouterr()
+        assert pretrain.main(["--out", str(run), *MINI, "--epochs", "40"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"in use by another run (process {first.pid})" in err[0], err
+    finally:
+        first.kill()
+        first.wait(timeout=30)
+    rd = RunDir(run)  # a killed holder's lock goes with it
+    rd.lock()
+    rd.unlock()
+
+
+def test_temporary_files_of_an_interrupted_write_are_removed_and_files_follow_the_umask(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    orphan = run / ".checkpoint.pt.k3j_x9a2.tmp"  # what a kill during a save leaves
+    orphan.write_bytes(b"\0" * 100)
+    old = os.umask(0o022)
+    try:
+        pretrain.run(_cfg(epochs=1), run)
+    finally:
+        os.umask(old)
+    assert not orphan.exists()
+    for name in ("checkpoint.pt", "config.json", "metrics.json", "log.jsonl"):
+        assert stat.S_IMODE((run / name).stat().st_mode) == 0o644, name

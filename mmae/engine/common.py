@@ -10,6 +10,7 @@ of either kind looks the same on disk::
     out_dir/checkpoint.pt   model, optimiser, position (epoch, step), config (written atomically;
                             the one before is kept as checkpoint.prev.pt)
     out_dir/metrics.json    final metrics; its presence means the run is finished
+    out_dir/run.lock        the id of the process that holds the directory (an exclusive flock)
 """
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ from typing import Any, Iterable
 
 import numpy as np
 import torch
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: runs are not locked
+    fcntl = None
 
 from .. import dist
 
@@ -317,6 +323,9 @@ class JsonlLogger:
             atomic_write_bytes(self.path, "".join(json.dumps(r, default=_json_default) + "\n" for r in kept).encode())
 
 
+_LOCKS: dict[str, int] = {}  # run directory -> the descriptor of its lock file, while this process holds it
+
+
 class RunDir:
     """The directory of one run (see the module docstring for its files)."""
 
@@ -326,6 +335,39 @@ class RunDir:
         self.log_path = self.root / "log.jsonl"
         self.ckpt_path = self.root / "checkpoint.pt"
         self.metrics_path = self.root / "metrics.json"
+        self.lock_path = self.root / "run.lock"
+
+    def lock(self) -> None:
+        """Take the directory for this process: an exclusive `flock` on `run.lock`, which then holds
+        the process id. Two runs writing one directory would double the log's records and race the
+        checkpoints' rotation, so a directory another process holds is a ValueError naming it. The
+        lock goes with the process (even one killed by SIGKILL) or with `unlock`. Holding it, the
+        temporary files that an interrupted write left are removed (no other process writes here)."""
+        key = str(self.root.resolve())
+        if key in _LOCKS or fcntl is None:
+            return
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise ValueError(f"cannot use {self.root} as the run directory: {e.strerror or e}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise ValueError(f"{self.root} is in use by another run (process {holder}); wait for it to end or "
+                             f"use another output directory") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        _LOCKS[key] = fd
+        for tmp in self.root.glob(f".*{TMP_SUFFIX}"):  # `.NAME.RANDOM.tmp` of `_atomic_file`
+            tmp.unlink(missing_ok=True)
+
+    def unlock(self) -> None:
+        fd = _LOCKS.pop(str(self.root.resolve()), None)
+        if fd is not None:
+            os.close(fd)
 
     @property
     def done(self) -> bool:
@@ -367,8 +409,10 @@ class RunDir:
             self.config_path.unlink(missing_ok=True)
 
     def write_metrics(self, metrics: dict) -> None:
+        """Write the final metrics (the run is finished) and let go of the directory."""
         if dist.is_main():
             write_json_atomic(self.metrics_path, metrics)
+            self.unlock()
 
 
 # ------------------------------------------------------------------ schedules

@@ -104,17 +104,29 @@ class Task:
 
 def open_run(cfg: TrainConfig, out_dir) -> tuple[torch.device, RunDir, dict | None]:
     """The start of every engine's run: the device, the process group (under `torchrun`), the run
-    directory with its configuration recorded (a directory holding another configuration is refused)
-    and, when the run is already finished, its metrics."""
+    directory, locked for this process (one another process holds is refused), with its
+    configuration recorded (a directory holding work of another configuration is refused) and, when
+    the run is already finished, its metrics."""
     resolve_device(cfg.device)  # a CUDA request on a machine without CUDA is a ValueError
     device = dist.init_distributed(None if cfg.device == "auto" else cfg.device).device
     if device.type == "cuda":  # the fastest convolution algorithms for the fixed shapes of a run
         torch.backends.cudnn.benchmark = True
-    rd = RunDir(out_dir)
+    rd, refused = RunDir(out_dir), None
+    if dist.is_main():  # one process writes the directory
+        try:
+            rd.lock()
+        except ValueError as e:
+            refused = str(e)
+    refused = dist.broadcast_object(refused)
+    if refused:
+        raise ValueError(refused)
     rd.save_config(cfg.to_dict(), ignore=RESUMABLE)
     dist.barrier()
+    if rd.done:
+        rd.unlock()
+        return device, rd, rd.metrics()
     seed_everything(cfg.seed)  # the initial weights (DDP then broadcasts rank 0's)
-    return device, rd, rd.metrics() if rd.done else None
+    return device, rd, None
 
 
 def wrap_ddp(module: nn.Module, device: torch.device) -> nn.Module:
