@@ -234,3 +234,68 @@ def test_temporary_files_of_an_interrupted_write_are_removed_and_files_follow_th
     assert not orphan.exists()
     for name in ("checkpoint.pt", "config.json", "metrics.json", "log.jsonl"):
         assert stat.S_IMODE((run / name).stat().st_mode) == 0o644, name
+
+
+# ------------------------------------------------------------------ signals in every phase
+
+class _Killed(Exception):
+    pass
+
+
+@pytest.fixture
+def sigterm_kills():
+    """SIGTERM's default action, as an exception: the test process survives a run that ignores the contract."""
+    def default(signum, frame):
+        raise _Killed("SIGTERM's default action: the run would have died with exit code 143")
+    old = signal.signal(signal.SIGTERM, default)
+    yield
+    signal.signal(signal.SIGTERM, old)
+
+
+def _sigterm_in(monkeypatch, owner, name: str, when=lambda *a: True):
+    """Deliver SIGTERM to this process when `owner.name(...)` is called and `when(*args)` holds."""
+    real = getattr(owner, name)
+
+    def wrapped(*args, **kw):
+        if when(*args):
+            signal.raise_signal(signal.SIGTERM)
+        return real(*args, **kw)
+    monkeypatch.setattr(owner, name, wrapped)
+
+
+@pytest.mark.parametrize("phase", ["startup", "epoch-0 evaluation", "last epoch"])
+def test_sigterm_in_every_phase_of_a_pretraining_run_exits_75_and_resumes(tmp_path, monkeypatch, capsys, sigterm_kills,
+                                                                          phase):
+    run, calls = tmp_path / "run", {"n": 0}
+    with monkeypatch.context() as m:
+        if phase == "startup":  # while the data loads
+            _sigterm_in(m, pretrain, "train_test_data")
+        elif phase == "epoch-0 evaluation":
+            _sigterm_in(m, pretrain.PretrainTask, "evaluate", lambda self, epoch: epoch == 0)
+        else:  # the last step of the last epoch
+            _sigterm_in(m, pretrain.PretrainTask, "step", lambda *a: calls.update(n=calls["n"] + 1) or calls["n"] == 30)
+        capsys.readouterr()
+        assert _main(run) == 75
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rerun the same command to resume" in err[0], err
+    assert not (run / "metrics.json").exists()
+    if phase == "last epoch":
+        assert load_checkpoint(run / "checkpoint.pt")["step"] == 30
+    else:
+        assert not (run / "checkpoint.pt").exists()
+    assert _main(run) == 0
+    assert _epochs(run) == [0, 1, 2, 3]
+
+
+def test_sigterm_during_the_final_probe_exits_75_and_the_rerun_finishes(tmp_path, monkeypatch, capsys, sigterm_kills):
+    from mmae.engine import siamese
+    run = tmp_path / "run"
+    args = ["--out", str(run), "--method", "simclr", "--dataset", "digits", "--epochs", "1", "--linprobe-epochs", "1"]
+    with monkeypatch.context() as m:
+        _sigterm_in(m, siamese, "linear_probe")
+        capsys.readouterr()
+        assert siamese.main(args) == 75
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rerun the same command to resume" in err[0], err
+    assert (run / "checkpoint.pt").exists() and not (run / "metrics.json").exists()
+    assert siamese.main(args) == 0 and (run / "metrics.json").exists()

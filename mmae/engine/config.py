@@ -183,7 +183,7 @@ def engine_main(config_cls, run_fn, argv=None, prog: str = "", doc: str = "") ->
     Exit codes (`mmae.cli`): 0 done; 1 the loss became non-finite; 2 bad input (one line);
     75 stopped by SIGTERM / SIGUSR1 with its checkpoint written (rerun the command to resume)."""
     from mmae import dist
-    from mmae.engine.loop import NonFiniteLoss, Preempted
+    from mmae.engine.loop import NonFiniteLoss, Preempted, StopSignals
 
     p = Parser(prog=prog, description=(doc or "").split("\n\n")[0])
     p.add_argument("--out", required=True, help="run directory (reruns resume from its checkpoint)")
@@ -203,7 +203,8 @@ def engine_main(config_cls, run_fn, argv=None, prog: str = "", doc: str = "") ->
     main_rank, together = True, False  # together: every process ends here (done, or a stop they agreed on)
     try:
         cfg = config_cls.build(args.pop("recipe", "paper"), mini, **args)
-        metrics = run_fn(cfg, out)
+        with StopSignals(immediate=True):  # every phase honours SIGTERM / SIGUSR1 (the training loop's own)
+            metrics = run_fn(cfg, out)
         main_rank, together = dist.is_main(), True
     except ValueError as e:
         return fail(prog, error_line(e))

@@ -53,8 +53,9 @@ from mmae.engine.config import RESUMABLE, TrainConfig, base_lr, identity_mismatc
 __all__ = ["Task", "fit", "open_run", "Preempted", "NonFiniteLoss", "wrap_ddp", "StopSignals", "GraphedStep"]
 
 
-class Preempted(Exception):
-    """The run stopped on SIGTERM / SIGUSR1 after writing its checkpoint; rerun to resume."""
+class Preempted(BaseException):
+    """The run stopped on SIGTERM / SIGUSR1 after writing its checkpoint; rerun to resume. Like
+    `KeyboardInterrupt`, not an `Exception`: no handler of errors takes a stop for one."""
 
 
 class Task:
@@ -234,16 +235,24 @@ class GraphedStep:
 
 class StopSignals:
     """Turns SIGTERM and SIGUSR1 into a request to stop after the current step (a context manager;
-    the previous handlers come back on exit). Outside the main thread it does nothing."""
+    the previous handlers come back on exit). Outside the main thread it does nothing.
+
+    `immediate`: raise `Preempted` at once instead, where no step is under way and nothing is left
+    to write (a run's start, its final evaluation): what the command line wraps a whole run in, so
+    that every phase of it ends with the preemption contract's exit code, not the signal's."""
 
     SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGUSR1", None)) if s is not None)
 
-    def __init__(self):
+    def __init__(self, immediate: bool = False):
         self.received: int | None = None
+        self.immediate = immediate
         self._old: dict = {}
 
     def _handle(self, signum, frame):
         self.received = signum
+        if self.immediate:
+            raise Preempted(f"stopped by {signal.Signals(signum).name} outside the training steps; every checkpoint "
+                            f"written is kept; rerun the same command to resume")
 
     def __enter__(self):
         with contextlib.suppress(ValueError):  # not the main thread: no handlers
@@ -317,8 +326,6 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
     # after the checkpoint is loaded: the graph reads the optimiser's rate and state where they now are
     graphed = GraphedStep(task, net, device, cfg.amp, cfg.clip_grad) if cfg.cuda_graphs else None
     dist.barrier()
-    if it == 0 and task.evaluates_at_start:
-        log.log({"epoch": 0, "step": 0, **task.evaluate(0)})
 
     def save(step: int, epoch_sums, epoch_s: float) -> None:
         nonlocal rotate
@@ -339,6 +346,11 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
 
     with StopSignals() as signals:
         control = _Control(signals, cfg.ckpt_minutes)
+        if it == 0 and task.evaluates_at_start:
+            log.log({"epoch": 0, "step": 0, **task.evaluate(0)})
+            if control.poll()[0]:  # nothing trained yet: nothing to save
+                raise Preempted(f"stopped by signal during the evaluation of the initialisation, before the first "
+                                f"step of {total}; rerun the same command to resume")
         for epoch in range(it // steps, cfg.epochs):
             task.train()
             start = it - epoch * steps
@@ -412,7 +424,7 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
             stop, due = control.poll()
             if stop or due or (epoch + 1) % cfg.ckpt_every == 0 or epoch + 1 == cfg.epochs:
                 save(it, None, 0.0)
-            if stop and epoch + 1 < cfg.epochs:
+            if stop:  # the last epoch too: the rerun resumes after it, with the final evaluation
                 raise Preempted(f"stopped by signal after epoch {epoch + 1} (step {it} of {total}); checkpoint "
                                 f"written to {rd.ckpt_path}; rerun the same command to resume")
     return log.read() if log.enabled else []
