@@ -299,3 +299,63 @@ def test_sigterm_during_the_final_probe_exits_75_and_the_rerun_finishes(tmp_path
     assert len(err) == 1 and "rerun the same command to resume" in err[0], err
     assert (run / "checkpoint.pt").exists() and not (run / "metrics.json").exists()
     assert siamese.main(args) == 0 and (run / "metrics.json").exists()
+
+
+# ------------------------------------------------------------------ one line and exit code 2
+
+def _one_line(capsys, *needles: str) -> None:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and all(n in err[0] for n in needles), err
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:x", "meta"])
+def test_a_bad_device_is_one_line(tmp_path, capsys, device):
+    assert _main(tmp_path / "run", "--device", device) == 2
+    _one_line(capsys, f"unknown device {device!r}")
+
+
+def test_an_output_directory_that_is_a_file_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for out in (blocker, blocker / "sub"):
+        capsys.readouterr()
+        assert _main(out) == 2
+        _one_line(capsys, f"cannot use {out} as the run directory")
+
+
+def test_pretrained_weights_of_another_model_size_are_one_line(tmp_path, capsys):
+    from mmae.engine import linprobe
+    pretrain.run(_cfg(epochs=1), tmp_path / "pre")
+    capsys.readouterr()
+    assert linprobe.main(["--out", str(tmp_path / "probe"), "--mini", "--epochs", "1", "--model", "mini-l",
+                          "--pretrained", str(tmp_path / "pre" / "checkpoint.pt")]) == 2
+    _one_line(capsys, "pretrained weights do not fit the model", "size mismatch")
+
+
+@pytest.mark.parametrize("victim", ["torch.save", "os.fsync"])
+def test_a_full_disk_is_one_line_naming_the_file_and_keeps_the_checkpoint(tmp_path, monkeypatch, capsys, victim):
+    import errno
+    from mmae.engine import common
+    run = tmp_path / "run"
+    _crash_at(monkeypatch, 15, _cli_cfg(), run)  # a checkpoint after epoch 1
+    before = _files(run)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    with monkeypatch.context() as m:
+        m.setattr(common.torch, "save", full) if victim == "torch.save" else m.setattr(common.os, "fsync", full)
+        capsys.readouterr()
+        assert _main(run) == 2
+    # fsync fails first on config.json (rewritten at every start), torch.save on the next checkpoint
+    _one_line(capsys, "No space left on device", str(run / ("checkpoint.pt" if victim == "torch.save" else "config.json")))
+    assert _files(run) == before and not list(run.glob(".*.tmp"))
+    assert _main(run) == 0
+
+
+def test_convert_names_a_missing_or_damaged_file_in_one_line(tmp_path):
+    (tmp_path / "text.pt").write_text("not a checkpoint")
+    for path, message in ((tmp_path / "missing.pt", "no checkpoint to convert"), (tmp_path / "text.pt", "damaged")):
+        r = subprocess.run([sys.executable, "-m", "mmae.engine.common", "convert", str(path)], env=ENV,
+                           capture_output=True, text=True, timeout=120)
+        err = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(err) == 1 and message in err[0], r.stderr

@@ -75,12 +75,13 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def _atomic_file(path: Path):
+def _atomic_file(path: Path, previous: Path | None = None):
     """A binary file whose bytes replace `path` when the block ends, so that a reader sees the old
     file or the new one, never half: they go to a temporary file in the same directory, are flushed
     to disk and replace the target with `os.replace` (atomic on POSIX and Windows). The file gets the
     permissions `open` would give it (the user's umask, not the temporary file's 0600); an OSError
-    (a full disk) becomes `WriteFailed` naming `path`."""
+    (a full disk) becomes `WriteFailed` naming `path`. With `previous`, the file at `path` is moved
+    there once the new one is whole, just before it takes its place: a failed write moves nothing."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
@@ -93,6 +94,8 @@ def _atomic_file(path: Path):
             yield f
             f.flush()
             os.fsync(f.fileno())
+        if previous is not None and path.exists():
+            os.replace(path, previous)
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
@@ -217,11 +220,10 @@ def _prev(path: Path) -> Path:
 
 
 def save_checkpoint_keeping_previous(path: Path, state: dict, rotate: bool = True) -> None:
-    """Keep the current checkpoint as `*.prev.pt` (unless not `rotate`: it is damaged, and the
-    previous one is the good one) and write the new one atomically."""
-    if rotate and path.exists():
-        os.replace(path, _prev(path))
-    save_checkpoint(path, state)
+    """Write the new checkpoint atomically and, once it is whole, keep the current one as `*.prev.pt`
+    (unless not `rotate`: the current one is damaged, and the previous one is the good one)."""
+    with _atomic_file(Path(path), previous=_prev(Path(path)) if rotate else None) as f:
+        torch.save(state, f)
 
 
 def load_latest(path: Path, map_location="cpu") -> tuple[dict | None, bool]:
@@ -623,12 +625,20 @@ def progress(iterable, total: int | None = None, desc: str = "", enabled: bool |
 
 
 def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
-    """`"auto"`: CUDA if available, else CPU. A CUDA request without CUDA raises ValueError."""
+    """`"auto"`: CUDA if available, else CPU. Anything but `cpu`, `cuda` and `cuda:N` of an existing
+    GPU raises ValueError."""
     if spec in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(spec)
+    try:
+        dev = torch.device(spec)
+    except (RuntimeError, TypeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {spec!r}: use auto, cpu, cuda or cuda:N")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {spec!r} was requested but CUDA is not available; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {spec!r} was requested but this machine has {torch.cuda.device_count()} GPU(s)")
     return dev
 
 
