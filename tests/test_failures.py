@@ -119,6 +119,7 @@ def test_a_damaged_latest_checkpoint_falls_back_and_the_good_one_is_kept(tmp_pat
     _crash_at(monkeypatch, 15, _cli_cfg(), run)  # resumes from epoch 1, saves epoch 2, crashes in epoch 3
     err = [ln for ln in capsys.readouterr().err.splitlines() if "damaged" in ln]
     assert len(err) == 1 and "resuming from checkpoint.prev.pt" in err[0]
+    assert f"warning: {run / 'checkpoint.pt'} is damaged" in err[0]  # the whole path: no message cut mid-word
     # the save after the fallback replaced the damaged file, not the good one
     assert (load_checkpoint(run / "checkpoint.pt")["step"], load_checkpoint(run / "checkpoint.prev.pt")["step"]) == (20, 10)
 
@@ -359,3 +360,49 @@ def test_convert_names_a_missing_or_damaged_file_in_one_line(tmp_path):
                            capture_output=True, text=True, timeout=120)
         err = r.stderr.strip().splitlines()
         assert r.returncode == 2 and len(err) == 1 and message in err[0], r.stderr
+
+
+# ------------------------------------------------------------------ minor
+
+def test_patch_size_1_with_per_patch_normalisation_is_refused_with_the_reason(tmp_path, capsys):
+    assert _main(tmp_path / "run", "--patch-size", "1") == 2
+    _one_line(capsys, "patch_size 1", "variance", "0/0")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_zip_bomb_checkpoint_is_refused_by_its_header_without_inflating(tmp_path):
+    import zipfile
+    from mmae.engine.common import DamagedCheckpoint
+    bomb = tmp_path / "checkpoint.pt"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("archive/data.pkl", "w", force_zip64=True) as f:
+            for _ in range(64):
+                f.write(bytes(1 << 20))  # 64 MiB of zeros in 64 KiB
+    assert bomb.stat().st_size < 1 << 20
+    with pytest.raises(DamagedCheckpoint, match="member archive/data.pkl is compressed"):
+        load_checkpoint(bomb)
+
+
+def test_a_gzip_idx_file_is_not_inflated_beyond_its_header(tmp_path, monkeypatch):
+    import gzip
+    from mmae.data import idx
+    path = tmp_path / "labels.gz"
+    with gzip.open(path, "wb") as f:  # a header for 10 labels, then 256 MiB
+        f.write(bytes([0, 0, 8, 1]) + (10).to_bytes(4, "big"))
+        for _ in range(256):
+            f.write(bytes(1 << 20))
+    asked = []
+    real = gzip.GzipFile.read
+    monkeypatch.setattr(gzip.GzipFile, "read", lambda self, n=-1: asked.append(n) or real(self, n))
+    with pytest.raises(ValueError, match="longer than its header says: more than 10 data bytes"):
+        idx.read_idx(str(path))
+    assert all(0 <= n <= 11 for n in asked), asked  # never the whole stream
+
+
+def test_warnings_are_cut_between_words():
+    from mmae.cli import clip
+    text = "checkpoint " + "x" * 30 + " is damaged: the CRC of its member archive/data/17 does not match"
+    cut = clip(text, 60)
+    assert cut.endswith(" ...") and len(cut) <= 64 and text.startswith(cut[:-4])
+    assert text.split()[: len(cut[:-4].split())] == cut[:-4].split()  # whole words only
+    assert clip(text, 500) == text
