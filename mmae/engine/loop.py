@@ -12,8 +12,9 @@ BYOL's target), its evaluation and its final metrics. `fit` owns the rest:
 - **CUDA graphs** (`cuda_graphs`, tasks whose step allows it): the whole optimiser step, from the
   batch to the parameter update, is captured once and replayed (`GraphedStep`);
 - **the non-finite guard**: `isfinite(loss)` accumulates on the device and is checked (one sync)
-  before every log record and checkpoint, and before a checkpoint the weights and the optimiser's
-  state are checked too, so a diverged model is never saved;
+  before every log record and checkpoint, and the weights and the optimiser's state before every
+  epoch's evaluation and every checkpoint (an infinite gradient leaves a finite loss), so a diverged
+  model is never saved;
 - **evaluation and logging**: one JSON record per epoch (`"epoch"`, `"step"`, the mean of each
   statistic over the epoch, the lr, images/s, the task's evaluation every `eval_every` epochs),
   optionally a record every `log_every` steps, and an initial record (epoch 0) if the task evaluates
