@@ -145,17 +145,21 @@ def main(argv: list[str] | None = None) -> int:
             say(ex.cost_text(t, info.world_size))
     if args.plan:
         return 0
-    from mmae.engine.loop import NonFiniteLoss, Preempted
+    from mmae.engine.loop import NonFiniteLoss, Preempted, StopSignals
+    together = False  # every process ends here (done, or a stop they agreed on): they leave the group together
     try:
-        for t in targets:
-            ex.run_target(t, device=args.device, log=say, command=command, jobs=jobs)
-            if info.rank == 0:
-                ex.summarize(t, args.scale, args.out)
-                say("")
-                where = ex.target_dir(args.out, args.scale, t.key, t.epochs)
-                say((where / f"{t.key}.md").read_text())
-                say(f"written: {where}")
+        with StopSignals(immediate=True):  # every phase honours SIGTERM / SIGUSR1 (the training loop's own)
+            for t in targets:
+                ex.run_target(t, device=args.device, log=say, command=command, jobs=jobs)
+                if info.rank == 0:
+                    ex.summarize(t, args.scale, args.out)
+                    say("")
+                    where = ex.target_dir(args.out, args.scale, t.key, t.epochs)
+                    say((where / f"{t.key}.md").read_text())
+                    say(f"written: {where}")
+        together = True
     except Preempted as e:  # SIGTERM / SIGUSR1: the stage's checkpoint is written
+        together = True
         return _fail(error_line(e), EXIT_PREEMPTED) if info.rank == 0 else EXIT_PREEMPTED
     except NonFiniteLoss as e:
         if args.debug:
@@ -168,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted; rerun the same command to resume")
     finally:
-        dist.cleanup()
+        dist.cleanup(wait=together)
     return 0
 
 

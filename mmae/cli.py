@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["Parser", "fail", "error_line", "EXIT_USAGE", "EXIT_DIVERGED", "EXIT_PREEMPTED"]
+__all__ = ["Parser", "fail", "error_line", "clip", "EXIT_USAGE", "EXIT_DIVERGED", "EXIT_PREEMPTED"]
 
 EXIT_DIVERGED = 1
 EXIT_USAGE = 2
@@ -21,6 +21,14 @@ def error_line(e: BaseException) -> str:
     traceback: its last line is the message)."""
     lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
     return lines[-1] if lines else type(e).__name__
+
+
+def clip(text: str, limit: int = 200) -> str:
+    """`text` on one line, at most about `limit` characters, cut between words (`...` marks a cut)."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def fail(prog: str, message: str, code: int = EXIT_USAGE) -> int:

@@ -65,8 +65,14 @@ def init_distributed(device: str | None = None) -> DistInfo:
     return DistInfo(rank, world, local, dev)
 
 
-def cleanup() -> None:
+def cleanup(wait: bool = True) -> None:
+    """Leave the process group. With `wait` (every process got here), first a barrier: a process
+    that destroys the group while another still has a message in flight to it can abort the other
+    (gloo: "terminate called without an active exception", SIGABRT). Without it (this process is
+    leaving on an error the others may not share) no collective is started that could hang."""
     if is_distributed():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -490,27 +490,50 @@ def spectrum(K, *, unit_diag: bool = True, validate: bool = True, compute_dtype=
     return _spectrum(K, "K", tol, validate)
 
 
+def _check_spectrum(lam, name: str = "lam", nonzero: bool = True) -> Tensor:
+    """`lam` as the eigenvalues of a PSD matrix, as [`spectrum`][mmae.info.spectrum] returns them:
+    finite and >= 0 (and, with `nonzero`, not all 0: the zero matrix has no normalised spectrum);
+    otherwise ValueError, where the formulas would return a negative entropy or NaN. One host sync."""
+    if not isinstance(lam, Tensor) or lam.ndim < 1 or lam.shape[-1] < 1:
+        raise ValueError(f"{name} must be a tensor of eigenvalues of shape (..., n), n >= 1, got "
+                         f"{tuple(lam.shape) if isinstance(lam, Tensor) else type(lam).__name__}")
+    d = lam.detach()
+    finite = torch.isfinite(d).all(-1)
+    low, top = torch.where(torch.isfinite(d), d, 0.0).amin(-1), d.amax(-1)
+    if bool((~finite | (low < 0) | (nonzero & (top == 0))).any()):
+        _raise_if(~finite, d.sum(-1), f"{name} holds a NaN or an infinity: its sum is")
+        _raise_if(low < 0, low, f"{name} is no PSD spectrum (eigenvalues are >= 0; `spectrum` sets those within "
+                                f"round-off of 0 to 0): smallest eigenvalue")
+        _raise_if(top == 0, top, f"{name} is the spectrum of the zero matrix, which has no normalised spectrum: "
+                                 f"largest eigenvalue")
+    return lam
+
+
 def entropy_from_spectrum(lam: Tensor, alpha: float = 1.0) -> Tensor:
-    r"""$\mathrm{H}_\alpha$ of [`entropy`][mmae.info.entropy] from the eigenvalues $\lambda$ of $\mathbf{K}$ ([`spectrum`][mmae.info.spectrum])."""
-    return _renyi(lam, _alpha(alpha))
+    r"""$\mathrm{H}_\alpha$ of [`entropy`][mmae.info.entropy] from the eigenvalues $\lambda$ of $\mathbf{K}$ ([`spectrum`][mmae.info.spectrum]).
+    Eigenvalues that are no PSD spectrum (negative, non-finite, all 0) raise ValueError, as do
+    those of every `*_from_spectr*` function."""
+    return _renyi(_check_spectrum(lam), _alpha(alpha))
 
 
 def mutual_information_from_spectra(lam1: Tensor, lam2: Tensor, lam12: Tensor, alpha: float = 1.0) -> Tensor:
     r"""$\mathrm{I}_\alpha(\mathbf{K}_1; \mathbf{K}_2) = \mathrm{H}_\alpha(\mathbf{K}_1) + \mathrm{H}_\alpha(\mathbf{K}_2) - \mathrm{H}_\alpha(\mathbf{K}_1 \odot \mathbf{K}_2)$
     (Definition 3.2) from the spectra of $\mathbf{K}_1$, $\mathbf{K}_2$ and $\mathbf{K}_1 \odot \mathbf{K}_2$."""
     alpha = _alpha(alpha)
+    lam1, lam2, lam12 = _check_spectrum(lam1, "lam1"), _check_spectrum(lam2, "lam2"), _check_spectrum(lam12, "lam12")
     return _renyi(lam1, alpha) + _renyi(lam2, alpha) - _renyi(lam12, alpha)
 
 
 def js_divergence_from_spectra(lam1: Tensor, lam2: Tensor, lam_mid: Tensor) -> Tensor:
     r"""$\mathrm{JS}(\mathbf{K}_1 \,\|\, \mathbf{K}_2) = \mathrm{H}_1(\tfrac{\mathbf{K}_1 + \mathbf{K}_2}{2}) - \tfrac12(\mathrm{H}_1(\mathbf{K}_1) + \mathrm{H}_1(\mathbf{K}_2))$
     (Definition C.2) from the spectra of $\mathbf{K}_1$, $\mathbf{K}_2$ and $(\mathbf{K}_1 + \mathbf{K}_2)/2$."""
+    lam1, lam2, lam_mid = _check_spectrum(lam1, "lam1"), _check_spectrum(lam2, "lam2"), _check_spectrum(lam_mid, "lam_mid")
     return _renyi(lam_mid, 1.0) - 0.5 * (_renyi(lam1, 1.0) + _renyi(lam2, 1.0))
 
 
 def spectrum_js_from_spectra(lam1: Tensor, lam2: Tensor) -> Tensor:
     r"""[`spectrum_js`][mmae.info.spectrum_js] from the two (ascending) spectra."""
-    p1, p2 = _normalise(lam1), _normalise(lam2)
+    p1, p2 = _normalise(_check_spectrum(lam1, "lam1")), _normalise(_check_spectrum(lam2, "lam2"))
     m = 0.5 * (p1 + p2)
     inner = (m > 0) & ((p1 - p2).abs() < 2 * m)  # |d| < 1: both positive
     d = torch.where(inner, (p1 - p2) / torch.where(m > 0, 2 * m, 1.0), 0.0)
@@ -523,7 +546,7 @@ def total_coding_rate_from_spectrum(lam: Tensor, mu: float) -> Tensor:
     (Definition 4.8) from the eigenvalues of $\mathbf{K}$; $\mu > 0$."""
     if not (float(mu) > 0 and math.isfinite(mu)):
         raise ValueError(f"mu must be a finite number > 0 here (Definition 4.8), got {mu}")
-    return torch.log(mu + lam).sum(-1)
+    return torch.log(mu + _check_spectrum(lam, nonzero=False)).sum(-1)
 
 
 def effective_rank_from_gram_spectrum(lam: Tensor) -> Tensor:
@@ -532,7 +555,7 @@ def effective_rank_from_gram_spectrum(lam: Tensor) -> Tensor:
     square roots are the singular values of $\mathbf{A}$, $\sigma_i = \sqrt{\lambda_i}$. Eigenvalues
     clipped to 0 by [`spectrum`][mmae.info.spectrum] (below $\approx n\varepsilon\lambda_{\max}$)
     count as zero singular values."""
-    return _erank(lam.clamp_min(0).sqrt())
+    return _erank(_check_spectrum(lam).sqrt())
 
 
 def _gram(z, name: str, dim: int, validate: bool, dtype) -> Tensor:

@@ -47,6 +47,7 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str):
             out[method] = {"mae": mae.detach(), "reg": reg.detach(),
                            "grads": {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}}
         torch.save(out, os.path.join(out_dir, f"rank{rank}.pt"))
+        dist.barrier()  # no rank tears the group down while the other still talks to it (SIGABRT)
     finally:
         dist.destroy_process_group()
 

@@ -30,7 +30,7 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     back = C.load_checkpoint(path)
     assert back["epoch"] == 4 and torch.equal(back["model"]["w"], torch.arange(3.0))
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="cannot be read"):
+    with pytest.raises(C.DamagedCheckpoint, match="damaged or no checkpoint"):
         C.load_checkpoint(path)
 
 
@@ -45,6 +45,9 @@ def test_run_dir_refuses_a_different_config(tmp_path):
     run = C.RunDir(tmp_path)
     run.save_config({"lr": 0.1, "epochs": 3, "device": "cpu"})
     run.save_config({"lr": 0.1, "epochs": 3, "device": "cuda"}, ignore=("device",))
+    run.save_config({"lr": 0.3, "epochs": 3, "device": "cpu"})  # nothing trained under lr 0.1: replaced
+    run.save_config({"lr": 0.1, "epochs": 3, "device": "cpu"})
+    C.save_checkpoint(run.ckpt_path, {"step": 1})
     with pytest.raises(ValueError, match=r"lr: 0.1 -> 0.2"):
         run.save_config({"lr": 0.2, "epochs": 3, "device": "cpu"})
     assert not run.done

@@ -699,3 +699,24 @@ def test_identities_between_the_quantities(K1r, K2r):
         sjs = info.spectrum_js(K1, K2).item()
         assert 0 <= sjs <= math.log(2) + sum_tol
         assert sjs == pytest.approx(info.spectrum_js(K2, K1).item(), abs=sum_tol)
+
+
+@pytest.mark.parametrize("lam, message", [
+    ([0.5, -0.25, 1.0], "no PSD spectrum"),          # H_1 would be log of a negative mass: NaN
+    ([0.0, 0.0, 0.0], "the zero matrix"),             # 0 / 0
+    ([1.0, float("nan"), 2.0], "a NaN or an infinity"),
+    ([1.0, float("inf"), 2.0], "a NaN or an infinity"),
+])
+def test_from_spectrum_functions_refuse_what_is_no_psd_spectrum(lam, message):
+    lam = torch.tensor(lam, dtype=torch.float64)
+    ok = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)
+    for call in (lambda: info.entropy_from_spectrum(lam), lambda: info.entropy_from_spectrum(lam, 2.0),
+                 lambda: info.mutual_information_from_spectra(ok, ok, lam), lambda: info.js_divergence_from_spectra(lam, ok, ok),
+                 lambda: info.spectrum_js_from_spectra(ok, lam), lambda: info.effective_rank_from_gram_spectrum(lam)):
+        with pytest.raises(ValueError, match=message):
+            call()
+    if message != "the zero matrix":  # log det(mu I + 0) is defined
+        with pytest.raises(ValueError, match=message):
+            info.total_coding_rate_from_spectrum(lam, 1.0)
+    else:
+        assert info.total_coding_rate_from_spectrum(lam, 2.0).item() == pytest.approx(3 * math.log(2.0), rel=roundoff(torch.float64, 3), abs=0)

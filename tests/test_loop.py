@@ -266,7 +266,7 @@ def test_timed_mid_epoch_checkpoint_and_fallback_from_a_corrupt_one(tmp_path, ca
     data = (run / "checkpoint.pt").read_bytes()
     (run / "checkpoint.pt").write_bytes(data[: len(data) // 2])
     again = pretrain.run(cfg, run)
-    err = [ln for ln in capsys.readouterr().err.splitlines() if "unreadable" in ln]
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "damaged" in ln]
     assert len(err) == 1 and "resuming from checkpoint.prev.pt" in err[0]
     assert again == full
     assert [r.get("epoch") for r in map(json.loads, (run / "log.jsonl").read_text().splitlines())] == [0, 1, 2]

@@ -39,25 +39,30 @@ _UBYTE = 0x08
 
 
 def read_idx(path: str) -> np.ndarray:
-    """The array of an unsigned-byte IDX file (`path` may end in `.gz`)."""
+    """The array of an unsigned-byte IDX file (`path` may end in `.gz`). No more than the header's
+    size (and one byte, to see a longer file) is read, so a gzip stream that expands beyond what its
+    header promises is refused without being inflated."""
     try:
         with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
-            raw = f.read()
+            magic = f.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] != _UBYTE or not 1 <= magic[3] <= 4:
+                raise ValueError(f"IDX file malformed: {path} (magic number {magic.hex() or 'missing'}, expected "
+                                 f"0000080N: unsigned bytes in N = 1..4 dimensions)")
+            ndim = magic[3]
+            shape = f.read(4 * ndim)
+            if len(shape) < 4 * ndim:
+                raise ValueError(f"IDX file malformed: {path} (truncated header)")
+            dims = tuple(int.from_bytes(shape[4 * i: 4 + 4 * i], "big") for i in range(ndim))
+            size = int(np.prod(dims))
+            data = f.read(size + 1)
     except (OSError, EOFError) as e:  # unreadable, or a gzip stream cut short
         raise ValueError(f"IDX file unreadable: {path} ({type(e).__name__}: {e})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE or not 1 <= raw[3] <= 4:
-        raise ValueError(f"IDX file malformed: {path} (magic number {raw[:4].hex() or 'missing'}, expected "
-                         f"0000080N: unsigned bytes in N = 1..4 dimensions)")
-    ndim = raw[3]
-    head = 4 + 4 * ndim
-    if len(raw) < head:
-        raise ValueError(f"IDX file malformed: {path} (truncated header)")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    size = int(np.prod(dims))
-    if len(raw) - head != size:
-        what = "truncated" if len(raw) - head < size else "longer than its header says"
-        raise ValueError(f"IDX file malformed: {path} ({what}: {len(raw) - head} data bytes for shape {dims})")
-    return np.frombuffer(raw, dtype=np.uint8, offset=head).reshape(dims)
+    if len(data) < size:
+        raise ValueError(f"IDX file malformed: {path} (truncated: {len(data)} data bytes for shape {dims})")
+    if len(data) > size:
+        raise ValueError(f"IDX file malformed: {path} (longer than its header says: more than {size} data bytes for "
+                         f"shape {dims})")
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
 def _find(root: str, name: str) -> str:

@@ -10,6 +10,7 @@ of either kind looks the same on disk::
     out_dir/checkpoint.pt   model, optimiser, position (epoch, step), config (written atomically;
                             the one before is kept as checkpoint.prev.pt)
     out_dir/metrics.json    final metrics; its presence means the run is finished
+    out_dir/run.lock        the id of the process that holds the directory (an exclusive flock)
 """
 from __future__ import annotations
 
@@ -22,17 +23,25 @@ import pickle
 import random
 import sys
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 import torch
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: runs are not locked
+    fcntl = None
+
 from .. import dist
 
 __all__ = [
     "seed_everything", "atomic_write_bytes", "write_json_atomic", "save_checkpoint", "load_checkpoint",
-    "save_checkpoint_keeping_previous", "load_latest", "UnsafeCheckpoint", "OFFICIAL_GLOBALS",
+    "save_checkpoint_keeping_previous", "load_latest", "UnsafeCheckpoint", "DamagedCheckpoint", "check_integrity",
+    "WriteFailed", "OFFICIAL_GLOBALS",
     "convert_legacy_checkpoint", "JsonlLogger", "lr_at", "param_groups",
     "LARS", "set_lr", "autocast", "NonFiniteLoss", "FiniteGuard", "progress", "RunDir",
     "resolve_device", "count_parameters",
@@ -50,25 +59,59 @@ def seed_everything(seed: int) -> None:
 
 # ------------------------------------------------------------------ files
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` so that a reader sees the old file or the new one, never half.
+class WriteFailed(ValueError):
+    """A file of the run could not be written (a full disk, a directory without write permission);
+    what was written before it is intact."""
 
-    The bytes go to a temporary file in the same directory, are flushed to disk, and replace the
-    target with `os.replace` (atomic on POSIX and Windows).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+
+def _write_failed(e: OSError, path: Path) -> WriteFailed:
+    return WriteFailed(f"cannot write {path}: {e.strerror or e}; the files written before are kept")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _atomic_file(path: Path, previous: Path | None = None):
+    """A binary file whose bytes replace `path` when the block ends, so that a reader sees the old
+    file or the new one, never half: they go to a temporary file in the same directory, are flushed
+    to disk and replace the target with `os.replace` (atomic on POSIX and Windows). The file gets the
+    permissions `open` would give it (the user's umask, not the temporary file's 0600); an OSError
+    (a full disk) becomes `WriteFailed` naming `path`. With `previous`, the file at `path` is moved
+    there once the new one is whole, just before it takes its place: a failed write moves nothing."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    except OSError as e:
+        raise _write_failed(e, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
+            yield f
             f.flush()
             os.fsync(f.fileno())
+        if previous is not None and path.exists():
+            os.replace(path, previous)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _write_failed(e, path) from None
         raise
+
+
+TMP_SUFFIX = ".tmp"  # the temporary files of `_atomic_file`: `.NAME.RANDOM.tmp`
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` so that a reader sees the old file or the new one, never half."""
+    with _atomic_file(Path(path)) as f:
+        f.write(data)
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
@@ -88,19 +131,8 @@ def _json_default(o):
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
     """`torch.save` through [`atomic_write_bytes`][mmae.engine.common.atomic_write_bytes]: an interrupted save leaves the previous
     checkpoint intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with _atomic_file(Path(path)) as f:
+        torch.save(state, f)
 
 
 # What an official MAE / U-MAE / M-MAE checkpoint holds besides tensors, numbers, strings, lists and
@@ -115,6 +147,10 @@ class UnsafeCheckpoint(ValueError):
     """A checkpoint that asks the unpickler for something a file of weights never needs."""
 
 
+class DamagedCheckpoint(ValueError):
+    """A checkpoint that fails its integrity check: truncated, bytes changed, or no checkpoint at all."""
+
+
 def _unsafe_globals(path: Path) -> list[str]:
     try:
         return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
@@ -122,20 +158,48 @@ def _unsafe_globals(path: Path) -> list[str]:
         return []
 
 
+def check_integrity(path: str | os.PathLike) -> None:
+    """Raise `DamagedCheckpoint` unless `path` is whole. `torch.save` writes a zip archive whose
+    members are stored (not compressed), each with its CRC-32: the file is whole when the archive
+    opens, every member is stored and every CRC matches. No member is ever inflated, so a crafted
+    archive cannot expand beyond its own size (a zip bomb is refused by its header). An OSError (an
+    unreadable disk) is not damage: it propagates."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            packed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED or i.file_size != i.compress_size]
+            if packed:
+                raise DamagedCheckpoint(f"{path} is not a torch checkpoint: its member {packed[0]} is compressed "
+                                        f"(torch.save stores its members; a compressed one could expand without bound)")
+            if sum(i.file_size for i in infos) > path.stat().st_size:
+                raise DamagedCheckpoint(f"{path} is damaged: its directory lists more bytes than the file holds")
+            bad = z.testzip()
+    except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+        raise DamagedCheckpoint(f"{path} is damaged or no checkpoint (not a whole zip archive: {e})") from None
+    if bad is not None:
+        raise DamagedCheckpoint(f"{path} is damaged: the CRC of its member {bad} does not match")
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
                     official: bool = False) -> dict | None:
     """The checkpoint at `path`, or `None` if there is none.
 
-    Always `torch.load(weights_only=True)`: tensors, numbers, strings, lists and dicts, plus
+    First the integrity check (`check_integrity`: `DamagedCheckpoint` when it fails), then always
+    `torch.load(weights_only=True)`: tensors, numbers, strings, lists and dicts, plus
     `OFFICIAL_GLOBALS` when `official` (a checkpoint downloaded from the MAE / U-MAE / M-MAE
     releases), and nothing else, so a crafted file cannot run code. A file that asks for anything
-    else raises `UnsafeCheckpoint` naming what it asked for; a truncated or corrupt one ValueError."""
+    else raises `UnsafeCheckpoint` naming what it asked for. Any other error (memory, the disk) is
+    no property of the file: a ValueError that says the file was left as it is."""
     path = Path(path)
     if not path.exists():
         return None
     try:
+        check_integrity(path)
         with torch.serialization.safe_globals(list(OFFICIAL_GLOBALS) if official else []):
             return torch.load(path, map_location=map_location, weights_only=True)
+    except DamagedCheckpoint:
+        raise
     except pickle.UnpicklingError as e:
         names = _unsafe_globals(path)
         if names and set(names) <= _LEGACY_GLOBALS:
@@ -145,39 +209,44 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         if names:
             raise UnsafeCheckpoint(f"refusing to load {path}: it asks for {', '.join(names)}, which a checkpoint "
                                    f"of weights does not need (its code was not run)") from None
-        raise ValueError(f"checkpoint {path} cannot be read ({' '.join(str(e).split())[:200]})") from e
+        raise ValueError(f"checkpoint {path} cannot be read ({' '.join(str(e).split())})") from e
     except Exception as e:  # noqa: BLE001 - re-raised with the path
-        raise ValueError(f"checkpoint {path} cannot be read ({type(e).__name__}: {e})") from e
+        raise ValueError(f"checkpoint {path} could not be loaded ({type(e).__name__}: {' '.join(str(e).split())}); "
+                         f"it was left as it is: rerun once the cause is fixed") from e
 
 
 def _prev(path: Path) -> Path:
     return path.with_name(path.stem + ".prev" + path.suffix)
 
 
-def save_checkpoint_keeping_previous(path: Path, state: dict) -> None:
-    """Keep the current checkpoint as `*.prev.pt` and write the new one atomically."""
-    if path.exists():
-        os.replace(path, _prev(path))
-    save_checkpoint(path, state)
+def save_checkpoint_keeping_previous(path: Path, state: dict, rotate: bool = True) -> None:
+    """Write the new checkpoint atomically and, once it is whole, keep the current one as `*.prev.pt`
+    (unless not `rotate`: the current one is damaged, and the previous one is the good one)."""
+    with _atomic_file(Path(path), previous=_prev(Path(path)) if rotate else None) as f:
+        torch.save(state, f)
 
 
-def load_latest(path: Path, map_location="cpu") -> dict | None:
-    """The newest readable checkpoint among `path` and `*.prev.pt` (one line on stderr when the
-    newest is unreadable), or None when there is none."""
-    prev = _prev(path)
-    for candidate, fallback in ((path, prev), (prev, None)):
+def load_latest(path: Path, map_location="cpu") -> tuple[dict | None, bool]:
+    """`(checkpoint, rotate)`: the newest whole checkpoint among `path` and `*.prev.pt` (None when
+    there is none), and whether the next save may keep `path` as the previous one (not when it is
+    damaged). A damaged latest one is reported in one line on stderr and the previous one is used;
+    when no whole one is left, `DamagedCheckpoint` (the run refuses to start over silently; the
+    command line's `--no-resume` starts over). Any other error stops the run and touches nothing."""
+    prev, damaged = _prev(path), []
+    for candidate in (path, prev):
         try:
             ckpt = load_checkpoint(candidate, map_location=map_location)
-        except UnsafeCheckpoint:  # not a damaged file: never fall back silently past it
-            raise
-        except ValueError as e:
-            ckpt = None
-            if dist.is_main():
-                then = f"resuming from {fallback.name}" if fallback is not None and fallback.exists() else "starting over"
-                sys.stderr.write(f"warning: {candidate} is unreadable ({str(e).splitlines()[0][-120:]}); {then}\n")
+        except DamagedCheckpoint as e:
+            damaged.append(str(e))
+            continue
         if ckpt is not None:
-            return ckpt
-    return None
+            if damaged and dist.is_main():
+                sys.stderr.write(f"warning: {damaged[0]}; resuming from {candidate.name}\n")
+            return ckpt, not damaged
+    if damaged:
+        raise DamagedCheckpoint(f"no whole checkpoint is left in {path.parent} ({'; '.join(damaged)}); to start over, "
+                                f"rerun with --no-resume")
+    return None, True
 
 
 def convert_legacy_checkpoint(path: str | os.PathLike) -> None:
@@ -186,6 +255,9 @@ def convert_legacy_checkpoint(path: str | os.PathLike) -> None:
     reading it, so even this step runs no code from the file; the RNG states are dropped (the loop
     reseeds per step)."""
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no checkpoint to convert at {path}")
+    check_integrity(path)
     names = set(_unsafe_globals(path))
     if not names <= _LEGACY_GLOBALS:
         raise UnsafeCheckpoint(f"{path} asks for {', '.join(sorted(names - _LEGACY_GLOBALS))}: not a checkpoint "
@@ -218,20 +290,42 @@ class JsonlLogger:
 
     def log(self, record: dict) -> None:
         if self.enabled:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(record, default=_json_default) + "\n")
+            try:
+                with open(self.path, "a") as f:
+                    f.write(json.dumps(record, default=_json_default) + "\n")
+            except OSError as e:  # a full disk: what was cut short is dropped on resume (`read`)
+                raise _write_failed(e, self.path) from None
 
     def read(self) -> list[dict]:
+        """The records. A last line that is not a whole record (a disk that filled up during the
+        append, a kill mid-write) is dropped, and the writer says so in one line; a damaged line
+        before it is a ValueError naming the file and the line."""
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        lines = self.path.read_text(errors="replace").splitlines()
+        records = []
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError as e:
+                if n < len(lines):
+                    raise ValueError(f"{self.path}, line {n}, is not a JSON record ({e}); the log is damaged") from None
+                if self.enabled:
+                    sys.stderr.write(f"note: dropped the incomplete last line of {self.path} (an append that was "
+                                     f"cut short); its record is written again\n")
+        return records
 
-    def truncate(self, step: int) -> None:
+    def truncate(self, step: int | None) -> None:
         """Keep the records written up to optimiser step `step` (a resumed run trains the rest
-        again), rewriting the file atomically."""
+        again; `None`: a fresh start keeps none), rewriting the file atomically."""
         if self.enabled and self.path.exists():
-            kept = [r for r in self.read() if r.get("step", 0) <= step]
+            kept = [r for r in self.read() if r.get("step", 0) <= step] if step is not None else []
             atomic_write_bytes(self.path, "".join(json.dumps(r, default=_json_default) + "\n" for r in kept).encode())
+
+
+_LOCKS: dict[str, int] = {}  # run directory -> the descriptor of its lock file, while this process holds it
 
 
 class RunDir:
@@ -243,6 +337,39 @@ class RunDir:
         self.log_path = self.root / "log.jsonl"
         self.ckpt_path = self.root / "checkpoint.pt"
         self.metrics_path = self.root / "metrics.json"
+        self.lock_path = self.root / "run.lock"
+
+    def lock(self) -> None:
+        """Take the directory for this process: an exclusive `flock` on `run.lock`, which then holds
+        the process id. Two runs writing one directory would double the log's records and race the
+        checkpoints' rotation, so a directory another process holds is a ValueError naming it. The
+        lock goes with the process (even one killed by SIGKILL) or with `unlock`. Holding it, the
+        temporary files that an interrupted write left are removed (no other process writes here)."""
+        key = str(self.root.resolve())
+        if key in _LOCKS or fcntl is None:
+            return
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise ValueError(f"cannot use {self.root} as the run directory: {e.strerror or e}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise ValueError(f"{self.root} is in use by another run (process {holder}); wait for it to end or "
+                             f"use another output directory") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        _LOCKS[key] = fd
+        for tmp in self.root.glob(f".*{TMP_SUFFIX}"):  # `.NAME.RANDOM.tmp` of `_atomic_file`
+            tmp.unlink(missing_ok=True)
+
+    def unlock(self) -> None:
+        fd = _LOCKS.pop(str(self.root.resolve()), None)
+        if fd is not None:
+            os.close(fd)
 
     @property
     def done(self) -> bool:
@@ -251,13 +378,22 @@ class RunDir:
     def metrics(self) -> dict | None:
         return json.loads(self.metrics_path.read_text()) if self.done else None
 
+    @property
+    def trained(self) -> bool:
+        """Whether the directory holds work of its configuration: a checkpoint or final metrics."""
+        return self.done or self.ckpt_path.exists() or _prev(self.ckpt_path).exists()
+
     def save_config(self, cfg: dict, ignore: Iterable[str] = ()) -> None:
-        """Record `cfg`; if the directory already holds a different one, refuse to mix them.
+        """Record `cfg`; if the directory already holds a different one and work done under it
+        (`trained`), refuse to mix them. A different configuration with nothing trained under it (an
+        attempt that failed before its first checkpoint) is replaced, so that the corrected command
+        runs. `new_config` says whether this call wrote the first configuration of the directory.
 
         Fields in `ignore` (device, logging cadence, ...) may change between a run and its resumption.
         """
         cfg = json.loads(json.dumps(cfg, default=_json_default))
-        if self.config_path.exists():
+        self.new_config = not self.config_path.exists()
+        if not self.new_config and self.trained:
             old = json.loads(self.config_path.read_text())
             skip = set(ignore)
             diff = sorted(k for k in set(old) | set(cfg) if k not in skip and old.get(k) != cfg.get(k))
@@ -268,9 +404,17 @@ class RunDir:
         if dist.is_main():
             write_json_atomic(self.config_path, cfg)
 
+    def forget_config(self) -> None:
+        """Remove the configuration that `save_config` wrote first, when the run is refused before
+        training (a checkpoint of another run): the directory is as it was before the attempt."""
+        if getattr(self, "new_config", False) and dist.is_main():
+            self.config_path.unlink(missing_ok=True)
+
     def write_metrics(self, metrics: dict) -> None:
+        """Write the final metrics (the run is finished) and let go of the directory."""
         if dist.is_main():
             write_json_atomic(self.metrics_path, metrics)
+            self.unlock()
 
 
 # ------------------------------------------------------------------ schedules
@@ -444,6 +588,22 @@ class FiniteGuard:
                                 "stopping without saving (the last checkpoint is intact); "
                                 "lower the learning rate or check the data")
 
+    @staticmethod
+    def check_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, where: str = "") -> None:
+        """Raise `NonFiniteLoss` if a floating tensor of `model` (parameters, buffers) or of the
+        optimiser's state holds a NaN or an infinity: a finite loss does not make finite weights (an
+        infinite gradient on the last step before a save does not show in its loss). One host sync."""
+        named = [(f"parameter {k}", t) for k, t in model.state_dict().items()]
+        named += [(f"optimizer state {k}", t) for st in optimizer.state.values() for k, t in st.items()]
+        named = [(n, t) for n, t in named if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        if not named:
+            return
+        ok = torch.stack([torch.isfinite(t).all() for _, t in named]).cpu()
+        if not bool(ok.all()):
+            bad = named[int((~ok).nonzero()[0])][0]
+            raise NonFiniteLoss(f"{bad} became non-finite{(' ' + where) if where else ''}; stopping without saving "
+                                "(the last checkpoint is intact); lower the learning rate or check the data")
+
 
 # ------------------------------------------------------------------ misc
 
@@ -459,12 +619,20 @@ def progress(iterable, total: int | None = None, desc: str = "", enabled: bool |
 
 
 def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
-    """`"auto"`: CUDA if available, else CPU. A CUDA request without CUDA raises ValueError."""
+    """`"auto"`: CUDA if available, else CPU. Anything but `cpu`, `cuda` and `cuda:N` of an existing
+    GPU raises ValueError."""
     if spec in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(spec)
+    try:
+        dev = torch.device(spec)
+    except (RuntimeError, TypeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {spec!r}: use auto, cpu, cuda or cuda:N")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {spec!r} was requested but CUDA is not available; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {spec!r} was requested but this machine has {torch.cuda.device_count()} GPU(s)")
     return dev
 
 

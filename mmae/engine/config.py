@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import math
 import typing
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 
 from mmae.cli import EXIT_DIVERGED, EXIT_PREEMPTED, Parser, error_line, fail
 
-__all__ = ["TrainConfig", "RECIPES", "RESUMABLE", "engine_main", "base_lr"]
+__all__ = ["TrainConfig", "RECIPES", "RESUMABLE", "IDENTITY", "run_identity", "identity_mismatch", "engine_main",
+           "base_lr"]
 
 # the two named recipes (see the module docstring and the "Paper, code and this reproduction" page)
 RECIPES = ("paper", "authors")
@@ -126,6 +128,35 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def identity(self) -> dict:
+        """What makes a checkpoint this run's (`run_identity`)."""
+        return run_identity(self.to_dict())
+
+
+IDENTITY = ("method", "model", "seed", "recipe", "dataset")
+
+
+def run_identity(config: dict) -> dict:
+    """The identity of the run of `config` (a `TrainConfig.to_dict()`), stored in its checkpoints:
+    the method, model, seed, recipe and data set, and the SHA-256 of every field a resumed run may
+    not change (all but `RESUMABLE`). A checkpoint of another identity is refused on resume."""
+    fixed = {k: v for k, v in config.items() if k not in RESUMABLE}
+    digest = hashlib.sha256(json.dumps(fixed, sort_keys=True, default=str).encode()).hexdigest()
+    return {**{k: config.get(k) for k in IDENTITY}, "config_sha256": digest}
+
+
+def identity_mismatch(saved: dict, config: dict) -> str | None:
+    """`None` when a checkpoint whose `identity` (or, written before identities, `config`) is in
+    `saved` belongs to the run of `config`; otherwise the differing fields, `name: saved -> run`."""
+    theirs = saved.get("identity") or (run_identity(saved["config"]) if isinstance(saved.get("config"), dict) else None)
+    mine = run_identity(config)
+    if theirs is None or theirs == mine:
+        return None
+    old = saved.get("config") if isinstance(saved.get("config"), dict) else theirs
+    keys = [k for k in IDENTITY if theirs.get(k) != mine.get(k)] or \
+        sorted(k for k in set(old) | set(config) if k not in RESUMABLE and old.get(k) != config.get(k))
+    return ", ".join(f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in keys) or "its configuration differs"
+
 
 def base_lr(cfg: TrainConfig) -> float:
     """The peak learning rate: `lr`, or the linear scaling rule `blr * batch_size / 256`."""
@@ -152,7 +183,7 @@ def engine_main(config_cls, run_fn, argv=None, prog: str = "", doc: str = "") ->
     Exit codes (`mmae.cli`): 0 done; 1 the loss became non-finite; 2 bad input (one line);
     75 stopped by SIGTERM / SIGUSR1 with its checkpoint written (rerun the command to resume)."""
     from mmae import dist
-    from mmae.engine.loop import NonFiniteLoss, Preempted
+    from mmae.engine.loop import NonFiniteLoss, Preempted, StopSignals
 
     p = Parser(prog=prog, description=(doc or "").split("\n\n")[0])
     p.add_argument("--out", required=True, help="run directory (reruns resume from its checkpoint)")
@@ -169,19 +200,21 @@ def engine_main(config_cls, run_fn, argv=None, prog: str = "", doc: str = "") ->
                            help=_recipe_help(config_cls, f))
     args = vars(p.parse_args(argv))
     out, mini = args.pop("out"), args.pop("mini")
-    main_rank = True
+    main_rank, together = True, False  # together: every process ends here (done, or a stop they agreed on)
     try:
         cfg = config_cls.build(args.pop("recipe", "paper"), mini, **args)
-        metrics = run_fn(cfg, out)
-        main_rank = dist.is_main()
+        with StopSignals(immediate=True):  # every phase honours SIGTERM / SIGUSR1 (the training loop's own)
+            metrics = run_fn(cfg, out)
+        main_rank, together = dist.is_main(), True
     except ValueError as e:
         return fail(prog, error_line(e))
     except NonFiniteLoss as e:
         return fail(prog, error_line(e), EXIT_DIVERGED)
     except Preempted as e:
+        together = True
         return fail(prog, error_line(e), EXIT_PREEMPTED) if dist.is_main() else EXIT_PREEMPTED
     finally:
-        dist.cleanup()
+        dist.cleanup(wait=together)
     if main_rank:
         print(json.dumps(metrics, sort_keys=True))
     return 0

@@ -12,7 +12,9 @@ BYOL's target), its evaluation and its final metrics. `fit` owns the rest:
 - **CUDA graphs** (`cuda_graphs`, tasks whose step allows it): the whole optimiser step, from the
   batch to the parameter update, is captured once and replayed (`GraphedStep`);
 - **the non-finite guard**: `isfinite(loss)` accumulates on the device and is checked (one sync)
-  before every log record and checkpoint, so a diverged model is never saved;
+  before every log record and checkpoint, and the weights and the optimiser's state before every
+  epoch's evaluation and every checkpoint (an infinite gradient leaves a finite loss), so a diverged
+  model is never saved;
 - **evaluation and logging**: one JSON record per epoch (`"epoch"`, `"step"`, the mean of each
   statistic over the epoch, the lr, images/s, the task's evaluation every `eval_every` epochs),
   optionally a record every `log_every` steps, and an initial record (epoch 0) if the task evaluates
@@ -21,8 +23,10 @@ BYOL's target), its evaluation and its final metrics. `fit` owns the rest:
   time (mid-epoch), and when the process receives SIGTERM or SIGUSR1 (what cluster schedulers send
   before preempting a job or at the time limit). Every process finishes its current step, rank 0
   writes the checkpoint atomically, and `fit` raises `Preempted` (the command line exits with 75).
-  The previous checkpoint is kept as `checkpoint.prev.pt`; a truncated or corrupt latest checkpoint
-  is reported in one line and the run resumes from the previous one;
+  The previous checkpoint is kept as `checkpoint.prev.pt`; a damaged latest checkpoint (one that
+  fails its integrity check) is reported in one line and the run resumes from the previous one,
+  which the next save keeps; with no whole checkpoint left the run refuses to start (`--no-resume`
+  starts over), and any other error while loading (memory, the disk) stops it and changes nothing;
 - **resume**: rerunning the same command restores model, optimiser, the task's state and the
   position (epoch and step, also mid-epoch, with the epoch's running sums), rewrites the log to that
   position (every epoch and step record appears exactly once) and continues with the same data order
@@ -44,13 +48,15 @@ from mmae.data.keyed import SampleRandom, key32
 from mmae.engine.batches import Batch, TrainBatches
 from mmae.engine.common import (FiniteGuard, JsonlLogger, NonFiniteLoss, RunDir, autocast, load_latest, lr_at,
                                 progress, resolve_device, save_checkpoint_keeping_previous, seed_everything, set_lr)
-from mmae.engine.config import RESUMABLE, TrainConfig, base_lr
+from mmae.cli import clip, error_line
+from mmae.engine.config import RESUMABLE, TrainConfig, base_lr, identity_mismatch
 
 __all__ = ["Task", "fit", "open_run", "Preempted", "NonFiniteLoss", "wrap_ddp", "StopSignals", "GraphedStep"]
 
 
-class Preempted(Exception):
-    """The run stopped on SIGTERM / SIGUSR1 after writing its checkpoint; rerun to resume."""
+class Preempted(BaseException):
+    """The run stopped on SIGTERM / SIGUSR1 after writing its checkpoint; rerun to resume. Like
+    `KeyboardInterrupt`, not an `Exception`: no handler of errors takes a stop for one."""
 
 
 class Task:
@@ -100,17 +106,29 @@ class Task:
 
 def open_run(cfg: TrainConfig, out_dir) -> tuple[torch.device, RunDir, dict | None]:
     """The start of every engine's run: the device, the process group (under `torchrun`), the run
-    directory with its configuration recorded (a directory holding another configuration is refused)
-    and, when the run is already finished, its metrics."""
+    directory, locked for this process (one another process holds is refused), with its
+    configuration recorded (a directory holding work of another configuration is refused) and, when
+    the run is already finished, its metrics."""
     resolve_device(cfg.device)  # a CUDA request on a machine without CUDA is a ValueError
     device = dist.init_distributed(None if cfg.device == "auto" else cfg.device).device
     if device.type == "cuda":  # the fastest convolution algorithms for the fixed shapes of a run
         torch.backends.cudnn.benchmark = True
-    rd = RunDir(out_dir)
+    rd, refused = RunDir(out_dir), None
+    if dist.is_main():  # one process writes the directory
+        try:
+            rd.lock()
+        except ValueError as e:
+            refused = str(e)
+    refused = dist.broadcast_object(refused)
+    if refused:
+        raise ValueError(refused)
     rd.save_config(cfg.to_dict(), ignore=RESUMABLE)
     dist.barrier()
+    if rd.done:
+        rd.unlock()
+        return device, rd, rd.metrics()
     seed_everything(cfg.seed)  # the initial weights (DDP then broadcasts rank 0's)
-    return device, rd, rd.metrics() if rd.done else None
+    return device, rd, None
 
 
 def wrap_ddp(module: nn.Module, device: torch.device) -> nn.Module:
@@ -218,16 +236,24 @@ class GraphedStep:
 
 class StopSignals:
     """Turns SIGTERM and SIGUSR1 into a request to stop after the current step (a context manager;
-    the previous handlers come back on exit). Outside the main thread it does nothing."""
+    the previous handlers come back on exit). Outside the main thread it does nothing.
+
+    `immediate`: raise `Preempted` at once instead, where no step is under way and nothing is left
+    to write (a run's start, its final evaluation): what the command line wraps a whole run in, so
+    that every phase of it ends with the preemption contract's exit code, not the signal's."""
 
     SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGUSR1", None)) if s is not None)
 
-    def __init__(self):
+    def __init__(self, immediate: bool = False):
         self.received: int | None = None
+        self.immediate = immediate
         self._old: dict = {}
 
     def _handle(self, signum, frame):
         self.received = signum
+        if self.immediate:
+            raise Preempted(f"stopped by {signal.Signals(signum).name} outside the training steps; every checkpoint "
+                            f"written is kept; rerun the same command to resume")
 
     def __enter__(self):
         with contextlib.suppress(ValueError):  # not the main thread: no handlers
@@ -277,27 +303,35 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
     # MMAE_SYNC_DEBUG=1 on CUDA: any host synchronisation inside a training step raises (a test sets it)
     sync_debug = device.type == "cuda" and os.environ.get("MMAE_SYNC_DEBUG") == "1"
 
-    ckpt = load_latest(rd.ckpt_path, map_location=device) if cfg.resume else None
+    ckpt, rotate = load_latest(rd.ckpt_path, map_location=device) if cfg.resume else (None, True)
     it, sums, elapsed = 0, None, 0.0
     if ckpt is not None:
-        task.model.load_state_dict(ckpt["model"])
+        mismatch = identity_mismatch(ckpt, cfg.to_dict())
+        if mismatch:
+            rd.forget_config()
+            raise ValueError(f"{rd.ckpt_path} is a checkpoint of another run ({mismatch}); use another output "
+                             f"directory, or --no-resume to start over in this one")
+        try:
+            task.model.load_state_dict(ckpt["model"])
+        except RuntimeError as e:  # a checkpoint without an identity, of another architecture
+            raise ValueError(f"{rd.ckpt_path} does not fit this model ({clip(error_line(e), 300)})") from None
         task.optimizer.load_state_dict(ckpt["optimizer"])
         task.load_state_dict(ckpt.get("task", {}))
         # a checkpoint of an earlier version has no step: it was written at the end of an epoch
         it, elapsed = int(ckpt.get("step", ckpt["epoch"] * steps)), float(ckpt.get("epoch_s", 0.0))
         if ckpt.get("sums") is not None:  # a mid-epoch checkpoint: the epoch's sums so far
             sums = ckpt["sums"].to(device) if dist.is_main() else torch.zeros_like(ckpt["sums"], device=device)
-    log.truncate(it)
+    log.truncate(it if ckpt is not None else None)  # a fresh start empties the log (no second epoch 0)
     if cfg.cuda_graphs and split.accum > 1:
         raise ValueError(f"cuda_graphs needs the step in one micro-batch; this one takes {split.accum}")
     # after the checkpoint is loaded: the graph reads the optimiser's rate and state where they now are
     graphed = GraphedStep(task, net, device, cfg.amp, cfg.clip_grad) if cfg.cuda_graphs else None
     dist.barrier()
-    if it == 0 and task.evaluates_at_start:
-        log.log({"epoch": 0, "step": 0, **task.evaluate(0)})
 
     def save(step: int, epoch_sums, epoch_s: float) -> None:
+        nonlocal rotate
         guard.check(f"before the checkpoint at step {step}")  # raises before anything is written
+        guard.check_state(task.model, task.optimizer, f"before the checkpoint at step {step}")
         if epoch_sums is not None and dist.is_distributed():
             epoch_sums = epoch_sums.clone()
             torch.distributed.all_reduce(epoch_sums)  # kept by rank 0 on resume
@@ -305,12 +339,19 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
             save_checkpoint_keeping_previous(rd.ckpt_path, {
                 "model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(), "task": task.state_dict(),
                 "epoch": step // steps, "step": step, "sums": None if epoch_sums is None else epoch_sums.cpu(),
-                "epoch_s": epoch_s, "world_size": split.world, "config": cfg.to_dict()})
+                "epoch_s": epoch_s, "world_size": split.world, "config": cfg.to_dict(),
+                "identity": cfg.identity()}, rotate=rotate)
+            rotate = True  # from now on the latest checkpoint is whole
         dist.barrier()
         control.last_save = time.monotonic()
 
     with StopSignals() as signals:
         control = _Control(signals, cfg.ckpt_minutes)
+        if it == 0 and task.evaluates_at_start:
+            log.log({"epoch": 0, "step": 0, **task.evaluate(0)})
+            if control.poll()[0]:  # nothing trained yet: nothing to save
+                raise Preempted(f"stopped by signal during the evaluation of the initialisation, before the first "
+                                f"step of {total}; rerun the same command to resume")
         for epoch in range(it // steps, cfg.epochs):
             task.train()
             start = it - epoch * steps
@@ -365,6 +406,7 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
                         raise Preempted(f"stopped by signal at epoch {epoch + 1}, step {it} of {total}; "
                                         f"checkpoint written to {rd.ckpt_path}; rerun the same command to resume")
             guard.check(f"in epoch {epoch + 1} of {desc}")
+            guard.check_state(task.model, task.optimizer, f"in epoch {epoch + 1} of {desc}")  # before its evaluation
             if device.type == "cuda":
                 torch.cuda.synchronize()
             seconds = time.perf_counter() - t0
@@ -383,7 +425,7 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
             stop, due = control.poll()
             if stop or due or (epoch + 1) % cfg.ckpt_every == 0 or epoch + 1 == cfg.epochs:
                 save(it, None, 0.0)
-            if stop and epoch + 1 < cfg.epochs:
+            if stop:  # the last epoch too: the rerun resumes after it, with the final evaluation
                 raise Preempted(f"stopped by signal after epoch {epoch + 1} (step {it} of {total}); checkpoint "
                                 f"written to {rd.ckpt_path}; rerun the same command to resume")
     return log.read() if log.enabled else []

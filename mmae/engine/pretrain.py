@@ -104,6 +104,11 @@ class _PretrainConfig(MIMConfig):
             raise ValueError(f"reg_grad_scale must be in (0, 1], got {self.reg_grad_scale}")
         if self.erank_batch < 2:
             raise ValueError(f"erank_batch must be >= 2, got {self.erank_batch}")
+        chans = data_info(self.dataset).in_chans
+        if self.norm_pix_loss and self.patch_size == 1 and chans == 1:
+            raise ValueError(f"patch_size 1 makes every patch of {self.dataset} ({chans} channel) a single value: "
+                             "norm_pix_loss divides each patch by the variance of its values, which one value does "
+                             "not have (0/0, the loss is NaN); use patch_size >= 2 or --no-norm-pix-loss")
 
     # the mini-scale recipe (digits, mini-b, a few seconds on a CPU core; no memory cap on a CPU). On
     # a validation split of a quarter of the training images, 40 epochs, blr 5e-3, mask ratio 0.5 or

@@ -272,7 +272,12 @@ def load_encoder_weights(model: VisionTransformer, state_dict: dict) -> dict:
     if model.global_pool:
         # the pretrained final norm is replaced by a fresh fc_norm, as in MAE's fine-tuning
         sd = {k: v for k, v in sd.items() if not k.startswith("norm.")}
-    result = model.load_state_dict(sd, strict=False)
+    try:
+        result = model.load_state_dict(sd, strict=False)
+    except RuntimeError as e:  # weights of another model size: torch lists every mismatched tensor
+        mismatch = [ln.strip() for ln in str(e).splitlines() if "size mismatch" in ln] or [str(e).splitlines()[0]]
+        more = f" (and {len(mismatch) - 1} more)" if len(mismatch) > 1 else ""
+        raise ValueError(f"pretrained weights do not fit the model: {mismatch[0]}{more}") from None
     fresh = ("head.", "fc_norm.")
     bad_missing = [k for k in result.missing_keys if not k.startswith(fresh)]
     if bad_missing or result.unexpected_keys:
