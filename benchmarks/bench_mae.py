@@ -38,6 +38,7 @@ import time
 
 import torch
 
+from mmae.engine.loop import Task, train_step
 from mmae.methods import mmae as mmae_method
 from mmae.models import VIT_SIZES, MaskedAutoencoderViT
 
@@ -136,6 +137,30 @@ def time_steps(step, device, steps: int, warmup: int) -> float:
     return (clock() - t) / steps
 
 
+class _MAEStep(Task):
+    """`ours`' step as the loop runs it (`mmae.engine.loop.train_step`): MAE's loss on a fixed batch and,
+    with `tcr_lam` > 0, M-MAE's training objective, the other processes' rows stood in for by `others`;
+    with `cache`, the gradient-caching pass without autograd first (`begin_step`)."""
+
+    def __init__(self, model, optimizer, mask_ratio: float, noise, others, tcr_lam: float, cache: bool):
+        self.model, self.optimizer, self.mask_ratio, self.noise = model, optimizer, mask_ratio, noise
+        self.others, self.cache = others, cache
+        self.params = mmae_method.Params(lam=tcr_lam, mu=1.0) if tcr_lam else None
+
+    def begin_step(self, micro):
+        if self.cache:
+            with torch.no_grad():
+                self.model.masked_feature(micro[0], self.mask_ratio, self.noise)
+
+    def step(self, net, x):
+        loss, _, _, z = net(x, self.mask_ratio, self.noise)
+        if self.params is not None:
+            m = mmae_method.METHOD
+            r, g = m.regularizer_grad(torch.cat([z.detach().float(), self.others]), self.params)
+            loss, _ = m.objective(loss, z, self.params, (r, g[:len(x)]))
+        return {"loss": loss}
+
+
 def ours(cfg, device, tcr_lam: float, compile_: bool | str, global_batch: int = 0, cache: bool = False):
     model = MaskedAutoencoderViT(img_size=cfg["img"], patch_size=cfg["patch"], in_chans=3, embed_dim=cfg["e"],
                                  depth=cfg["depth"], num_heads=cfg["heads"], decoder_embed_dim=cfg["de"],
@@ -147,21 +172,8 @@ def ours(cfg, device, tcr_lam: float, compile_: bool | str, global_batch: int = 
     n = cfg["batch"]
     others = torch.nn.functional.normalize(torch.randn(global_batch - n, cfg["e"], device=device), dim=1)
     noise = torch.rand(n, model.patch_embed.num_patches, device=device)
-    params = mmae_method.Params(lam=tcr_lam, mu=1.0)
-
-    def step():
-        if cache:
-            with torch.no_grad(), _autocast(device):
-                model.masked_feature(x, cfg["mask_ratio"], noise)
-        with _autocast(device):
-            loss, _, _, z = fwd(x, cfg["mask_ratio"], noise)
-        if tcr_lam:  # M-MAE's training objective, the other processes' rows stood in for by `others`
-            r, g = mmae_method.METHOD.regularizer_grad(torch.cat([z.detach().float(), others]), params)
-            loss, _ = mmae_method.METHOD.objective(loss, z, params, (r, g[:n]))
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    return step
+    task = _MAEStep(model, opt, cfg["mask_ratio"], noise, others, tcr_lam, cache)
+    return lambda: train_step(task, fwd, [x], device)
 
 
 def _compiled(model, compile_):

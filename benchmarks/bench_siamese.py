@@ -27,9 +27,9 @@ import torch
 from mmae.data.cifar import CIFAR10_MEAN, CIFAR10_STD, load_cifar
 from mmae.data.keyed import SampleRandom
 from mmae.engine.batches import Batch, Tensors
-from mmae.engine.common import autocast, resolve_device, set_lr
+from mmae.engine.common import resolve_device, set_lr
 from mmae.engine.config import base_lr
-from mmae.engine.loop import GraphedStep
+from mmae.engine.loop import GraphedStep, train_step
 from mmae.engine.siamese import METHODS, SiameseTask, recipe, run
 
 CIFAR10_TRAIN = 50_000
@@ -38,9 +38,9 @@ CIFAR10_TRAIN = 50_000
 def build(method: str, device: torch.device, batch_size: int, amp: bool, compile_: bool, images: torch.Tensor,
           test_images: torch.Tensor | None = None, graphs: bool = False, **overrides):
     """The engine's task on ``images`` (and ``test_images`` for its evaluation) and one training step
-    as the loop runs it: `SiameseTask.step` (keyed two-view augmentation, both branches, the loss),
-    backward, the LARS step and `after_update` (BYOL's target); with ``graphs`` all but the last
-    captured as one CUDA graph (`mmae.engine.loop.GraphedStep`, as ``cuda_graphs`` runs it; the first
+    as the loop runs it (`mmae.engine.loop.train_step`: `SiameseTask.step`, keyed two-view
+    augmentation, both branches, the loss; backward; the LARS step) and `after_update` (BYOL's
+    target); with ``graphs`` all but the last captured as one CUDA graph (`mmae.engine.loop.GraphedStep`, as ``cuda_graphs`` runs it; the first
     calls are its eager warm-up and capture). Returns ``(task, step)``; ``step(i)`` returns the loss."""
     cfg = recipe(method, "cifar10", batch_size=batch_size, amp=amp, compile=compile_, cuda_graphs=graphs,
                  info_batch=min(512, len(images)), **overrides)
@@ -64,11 +64,7 @@ def build(method: str, device: torch.device, batch_size: int, amp: bool, compile
             loss = graphed(batch)["loss"]
             task.after_update(i, 1000)
             return loss
-        with autocast(device, amp):
-            loss = task.step(net, batch)["loss"]
-        task.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        task.optimizer.step()
+        loss = train_step(task, net, [batch], device, amp)[0]["loss"]
         task.after_update(i, 1000)
         return loss
     return task, step

@@ -37,6 +37,7 @@ except ImportError:  # not POSIX: runs are not locked
     fcntl = None
 
 from .. import dist
+from .stop import NonFiniteLoss
 
 __all__ = [
     "seed_everything", "atomic_write_bytes", "write_json_atomic", "save_checkpoint", "load_checkpoint",
@@ -564,10 +565,6 @@ def autocast(device: torch.device | str, enabled: bool = True, cache: bool = Tru
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()
-
-
-class NonFiniteLoss(RuntimeError):
-    pass
 
 
 class FiniteGuard:

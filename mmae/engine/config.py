@@ -5,8 +5,10 @@ Each engine's configuration is a dataclass derived from `TrainConfig`. Its field
 dict is what the `authors` recipe changes (the behaviour of the authors' published code, which
 produced the paper's numbers), and its `MINI` dict what the mini-scale recipe (the digits on a CPU)
 changes; `TrainConfig.build` lays them over each other and records the recipe's name in the
-configuration. Those are the only places a recipe's numbers are written: `mmae.experiments` and
-`reproduce.py` start from them and state only what a target changes.
+configuration. A method's own hyper-parameters and what it changes per data set live in its module
+(`mmae.methods`: its `Params` defaults and `RECIPES`), and the small scale's changes in
+`mmae.experiments.targets.SMALL_RECIPE`. Those are the only places a recipe's numbers are written:
+`mmae.experiments` and `reproduce.py` start from them and state only what a target changes.
 
 `batch_size` is always the **global** batch: the images that one optimiser step averages over,
 summed over processes and gradient-accumulation micro-steps. The loop splits it
@@ -24,7 +26,8 @@ import math
 import typing
 from dataclasses import dataclass
 
-from mmae.cli import EXIT_DIVERGED, EXIT_PREEMPTED, Parser, error_line, fail
+from mmae.cli import Parser, error_line, fail
+from mmae.engine.stop import NonFiniteLoss, Preempted, StopSignals
 
 __all__ = ["TrainConfig", "RECIPES", "RESUMABLE", "IDENTITY", "run_identity", "identity_mismatch", "engine_main",
            "base_lr"]
@@ -183,7 +186,6 @@ def engine_main(config_cls, run_fn, argv=None, prog: str = "", doc: str = "") ->
     Exit codes (`mmae.cli`): 0 done; 1 the loss became non-finite; 2 bad input (one line);
     75 stopped by SIGTERM / SIGUSR1 with its checkpoint written (rerun the command to resume)."""
     from mmae import dist
-    from mmae.engine.loop import NonFiniteLoss, Preempted, StopSignals
 
     p = Parser(prog=prog, description=(doc or "").split("\n\n")[0])
     p.add_argument("--out", required=True, help="run directory (reruns resume from its checkpoint)")
@@ -209,10 +211,10 @@ def engine_main(config_cls, run_fn, argv=None, prog: str = "", doc: str = "") ->
     except ValueError as e:
         return fail(prog, error_line(e))
     except NonFiniteLoss as e:
-        return fail(prog, error_line(e), EXIT_DIVERGED)
+        return fail(prog, error_line(e), e.exit_code)
     except Preempted as e:
         together = True
-        return fail(prog, error_line(e), EXIT_PREEMPTED) if dist.is_main() else EXIT_PREEMPTED
+        return fail(prog, error_line(e), e.exit_code) if dist.is_main() else e.exit_code
     finally:
         dist.cleanup(wait=together)
     if main_rank:

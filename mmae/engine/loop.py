@@ -5,8 +5,10 @@ pass on a micro-batch (`Task.step`), what follows an optimiser update (`Task.aft
 BYOL's target), its evaluation and its final metrics. `fit` owns the rest:
 
 - **steps**: the global batches of `mmae.engine.batches.TrainBatches`, split over processes
-  and micro-steps; DDP all-reduces gradients only on the last micro-step (`no_sync`, also when the
-  module is compiled); the learning rate is set per optimiser step (linear warm-up, half-cycle cosine);
+  and micro-steps; one optimiser step is `train_step` (forward, backward, clipping, update), the
+  same function `GraphedStep` captures and the benchmarks time; DDP all-reduces gradients only on
+  the last micro-step (`no_sync`, also when the module is compiled); the learning rate is set per
+  optimiser step (linear warm-up, half-cycle cosine);
   torch's global generator is reseeded per micro-step from `(seed, step, rank, micro-step)`, so what
   still draws from it (drop path, mixup) needs no saved state to resume exactly;
 - **CUDA graphs** (`cuda_graphs`, tasks whose step allows it): the whole optimiser step, from the
@@ -37,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import time
 
 import torch
@@ -46,17 +47,14 @@ import torch.nn as nn
 from mmae import dist
 from mmae.data.keyed import SampleRandom, key32
 from mmae.engine.batches import Batch, TrainBatches
-from mmae.engine.common import (FiniteGuard, JsonlLogger, NonFiniteLoss, RunDir, autocast, load_latest, lr_at,
+from mmae.engine.common import (FiniteGuard, JsonlLogger, RunDir, autocast, load_latest, lr_at,
                                 progress, resolve_device, save_checkpoint_keeping_previous, seed_everything, set_lr)
 from mmae.cli import clip, error_line
 from mmae.engine.config import RESUMABLE, TrainConfig, base_lr, identity_mismatch
+from mmae.engine.stop import NonFiniteLoss, Preempted, StopSignals
 
-__all__ = ["Task", "fit", "open_run", "Preempted", "NonFiniteLoss", "wrap_ddp", "StopSignals", "GraphedStep"]
-
-
-class Preempted(BaseException):
-    """The run stopped on SIGTERM / SIGUSR1 after writing its checkpoint; rerun to resume. Like
-    `KeyboardInterrupt`, not an `Exception`: no handler of errors takes a stop for one."""
+__all__ = ["Task", "fit", "train_step", "open_run", "Preempted", "NonFiniteLoss", "wrap_ddp", "StopSignals",
+           "GraphedStep"]
 
 
 class Task:
@@ -137,11 +135,32 @@ def wrap_ddp(module: nn.Module, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def _update(task: Task, clip_grad: float) -> None:
-    """The optimiser's update from the accumulated gradients, clipped to norm `clip_grad` if > 0."""
+def train_step(task: Task, net: nn.Module, micro: list[Batch], device: torch.device, amp: bool = True,
+               clip_grad: float = 0.0, no_sync=contextlib.nullcontext, reseed=None,
+               cache: bool = True) -> list[dict[str, torch.Tensor]]:
+    """One optimiser step of `task`, as the eager loop, `GraphedStep` and the benchmarks run it.
+
+    The gradients are cleared; the task's `begin_step` sees this process's micro-batches; each
+    micro-batch's forward pass (`Task.step`, called with `net`) and the backward pass of its share
+    of the loss follow (`reseed(k)` first, if given; DDP's all-reduce only on the last, `no_sync`
+    before); then the gradients are clipped to norm `clip_grad` if > 0 and the optimiser updates.
+    Everything but the update runs under autocast (`cache=False` inside a CUDA graph capture).
+    Returns each micro-step's values."""
+    task.optimizer.zero_grad(set_to_none=True)  # backward writes new gradients (in a capture: the graph's)
+    with autocast(device, amp, cache=cache):
+        task.begin_step(micro)
+    outs = []
+    for k, batch in enumerate(micro):
+        if reseed is not None:
+            reseed(k)
+        with (no_sync() if k < len(micro) - 1 else contextlib.nullcontext()), autocast(device, amp, cache=cache):
+            out = task.step(net, batch)
+            (out["loss"] / len(micro)).backward()
+        outs.append(out)
     if clip_grad > 0:
         torch.nn.utils.clip_grad_norm_(task.module.parameters(), clip_grad)
     task.optimizer.step()
+    return outs
 
 
 # ------------------------------------------------------------------ CUDA graphs
@@ -185,15 +204,10 @@ class GraphedStep:
 
     def _run(self) -> dict[str, torch.Tensor]:
         """The step on the static inputs: what the graph records, and what runs eagerly."""
-        b, opt = self.static, self.task.optimizer
+        b = self.static
         batch = Batch(b.x, b.y, b.index, SampleRandom.from_key(self.key, b.index))  # its streams start afresh
-        opt.zero_grad(set_to_none=True)  # backward writes new gradients (in a capture: the graph's)
-        with autocast(self.device, self.amp, cache=not self.capture):
-            self.task.begin_step([batch])
-            out = self.task.step(self.net, batch)
-            out["loss"].backward()
-        _update(self.task, self.clip_grad)
-        return out
+        return train_step(self.task, self.net, [batch], self.device, self.amp, self.clip_grad,
+                          cache=not self.capture)[0]
 
     def __call__(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Run the step on `batch`; returns the task's values (in the graph's memory when replayed:
@@ -230,41 +244,6 @@ class GraphedStep:
             torch.cuda.set_sync_debug_mode(mode)
         self.graph.replay()  # a capture records the kernels without running them
         return self.out
-
-
-# ------------------------------------------------------------------ signals
-
-class StopSignals:
-    """Turns SIGTERM and SIGUSR1 into a request to stop after the current step (a context manager;
-    the previous handlers come back on exit). Outside the main thread it does nothing.
-
-    `immediate`: raise `Preempted` at once instead, where no step is under way and nothing is left
-    to write (a run's start, its final evaluation): what the command line wraps a whole run in, so
-    that every phase of it ends with the preemption contract's exit code, not the signal's."""
-
-    SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGUSR1", None)) if s is not None)
-
-    def __init__(self, immediate: bool = False):
-        self.received: int | None = None
-        self.immediate = immediate
-        self._old: dict = {}
-
-    def _handle(self, signum, frame):
-        self.received = signum
-        if self.immediate:
-            raise Preempted(f"stopped by {signal.Signals(signum).name} outside the training steps; every checkpoint "
-                            f"written is kept; rerun the same command to resume")
-
-    def __enter__(self):
-        with contextlib.suppress(ValueError):  # not the main thread: no handlers
-            for s in self.SIGNALS:
-                self._old[s] = signal.signal(s, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for s, h in self._old.items():
-            signal.signal(s, h)
-        return False
 
 
 class _Control:
@@ -368,28 +347,20 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
                 lr = lr_at(it, base_lr=peak, warmup_iters=cfg.warmup_epochs * steps, total_iters=total,
                            min_lr=cfg.min_lr)
                 set_lr(task.optimizer, lr)
-                if graphed is None:
-                    with autocast(device, cfg.amp):
-                        task.begin_step(micro)
-                step_sum = None
-                for k, batch in enumerate(micro):
+                def reseed(k, it=it):
                     torch.manual_seed(key32(cfg.seed, it, rank, k))
-                    if graphed is not None:  # the whole step, update included
-                        out = graphed(batch)
-                    else:
-                        with (no_sync() if k < split.accum - 1 else contextlib.nullcontext()), \
-                                autocast(device, cfg.amp):
-                            out = task.step(net, batch)
-                            (out["loss"] / split.accum).backward()
+                if graphed is not None:  # the whole step, update included, one micro-batch
+                    reseed(0)
+                    outs = [graphed(micro[0])]
+                else:
+                    outs = train_step(task, net, micro, device, cfg.amp, cfg.clip_grad, no_sync, reseed)
+                step_sum = None
+                for out in outs:
                     guard.update(out["loss"])
-                    if not keys:
-                        keys = list(out)
+                    keys = keys or list(out)
                     vals = torch.stack([out[key].detach().float() for key in keys])
                     step_sum = vals if step_sum is None else step_sum + vals
                 sums = step_sum if sums is None else sums + step_sum
-                if graphed is None:
-                    _update(task, cfg.clip_grad)
-                    task.optimizer.zero_grad(set_to_none=True)
                 extra = task.after_update(it, total)
                 if sync_debug:
                     torch.cuda.set_sync_debug_mode("default")

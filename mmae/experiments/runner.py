@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..engine.common import RunDir, write_json_atomic
-from ..engine.loop import Preempted, StopSignals
+from ..engine.stop import Preempted, StopSignals
 from .targets import _engine_class, imagenet_root, Stage, Target
 
 __all__ = ["PROVENANCE", "machine", "provenance", "run_target", "dependencies", "auto_jobs", "run_stage"]
