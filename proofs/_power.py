@@ -789,37 +789,39 @@ def _add(*args, **kw):
     BOUNDS[b.key] = b
 
 
-_LOSS_BOUNDS = (  # key, need, loss, allowance, inequality text, supremum of the share
-    ("Theorem 4.3 (1)", "I2", "sc", _sc_printed, "I_2(Z1^T Z1; Z2^T Z2) >= log B - 2 log(1 + {f} (2 + 2/(B lam)) L_SC)", 0.5),
-    ("Theorem 4.3 (2)", "I2", "bt", _bt_printed,
-     "I_2(Zbar1 Zbar1^T; Zbar2 Zbar2^T) >= log d - 2 log(1 + {f} (2 L_BT/(d lam) + 4 sqrt(d L_BT)))", 0.5),
-    ("Theorem 4.3 (2, stronger)", "I2", "bt", _bt_stronger,
-     "I_2(Zbar1 Zbar1^T; Zbar2 Zbar2^T) >= log d - 2 log(1 + {f} (2 L_BT/(d lam) + 4 ((d-1)/d) sqrt(d L_BT)))", 0.5),
-    ("Theorem 4.13 (1)", "H2", "sc", _sc_printed, "H_2(Z1^T Z1, Z2^T Z2) >= log B - log(1 + {f} (2 + 2/(B lam)) L_SC)", 0.5),
-    ("Theorem 4.13 (2)", "H2", "bt", _bt_printed,
-     "H_2(Zbar1 Zbar1^T, Zbar2 Zbar2^T) >= log d - log(1 + {f} (2 L_BT/(d lam) + 4 sqrt(d L_BT)))", 0.5),
-    ("Theorem 4.17", "TCR", "bt", _t417_printed,
-     "TCR_mu(K1 o K2) >= d log(mu + 1) - {f} (2 L_BT/lam + 4 (d-1) sqrt(d L_BT)) / (2 mu^2)", 0.5),
-    ("Remark 4.17", "TCR", "sc", _r417_printed, "TCR_mu(G1 o G2) >= B log(1 + mu) - {f} max(1/lam, B - 1) L_SC / mu^2", 0.5),
-    ("Theorem 4.3 (1, sharp)", "I2", "sc", _sc_sharp, "I_2(Z1^T Z1; Z2^T Z2) >= log B - 2 log(1 + {f} (B - 1 + 1/lam) L_SC / B)", 1),
-    ("Theorem 4.3 (2, sharp)", "I2", "bt", _bt_sharp,
-     "I_2(Zbar1 Zbar1^T; Zbar2 Zbar2^T) >= log d - 2 log(1 + {f} (sqrt(L_BT/lam) + sqrt(2 (d-1) sqrt(d L_BT)))^2 / d)", 1),
-    ("Theorem 4.13 (1, sharp)", "H2", "sc", _sc_sharp, "H_2(Z1^T Z1, Z2^T Z2) >= log B - log(1 + {f} (B - 1 + 1/lam) L_SC / B)", 1),
-    ("Theorem 4.13 (2, sharp)", "H2", "bt", _bt_sharp,
-     "H_2(Zbar1 Zbar1^T, Zbar2 Zbar2^T) >= log d - log(1 + {f} (sqrt(L_BT/lam) + sqrt(2 (d-1) sqrt(d L_BT)))^2 / d)", 1),
-    ("Theorem 4.17 (sharp)", "TCR", "bt", _t417_sharp,
-     "TCR_mu(K1 o K2) >= d log(mu + 1) - {f} (sqrt(L_BT/lam) + sqrt(2 (d-1) sqrt(d L_BT)))^2 / (2 mu^2)", 1),
-    ("Remark 4.17 (sharp)", "TCR", "sc", _r417_sharp, "TCR_mu(G1 o G2) >= B log(1 + mu) - {f} (1/lam + B - 1) L_SC / (2 mu^2)", 1),
+_NEED_TEXT = {  # the inequality with "{a}" where the allowance goes
+    ("I2", "sc"): "I_2(Z1^T Z1; Z2^T Z2) >= log B - 2 log(1 + {a})",
+    ("I2", "bt"): "I_2(Zbar1 Zbar1^T; Zbar2 Zbar2^T) >= log d - 2 log(1 + {a})",
+    ("H2", "sc"): "H_2(Z1^T Z1, Z2^T Z2) >= log B - log(1 + {a})",
+    ("H2", "bt"): "H_2(Zbar1 Zbar1^T, Zbar2 Zbar2^T) >= log d - log(1 + {a})",
+    ("TCR", "sc"): "TCR_mu(G1 o G2) >= B log(1 + mu) - {a}",
+    ("TCR", "bt"): "TCR_mu(K1 o K2) >= d log(mu + 1) - {a}",
+}
+_BT_SHARP = "(sqrt(L_BT/lam) + sqrt(2 (d-1) sqrt(d L_BT)))^2"
+_LOSS_BOUNDS = (  # key, need, loss, allowance and its text, supremum of the share
+    ("Theorem 4.3 (1)", "I2", "sc", _sc_printed, "(2 + 2/(B lam)) L_SC", 0.5),
+    ("Theorem 4.3 (2)", "I2", "bt", _bt_printed, "(2 L_BT/(d lam) + 4 sqrt(d L_BT))", 0.5),
+    ("Theorem 4.3 (2, stronger)", "I2", "bt", _bt_stronger, "(2 L_BT/(d lam) + 4 ((d-1)/d) sqrt(d L_BT))", 0.5),
+    ("Theorem 4.13 (1)", "H2", "sc", _sc_printed, "(2 + 2/(B lam)) L_SC", 0.5),
+    ("Theorem 4.13 (2)", "H2", "bt", _bt_printed, "(2 L_BT/(d lam) + 4 sqrt(d L_BT))", 0.5),
+    ("Theorem 4.17", "TCR", "bt", _t417_printed, "(2 L_BT/lam + 4 (d-1) sqrt(d L_BT)) / (2 mu^2)", 0.5),
+    ("Remark 4.17", "TCR", "sc", _r417_printed, "max(1/lam, B - 1) L_SC / mu^2", 0.5),
+    ("Theorem 4.3 (1, sharp)", "I2", "sc", _sc_sharp, "(B - 1 + 1/lam) L_SC / B", 1),
+    ("Theorem 4.3 (2, sharp)", "I2", "bt", _bt_sharp, _BT_SHARP + " / d", 1),
+    ("Theorem 4.13 (1, sharp)", "H2", "sc", _sc_sharp, "(B - 1 + 1/lam) L_SC / B", 1),
+    ("Theorem 4.13 (2, sharp)", "H2", "bt", _bt_sharp, _BT_SHARP + " / d", 1),
+    ("Theorem 4.17 (sharp)", "TCR", "bt", _t417_sharp, _BT_SHARP + " / (2 mu^2)", 1),
+    ("Remark 4.17 (sharp)", "TCR", "sc", _r417_sharp, "(1/lam + B - 1) L_SC / (2 mu^2)", 1),
 )
 for _key, _kind, _loss, _allow, _text, _sup in _LOSS_BOUNDS:
     _t, _tm, _desc = _loss_bound(_loss, _kind, _allow, unit_rows=not _key.startswith("Theorem 4.17"))
     _mu = _kind == "TCR"
-    _add(_key, _key.split(" (")[0], _text, _t, _tm, views_space(_loss, ("t",) if _mu else ()), _desc,
+    _add(_key, _key.split(" (")[0], _NEED_TEXT[_kind, _loss].format(a="{f} " + _text), _t, _tm, views_space(_loss, ("t",) if _mu else ()), _desc,
          _collapsed(_loss, 3, 3, _mu), weight=2 if _kind == "I2" else 1, sup=mp.mpf(_sup))  # I_2's sup: not at a start
 # A false variant the search must refute (``--power``): B - 2 for B - 1 in the remark after Theorem 4.17.
 _t, _tm, _desc = _loss_bound("sc", "TCR", _r417_b_minus_2)
 MUTANTS = {"Remark 4.17": [Bound("Remark 4.17 (B - 2 for B - 1)", "Remark 4.17",
-                                 "TCR_mu(G1 o G2) >= B log(1 + mu) - {f} max(1/lam, B - 2) L_SC / mu^2",
+                                 _NEED_TEXT["TCR", "sc"].format(a="{f} max(1/lam, B - 2) L_SC / mu^2"),
                                  _t, _tm, views_space("sc", ("t",)), _desc, weight=4)]}
 
 _add("Definition C.2 (Pinsker)", "Definition C.2", "||K1/n - K2/n||_1^2 / 8 <= {f} JS(K1, K2)",
