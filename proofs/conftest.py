@@ -19,7 +19,8 @@ from pathlib import Path
 import mpmath
 import pytest
 
-KINDS = ("symbolic", "high-precision", "randomized")
+from proofs.report import KINDS
+
 VERDICTS = ("holds", "holds under a condition", "false as printed")
 EFFORT = {"ci": 1, "dev": 4, "thorough": 50}
 REPO_ROOT = Path(__file__).resolve().parent.parent

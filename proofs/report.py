@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-KINDS = ("symbolic", "high-precision", "randomized")
+KINDS = ("symbolic", "high-precision", "randomized")  # the kinds of check; proofs/conftest.py and docs/theory.py read them here
 DEFAULT = Path(__file__).resolve().parent.parent / "build" / "proofs" / "report.json"
 
 
