@@ -38,6 +38,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from proofs import _mp
+from proofs._strategies import zero_loss_views
 from proofs._tcr import mp_bt, mp_logdet_shift, mp_offdiag2, mp_sc, mp_unit_cols, np_bt, np_sc, np_unit_cols
 
 POWER_STEP = 0.01  # the just-false variant moves the constant 1% past the measured tightness
@@ -820,9 +821,10 @@ _LOSS_BOUNDS = (  # key, need, loss, allowance and its text, supremum of the sha
 for _key, _kind, _loss, _allow, _text, _sup in _LOSS_BOUNDS:
     _t, _tm, _desc = _loss_bound(_loss, _kind, _allow, unit_rows=not _key.startswith("Theorem 4.17"))
     _mu = _kind == "TCR"
-    _add(_key, _key.split(" (")[0], _NEED_TEXT[_kind, _loss].format(a="{f} " + _text), _t, _tm, views_space(_loss, ("t",) if _mu else ()), _desc,
-         _collapsed(_loss, 3, 3, _mu), weight=2 if _kind == "I2" and "stronger" not in _key else 1, sup=mp.mpf(_sup),  # I_2's sup: not at a start
-         sup_proved=_sup == 1 or (_loss == "sc" and _kind != "TCR"))  # the others' 1/2: proved >=, conjectured <=
+    _add(_key, _key.split(" (")[0], _NEED_TEXT[_kind, _loss].format(a="{f} " + _text), _t, _tm,
+         views_space(_loss, ("t",) if _mu else ()), _desc, _collapsed(_loss, 3, 3, _mu),
+         weight=2 if _kind == "I2" and "stronger" not in _key else 1,  # I_2's supremum is not at a start
+         sup=mp.mpf(_sup), sup_proved=_sup == 1 or (_loss == "sc" and _kind != "TCR"))  # else 1/2 is conjectured
 # A false variant the search must refute (``--power``): B - 2 for B - 1 in the remark after Theorem 4.17.
 _t, _tm, _desc = _loss_bound("sc", "TCR", _r417_b_minus_2)
 MUTANTS = {"Remark 4.17": [Bound("Remark 4.17 (B - 2 for B - 1)", "Remark 4.17",
@@ -940,6 +942,34 @@ def reached(loss, B, d, lam, starts):
     _, z1, z2 = minimise_loss(loss, B, d, lam, starts, seed=B * 10 + d + (loss == "bt") * 100)
     with mp.workdps(_mp.DPS):
         return mp_loss_and_grams(loss, z1, z2, lam)
+
+
+def attained_where_the_search_reaches(kind, slack, effort):
+    """Corollaries 4.6 and 4.16 at the near-zero-loss configurations the loss search reaches (Theorem
+    4.4's check; nothing about the minimiser is built in): log n - c log(1 + A) <= Q <= log n for
+    Q = I_2 (c = 2, Theorem 4.3 and Proposition 4.5) or H_2 (c = 1, Theorem 4.13 and Definition 3.1),
+    A the printed allowance at lambda = 1: Q is within c A of the bound, attained in the limit."""
+    c, quantity = (2, _mp.mutual_information) if kind == "I2" else (1, _mp.joint_entropy)
+    for loss, B, d in ZERO_LOSS_CASES:
+        if not zero_loss_possible(loss, B, d):
+            continue
+        L, k1, k2, _ = reached(loss, B, d, 1.0, 2 * effort)
+        n = k1.rows
+        with mp.workdps(_mp.DPS):
+            allow = (_sc_printed if loss == "sc" else _bt_printed)(n, L, L, mp)  # L / lam = L at lam = 1
+            q = quantity(k1, k2, 2)
+            gap = q - (mp.log(n) - c * mp.log(1 + allow))
+            assert L < mp.mpf(10) ** -20 and 0 <= gap <= c * allow + mp.mpf(10) ** -50  # 60-digit round-off
+            assert q <= mp.log(n) + mp.mpf(10) ** -50
+        slack(gap, f"{kind} - bound at the {loss} loss reached, B={B}, d={d} (at most {c} x allowance)")
+
+
+def exact_zero_loss_gap(kind, seed, B, d, loss):
+    """Q - log n at an exact rational zero-loss batch (``_strategies.zero_loss_views``), Q = I_2 or H_2
+    of its Gram matrix with itself, at 60 digits."""
+    z = zero_loss_views(np.random.default_rng(seed), B, d, loss)
+    K = _mp.sample_gram(z) if loss == "sc" else _mp.feature_gram(z)
+    return (_mp.mutual_information if kind == "I2" else _mp.joint_entropy)(K, K, 2) - mp.log(K.rows)
 
 
 # ------------------------------------------------------------------------- Garrido et al.'s criteria
@@ -1162,3 +1192,19 @@ def _a12_ext_mp(p, v):
 _add("Lemma A.12 (x >= -a/(1+a))", "Lemma A.12",
      "log(1+a) + (x-a)/(1+a) - log(1+x) <= {f} (x-a)^2/2  (a >= 0, x >= -a/(1+a))",
      _a12_ext, _a12_ext_mp, _a12_ext_sample, lambda p, v: {"x": float(_a12_ext_x(v[0], v[1] ** 2)), "a": float(v[1] ** 2)})
+
+
+# ------------------------------------------------------------------------- the statements' search test
+
+def worst_case_test(*keys):
+    """A statement file's worst-case check of the inequalities ``keys`` of ``BOUNDS``:
+    ``test_worst_case_search = worst_case_test(...)`` (the ``tightness`` fixture, proofs/conftest.py)."""
+    import pytest
+
+    @pytest.mark.check("randomized")
+    def test_worst_case_search(tightness):
+        """The largest share of its allowance that each inequality uses, over its whole domain
+        (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
+        for key in keys:
+            tightness(key)
+    return test_worst_case_search

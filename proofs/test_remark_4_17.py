@@ -57,7 +57,9 @@ from hypothesis import given, strategies as st
 from proofs import _sharp
 from proofs._mp import DPS, hadamard, matrix, normalise_rows
 from proofs._strategies import near_zero_loss_pair, normalised_batch
-from proofs._tcr import mp_logdet_shift, mp_offdiag2, mp_sc, np_logdet_shift, np_sc, settle, with_fixtures
+from proofs._power import worst_case_test
+from proofs._tcr import (check_mmae_loss_and_tcr, mp_logdet_shift, mp_offdiag2, mp_sc, np_logdet_shift, np_sc, settle,
+                         with_fixtures)
 
 STATEMENT = "Remark 4.17"
 TITLE = "a batch-wise coding-rate bound from the spectral contrastive loss"
@@ -153,26 +155,11 @@ def test_generic_randomized(f1, f2seed, lam, mu, slack):
 
 @pytest.mark.check("high-precision")
 def test_mmae_sample_gram_and_spectral_loss_agree():
-    from mmae import losses
-    from mmae import info
-    import torch
     rng = np.random.default_rng(417100)
-    z1, z2 = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
-    with mp.workdps(DPS):
-        loss, g1, g2 = mp_sc(normalise_rows(matrix(z1)), normalise_rows(matrix(z2)), mp.mpf(2))
-        tcr = mp_logdet_shift(hadamard(g1, g2), mp.mpf(1))
-    t1, t2 = torch.tensor(z1), torch.tensor(z2)
-    assert abs(float(losses.spectral_contrastive_loss(t1, t2, lam=2.0)) - float(loss)) <= 1e-12
-    kk = info.sample_gram(t1) * info.sample_gram(t2)
-    assert abs(float(info.total_coding_rate(kk, 1.0)) - float(tcr)) <= 1e-11
+    check_mmae_loss_and_tcr("sc", rng.standard_normal((4, 6)), rng.standard_normal((4, 6)), 2.0)
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Remark 4.17")
-    tightness("Remark 4.17 (sharp)")
+test_worst_case_search = worst_case_test("Remark 4.17", "Remark 4.17 (sharp)")
 
 
 test_sharp_constants_symbolic, test_sharp_constants_60_digits = _sharp.tests("Remark 4.17")

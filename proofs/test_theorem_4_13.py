@@ -54,6 +54,7 @@ from hypothesis import given, strategies as st
 
 from proofs import _mp, _sharp
 from proofs import _strategies as S
+from proofs._power import worst_case_test
 
 STATEMENT = "Theorem 4.13"
 TITLE = "the spectral contrastive and Barlow Twins losses bound the joint entropy"
@@ -115,14 +116,9 @@ def test_zero_loss_equality_and_rational_batches(slack):
     assert abs(margin1_mp(z, z, 1)) < mpmath.mpf(10) ** -50
     z = S.zero_loss_views(rng, 5, 3, "bt")
     assert abs(margin2_mp(z, z, 1)) < mpmath.mpf(10) ** -50
-    worst = mpmath.inf
-    for B, d in ((2, 3), (4, 2), (3, 3)):
-        for spread in (1.0, 0.01):
-            z1, z2 = S.rational_unit_rows(rng, B, d, spread=spread), S.rational_unit_rows(rng, B, d, spread=spread)
-            for lam in ("1/1000", "1", "50"):
-                for m in (margin1_mp(z1, z2, lam), margin2_mp(z1, z2, lam)):
-                    assert m > 0
-                    worst = min(worst, m)
+    worst = S.least_on_rational_views(lambda z1, z2, lam: (margin1_mp(z1, z2, lam), margin2_mp(z1, z2, lam)),
+                                      rng, ((2, 3), (4, 2), (3, 3)), ("1/1000", "1", "50"))
+    assert worst > 0
     slack(_mp.clean(worst), "smallest margin on rational batches")
 
 
@@ -140,14 +136,12 @@ def test_near_zero_loss_configurations(slack, pair, lam):
         assert m >= -1e-12
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Theorem 4.13 (1)")
-    tightness("Theorem 4.13 (2)")
-    tightness("Theorem 4.13 (1, sharp)")
-    tightness("Theorem 4.13 (2, sharp)")
+test_worst_case_search = worst_case_test(
+    "Theorem 4.13 (1)",
+    "Theorem 4.13 (2)",
+    "Theorem 4.13 (1, sharp)",
+    "Theorem 4.13 (2, sharp)",
+)
 
 
 test_sharp_constants_symbolic, test_sharp_constants_60_digits = _sharp.tests("Theorem 4.13 (1)", "Theorem 4.13 (2)")

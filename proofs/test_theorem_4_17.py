@@ -65,8 +65,9 @@ from hypothesis import given, strategies as st
 from proofs import _sharp
 from proofs._mp import DPS, hadamard, matrix
 from proofs._strategies import near_zero_loss_pair, normalised_batch
-from proofs._tcr import (mp_bt, mp_logdet_shift, mp_offdiag2, np_bt, np_logdet_shift, settle,
+from proofs._tcr import (check_mmae_loss_and_tcr, mp_bt, mp_logdet_shift, mp_offdiag2, np_bt, np_logdet_shift, settle,
                          with_fixtures)
+from proofs._power import worst_case_test
 
 STATEMENT = "Theorem 4.17"
 TITLE = "the Barlow Twins loss bounds the joint total coding rate"
@@ -184,26 +185,11 @@ def test_generic_batches_randomized(z1, seed, lam, mu, slack):
 
 @pytest.mark.check("high-precision")
 def test_mmae_barlow_twins_and_tcr_agree():
-    from mmae import losses
-    from mmae import info
-    import torch
     rng = np.random.default_rng(41700)
-    z1, z2 = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
-    with mp.workdps(DPS):
-        loss, c, k1, k2 = mp_bt(matrix(z1), matrix(z2), mp.mpf("0.005"))
-        tcr = mp_logdet_shift(hadamard(k1, k2), mp.mpf(1))
-    t1, t2 = torch.tensor(z1), torch.tensor(z2)
-    assert abs(float(losses.barlow_twins_loss(t1, t2, 0.005, normalize="paper")) - float(loss)) <= 1e-12
-    kk = info.feature_gram(t1) * info.feature_gram(t2)
-    assert abs(float(info.total_coding_rate(kk, 1.0)) - float(tcr)) <= 1e-11
+    check_mmae_loss_and_tcr("bt", rng.standard_normal((6, 3)), rng.standard_normal((6, 3)), 0.005)
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Theorem 4.17")
-    tightness("Theorem 4.17 (sharp)")
+test_worst_case_search = worst_case_test("Theorem 4.17", "Theorem 4.17 (sharp)")
 
 
 test_sharp_constants_symbolic, test_sharp_constants_60_digits = _sharp.tests("Theorem 4.17")

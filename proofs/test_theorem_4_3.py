@@ -112,6 +112,7 @@ from hypothesis import given, strategies as st
 
 from proofs import _mp, _sharp
 from proofs import _strategies as S
+from proofs._power import worst_case_test
 
 STATEMENT = "Theorem 4.3"
 TITLE = "the spectral contrastive and Barlow Twins losses bound the mutual information"
@@ -234,15 +235,8 @@ def test_exact_zero_loss_gives_margin_zero_in_60_digits(slack):
 @pytest.mark.check("high-precision")
 def test_rational_batches_in_60_digits(slack):
     rng = np.random.default_rng(17)
-    worst = mpmath.inf
-    for B, d in ((2, 3), (4, 2), (3, 3), (5, 4)):
-        for spread in (1.0, 0.01):
-            z1 = S.rational_unit_rows(rng, B, d, spread=spread)
-            z2 = S.rational_unit_rows(rng, B, d, spread=spread)
-            for lam in ("1/1000", "1", "50"):
-                for m in margins_mp(z1, z2, lam):
-                    assert m > 0
-                    worst = min(worst, m)
+    worst = S.least_on_rational_views(margins_mp, rng, ((2, 3), (4, 2), (3, 3), (5, 4)), ("1/1000", "1", "50"))
+    assert worst > 0
     slack(_mp.clean(worst), "smallest margin on rational batches")
 
 
@@ -288,15 +282,13 @@ def test_mmae_losses_and_grams_match_independent_computation(z1, data, lam):
     assert np.allclose(info.feature_gram(t1).numpy(), _mp.to_numpy(_mp.feature_gram(z1)), atol=1e-12)
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Theorem 4.3 (1)")
-    tightness("Theorem 4.3 (2)")
-    tightness("Theorem 4.3 (2, stronger)")  # the (d-1)/d constant the corrected proof gives
-    tightness("Theorem 4.3 (1, sharp)")  # the sharp constants proved above
-    tightness("Theorem 4.3 (2, sharp)")
+test_worst_case_search = worst_case_test(
+    "Theorem 4.3 (1)",
+    "Theorem 4.3 (2)",
+    "Theorem 4.3 (2, stronger)",
+    "Theorem 4.3 (1, sharp)",
+    "Theorem 4.3 (2, sharp)",
+)
 
 
 test_sharp_constants_symbolic, test_sharp_constants_60_digits = _sharp.tests("Theorem 4.3 (1)", "Theorem 4.3 (2)")
