@@ -9,12 +9,13 @@ mu, alpha or c inside a box reaching their extremes), from starts on the edges: 
 nearly equal views or matrices, zero-loss configurations, ``B < d`` and ``B > d``.  The best point
 is re-evaluated in 60 digits (``proofs._mp``): that value is the measured **tightness** ``T``.
 
-Power: the statement check with the constant moved just past the proved supremum of the share
-(``Bound.sup``, where the statement's file proves it; else past the measured tightness),
+Power: the statement check with the constant moved just past the supremum of the share
+(``Bound.sup``, where the statement's file proves it or proves a lower bound and conjectures it;
+else past the measured tightness),
 ``f = sup (1 - POWER_STEP)``, is false; ``pytest proofs --power`` reruns the check with that ``f``
 from fresh random starts and requires it to find a share above ``f``, and requires the search to
-refute the false variants of another form listed in ``MUTANTS``.  Where the supremum is proved, the
-plain run already requires the measured tightness to be within ``POWER_STEP`` of it.
+refute the false variants of another form listed in ``MUTANTS``.  Where the supremum is known, the
+plain run already requires the measured tightness to be within ``POWER_STEP`` of it and not above it.
 
 The six loss bounds (Theorems 4.3, 4.13, 4.17 and the remark after it) are searched over the views
 alone: the worst lambda for given views is found inside the share (``_profile``), so every lambda in
