@@ -830,7 +830,7 @@ for _key, _kind, _loss, _allow, _text, _sup in _LOSS_BOUNDS:
 _t, _tm, _desc = _loss_bound("sc", "TCR", _r417_b_minus_2)
 MUTANTS = {"Remark 4.17": [Bound("Remark 4.17 (B - 2 for B - 1)", "Remark 4.17",
                                  _NEED_TEXT["TCR", "sc"].format(a="{f} max(1/lam, B - 2) L_SC / mu^2"),
-                                 _t, _tm, views_space("sc", ("t",)), _desc, weight=4)]}
+                                 _t, _tm, views_space("sc", ("t",)), _desc, weight=2)]}
 
 _add("Definition C.2 (Pinsker)", "Definition C.2", "||K1/n - K2/n||_1^2 / 8 <= {f} JS(K1, K2)",
      _c2_pinsker, _c2_pinsker_mp, kernels_space(), describe_kernels(()))
