@@ -376,11 +376,12 @@ def _over(A, S, lam):
     return S if A == 0 else (A / lam + S if lam > 0 else math.inf)
 
 
-def _profile(allow, n, A, S, lib=math, steps=24, box=LOG_PROFILE):
+def _profile(allow, n, A, S, lib=math, steps=200, box=LOG_PROFILE):
     """min over lam in {0} u [e^box0, e^box1] of ``allow(n, L, L/lam, lib)``: at the closed-form
-    minimiser ``allow.argmin`` where there is one, else by golden section on log lam (each allowance
-    here is unimodal in log lam: an increasing function of L plus, or max, a decreasing one of L / lam).
-    Returns (the smallest allowance, its lam)."""
+    minimiser ``allow.argmin`` where there is one, else (each allowance here is unimodal in log lam:
+    an increasing function of L plus, or max, a decreasing one of L / lam) in float64 on a grid of
+    log lam refined by a parabola through the best three points, in mpmath by ``steps`` of golden
+    section.  Returns (the smallest allowance, its lam)."""
     f = lambda lam: allow(n, A + lam * S, _over(A, S, lam), lib)
     lo, hi = (mp.mpf(box[0]), mp.mpf(box[1])) if lib is mp else box
     cands = [lib.exp(lo), lib.exp(hi)]
@@ -388,6 +389,17 @@ def _profile(allow, n, A, S, lib=math, steps=24, box=LOG_PROFILE):
         lam = allow.argmin(n, A, S, lib)
         if lam is not None and 0 < lam < lib.exp(hi):
             cands.append(lam)
+    elif lib is math:
+        u = np.linspace(lo, hi, 81)
+        lam = np.exp(u)
+        with np.errstate(all="ignore"):
+            v = allow(n, A + lam * S, A / lam + S, np)
+        i = int(np.clip(np.nanargmin(v), 1, len(u) - 2))
+        y0, y1, y2 = v[i - 1:i + 2]
+        h, curv = u[1] - u[0], y0 - 2 * y1 + y2
+        cands.append(math.exp(u[i]))
+        if curv > 0:
+            cands.append(math.exp(u[i] + h * (y0 - y2) / (2 * curv)))
     else:
         g = (lib.sqrt(5) - 1) / 2
         c, d = hi - g * (hi - lo), lo + g * (hi - lo)
@@ -491,7 +503,7 @@ def _loss_bound(loss, kind, allow, unit_rows=True):
     def terms_mp(p, x):
         z1, z2, t = split(p, x)
         A, S, n, k1, k2 = _mp_loss_parts(loss, z1, z2, unit_rows)
-        return _mp_need(kind, n, k1, k2, _mp.to_mpf(t)), _profile(allow, n, A, S, mp, 200, (-300, 60))[0]
+        return _mp_need(kind, n, k1, k2, _mp.to_mpf(t)), _profile(allow, n, A, S, mp, box=(-300, 60))[0]
 
     def describe(p, x):
         z1, z2, t = split(p, x)
