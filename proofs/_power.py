@@ -49,7 +49,7 @@ SUP_TOL = mp.mpf(10) ** -50  # a 60-digit share at a supremum attained in a limi
 STARTS = 3  # local searches per unit of effort (x1 ci, x4 dev, x50 thorough)
 SCREEN = 12  # random points screened per local search
 MAXITER = 30
-LOG_LAM, LOG_MU, LOG_ALPHA = (math.log(1e-4), math.log(1e4)), (math.log(1e-3), math.log(1e3)), \
+LOG_MU, LOG_ALPHA = (math.log(1e-3), math.log(1e3)), \
     (math.log(0.05), math.log(50.0))
 T_MAX = 1e3  # t = 1/mu in [0, T_MAX]: mu from 1e-3 to infinity
 SHAPES = ((2, 3), (3, 2), (3, 3), (2, 4), (4, 2))  # (B, d): B < d, B = d, B > d
@@ -192,10 +192,10 @@ def _views_start(rng, B, d, kind, loss):
 VIEW_KINDS = ("random", "equal rows", "near-equal views", "equal views", "zero loss", "collapsed", "no cross term")
 
 
-def views_space(loss, extra=("lam",)):
-    """Sampler over two views of every shape in SHAPES plus parameters in boxes: log lam, log mu, or
+def views_space(loss, extra=()):
+    """Sampler over two views of every shape in SHAPES plus parameters in boxes: log mu, or
     t = 1/mu in [0, T_MAX] (t = 0: the limit mu -> inf)."""
-    boxes = {"lam": LOG_LAM, "mu": LOG_MU, "t": (0.0, T_MAX)}
+    boxes = {"mu": LOG_MU, "t": (0.0, T_MAX)}
 
     def sample(rng, i):
         kind = VIEW_KINDS[i % len(VIEW_KINDS)]  # every edge in every batch of len(VIEW_KINDS) starts,
@@ -213,13 +213,6 @@ def split_views(p, x, exp=True):
     n = B * d
     rest = x[2 * n:]
     return x[:n].reshape(B, d), x[n:2 * n].reshape(B, d), [math.exp(v) for v in rest] if exp else list(rest)
-
-
-def describe_views(names):
-    def describe(p, x):
-        _, _, vals = split_views(p, x)
-        return {k: float(v) for k, v in zip(names, vals)}
-    return describe
 
 
 def _mp_exp(v):
