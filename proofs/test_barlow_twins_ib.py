@@ -56,15 +56,14 @@ from hypothesis import given, strategies as st
 from proofs._mp import DPS, logdet, matrix
 from proofs._strategies import normalised_batch, unit_diag_psd
 from proofs._tcr import adversarial_min, mp_bt, mp_unit_diag_psd, np_unit_cols, with_fixtures
+from proofs._power import worst_case_test
 
 STATEMENT = "Barlow Twins IB"
 TITLE = "the information-bottleneck reading of Barlow Twins (Zbontar et al. 2021, App. A)"
-TWINS = ()
 VERDICT = "holds under a condition"
 CONDITION = (r"each step holds for its own term; $\mathcal C$ is invariant to positive per-feature rescaling only; "
              r"the common optimum $K = I$ needs $B \ge d$ for the batch estimate; and Eq. (8) is unbounded below "
              r"(collapse) for every $\beta > 0$, not only for $\beta \le 1$")
-CORRECTED = None
 
 
 @pytest.mark.check("symbolic")
@@ -233,8 +232,4 @@ def test_gaussian_entropy_and_adversarial_log_det(slack, effort):
     assert ld <= 0 and val < 1e-6 and np.allclose(f @ f.T, np.eye(n), atol=1e-3)
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Barlow Twins IB (Hadamard)")
+test_worst_case_search = worst_case_test("Barlow Twins IB (Hadamard)")

@@ -66,12 +66,12 @@ from hypothesis import given
 
 from proofs import _mp
 from proofs import _strategies as S
+from proofs._power import worst_case_test
 
 STATEMENT = "Proposition 4.7"
 TITLE = "the joint entropy against the ranks and the marginal entropies"
 TWINS = ("Proposition A.5",)
 VERDICT = "false as printed"
-CONDITION = None
 CORRECTED = (r"(i) $\mathrm H_\alpha(\mathbf K_1, \mathbf K_2) \le \log\operatorname{rank}(\mathbf K_1\odot\mathbf K_2)"
              r" \le \log\operatorname{rank}\mathbf K_1 + \log\operatorname{rank}\mathbf K_2$ and "
              r"(iii) $\max\{\mathrm H_\alpha(\mathbf K_1), \mathrm H_\alpha(\mathbf K_2)\} \le \mathrm H_\alpha(\mathbf K_1, \mathbf K_2)$"
@@ -240,9 +240,4 @@ def test_adversarial_search(slack, effort):
         slack(_mp.clean(v), f"smallest margin of ({which}) found by local search")
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Proposition 4.7 (max)")
-    tightness("Proposition 4.7 (alpha = 1)")
+test_worst_case_search = worst_case_test("Proposition 4.7 (max)", "Proposition 4.7 (alpha = 1)")

@@ -43,16 +43,15 @@ from hypothesis import given, strategies as st
 from proofs._mp import DPS, matrix, normalise_rows, psd_spectrum
 from proofs._strategies import normalised_batch
 from proofs._tcr import with_fixtures
+from proofs._power import worst_case_test
 
 STATEMENT = "Theorem 5.2"
 TITLE = "U-MAE is the second-order approximation of M-MAE"
-TWINS = ()
 VERDICT = "holds under a condition"
 CONDITION = (r"as a Taylor expansion in $1/\mu$ with remainder $0 \le R \le \mathrm{tr}((Z^\top Z)^3)/(3\mu^3)$ "
              r"and U-MAE weight $\gamma = \lambda/(2\mu^2)$; the printed infinite series converges only when "
              r"$\lambda_{\max}(Z^\top Z) \le \mu$, which fails for every batch when $B > d$ and $\mu = 1$ "
              r"($\lambda_{\max} \ge B/d$)")
-CORRECTED = None
 
 
 def _parts(f, mu):
@@ -159,12 +158,7 @@ def test_mmae_tcr_and_umae_penalty_satisfy_the_decomposition():
             assert abs(got_tcr - float(const - mp.mpf(got_p) / (2 * mu ** 2) + r)) <= 1e-11
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Theorem 5.2 (remainder)")
-    tightness("Theorem 5.2 (lambda_max)")
+test_worst_case_search = worst_case_test("Theorem 5.2 (remainder)", "Theorem 5.2 (lambda_max)")
 
 
 @pytest.mark.check("high-precision")
