@@ -400,7 +400,8 @@ def spectral_contrastive_loss(z1, z2, lam, dps: int = DPS):
 
 def np_renyi(K, alpha, zero_tol: float = 0.0) -> float:
     """H_alpha(K) in float64 (search objective and float pre-screen; margins near 0 are recomputed
-    in mp).  Eigenvalues of K up to zero_tol count as 0 (round-off of a rank-deficient K)."""
+    in mp), accurate to its round-off for every alpha (Definition 3.1's checks compare it with the
+    60-digit value).  Eigenvalues of K up to zero_tol count as 0 (round-off of a rank-deficient K)."""
     import numpy as np
 
     n = K.shape[0]
@@ -410,6 +411,8 @@ def np_renyi(K, alpha, zero_tol: float = 0.0) -> float:
         return float(-np.log(p.max()))
     if alpha == 1:
         return float(-(p * np.log(p)).sum())
+    if abs(alpha - 1) < 0.5:  # log(sum p^alpha) = log1p(sum p (p^(alpha-1) - 1)): no cancellation near alpha = 1
+        return float(np.log1p((p * np.expm1((alpha - 1) * np.log(p))).sum()) / (1 - alpha))
     return float(np.log((p ** alpha).sum()) / (1 - alpha))
 
 

@@ -9,12 +9,21 @@ mu, alpha or c inside a box reaching their extremes), from starts on the edges: 
 nearly equal views or matrices, zero-loss configurations, ``B < d`` and ``B > d``.  The best point
 is re-evaluated in 60 digits (``proofs._mp``): that value is the measured **tightness** ``T``.
 
-Power: the statement check with the constant moved just past the measured tightness,
-``f = T (1 - POWER_STEP)``, is false (the witness shows it); ``pytest proofs --power`` reruns the
-check with that ``f`` from fresh random starts and requires it to find a share above ``f``.
+Power: the statement check with the constant moved just past the proved supremum of the share
+(``Bound.sup``, where the statement's file proves it; else past the measured tightness),
+``f = sup (1 - POWER_STEP)``, is false; ``pytest proofs --power`` reruns the check with that ``f``
+from fresh random starts and requires it to find a share above ``f``, and requires the search to
+refute the false variants of another form listed in ``MUTANTS``.  Where the supremum is proved, the
+plain run already requires the measured tightness to be within ``POWER_STEP`` of it.
+
+The six loss bounds (Theorems 4.3, 4.13, 4.17 and the remark after it) are searched over the views
+alone: the worst lambda for given views is found inside the share (``_profile``), so every lambda in
+(0, inf) and the limit lambda -> 0 are covered; mu enters as t = 1/mu in [0, T_MAX], t = 0 the limit
+mu -> inf.
 
 Shares are 0/0 where both sides vanish (zero loss, equal matrices): there float64 measures
-round-off, so a point whose allowance is below ``FLOOR`` counts as share 0 for the search.
+round-off, so a point whose allowance is below ``FLOOR`` counts as share 0 for the search (unless its
+need is far above round-off: then its share is at least ``need / FLOOR``).
 """
 from __future__ import annotations
 
@@ -33,11 +42,14 @@ from proofs._tcr import mp_bt, mp_logdet_shift, mp_offdiag2, mp_sc, np_bt, np_sc
 
 POWER_STEP = 0.01  # the just-false variant moves the constant 1% past the measured tightness
 FLOOR = 1e-10  # below this allowance the float64 share is off by about eps / FLOOR > 1e-6: not searched
+NEED_FLOOR = 1e-6  # ... unless the need is far above round-off: then the share is at least need / FLOOR
+SUP_TOL = mp.mpf(10) ** -50  # a 60-digit share at a supremum attained in a limit differs from it by round-off
 STARTS = 3  # local searches per unit of effort (x1 ci, x4 dev, x50 thorough)
 SCREEN = 12  # random points screened per local search
 MAXITER = 30
 LOG_LAM, LOG_MU, LOG_ALPHA = (math.log(1e-4), math.log(1e4)), (math.log(1e-3), math.log(1e3)), \
     (math.log(0.05), math.log(50.0))
+T_MAX = 1e3  # t = 1/mu in [0, T_MAX]: mu from 1e-3 to infinity
 SHAPES = ((2, 3), (3, 2), (3, 3), (2, 4), (4, 2))  # (B, d): B < d, B = d, B > d
 
 
@@ -54,6 +66,7 @@ class Bound:
     describe: Callable = None  # (p, x) -> dict of the witness's readable parameters
     known: tuple = None  # (p, x): an edge configuration the search must at least match
     weight: int = 1  # local searches per unit of effort, in units of STARTS (a harder landscape: more)
+    sup: mp.mpf = None  # the supremum of the share where it is proved (proofs/test_*.py): the search must reach it
 
 
 @dataclass
@@ -72,8 +85,10 @@ def share_float(b: Bound, p, x) -> float:
             need, allow = b.terms(p, x)
         except (ValueError, FloatingPointError, np.linalg.LinAlgError, ZeroDivisionError):
             return 0.0
-    if not (math.isfinite(need) and math.isfinite(allow)) or allow < FLOOR:
+    if not (math.isfinite(need) and math.isfinite(allow)):
         return 0.0
+    if allow < FLOOR:  # 0/0 is round-off; a need far above round-off over a vanishing allowance is not
+        return need / FLOOR if need > NEED_FLOOR else 0.0
     return need / allow
 
 
@@ -127,8 +142,10 @@ def witness(b: Bound, p, x) -> dict:
 # ------------------------------------------------------------------------- parametrisations
 
 def _log_start(rng, box, j):
-    """The low edge, the high edge or an interior point of a log-parameter's box, by turns."""
-    return (box[0], box[1], rng.uniform(*box))[j % 3]
+    """The low edge, the high edge or an interior point of a parameter's box, by turns (log-uniform
+    inside a box [0, hi])."""
+    inner = 10 ** rng.uniform(-4, math.log10(box[1])) if box[0] == 0 else rng.uniform(*box)
+    return (box[0], box[1], inner)[j % 3]
 
 
 def _orth(rng, m, k):
@@ -142,11 +159,23 @@ def _views_start(rng, B, d, kind, loss):
     if kind == "equal rows":  # all samples nearly one vector: K1 = K2 ~ 11^T
         z1 = np.ones((B, 1)) * g(d) + 1e-3 * g((B, d))
         return z1, z1 + 1e-3 * g((B, d))
+    if kind == "collapsed":  # equal views, all samples (sc) or all features (bt) equal: Grams 11^T
+        z = np.ones((B, d)) if loss == "bt" else np.outer(np.ones(B), g(d))
+        return z, z.copy()
+    if kind == "no cross term":  # the edge lam -> inf: the off-diagonal cross term of the loss vanishes,
+        # each sample (sc) or feature (bt) of view 2 orthogonal to the other ones of view 1, where it can be
+        u = g((B, d)) if loss == "sc" else g((d, B))
+        v = u + 0.3 * g(u.shape)
+        if len(u) - 1 < u.shape[1]:
+            for j in range(len(u)):
+                q = np.linalg.qr(np.delete(u, j, 0).T)[0]
+                v[j] -= q @ (q.T @ v[j])
+        return (u, v) if loss == "sc" else (u.T, v.T)
     if kind == "near-equal views":
         z1 = g((B, d))
         return z1, z1 + 1e-2 * g((B, d))
     if kind == "equal views":  # the views coincide (no alignment loss); by symmetry the search keeps them so
-        z1 = g((B, d))
+        z1 = _views_start(rng, B, d, "zero loss", loss)[0] + 10 ** rng.uniform(-2, 0) * g((B, d))
         return z1, z1.copy()
     if kind == "zero loss":
         if loss == "sc":  # orthonormal rows where B <= d, else a tight frame
@@ -157,12 +186,13 @@ def _views_start(rng, B, d, kind, loss):
     return g((B, d)), g((B, d))
 
 
-VIEW_KINDS = ("random", "equal rows", "near-equal views", "equal views", "zero loss")
+VIEW_KINDS = ("random", "equal rows", "near-equal views", "equal views", "zero loss", "collapsed", "no cross term")
 
 
 def views_space(loss, extra=("lam",)):
-    """Sampler over two views of every shape in SHAPES plus log-parameters (lam, mu) in boxes."""
-    boxes = {"lam": LOG_LAM, "mu": LOG_MU}
+    """Sampler over two views of every shape in SHAPES plus parameters in boxes: log lam, log mu, or
+    t = 1/mu in [0, T_MAX] (t = 0: the limit mu -> inf)."""
+    boxes = {"lam": LOG_LAM, "mu": LOG_MU, "t": (0.0, T_MAX)}
 
     def sample(rng, i):
         B, d = SHAPES[rng.integers(len(SHAPES))]
@@ -174,10 +204,12 @@ def views_space(loss, extra=("lam",)):
     return sample
 
 
-def split_views(p, x):
+def split_views(p, x, exp=True):
+    """The two views and the parameters that follow them (exponentiated where ``exp``: log-parameters)."""
     B, d = p["B"], p["d"]
     n = B * d
-    return x[:n].reshape(B, d), x[n:2 * n].reshape(B, d), [math.exp(v) for v in x[2 * n:]]
+    rest = x[2 * n:]
+    return x[:n].reshape(B, d), x[n:2 * n].reshape(B, d), [math.exp(v) for v in rest] if exp else list(rest)
 
 
 def describe_views(names):
@@ -323,96 +355,202 @@ def _mp_sc_parts(z1, z2, lam):
     return mp_sc(_mp.normalise_rows(_mp.matrix(z1)), _mp.normalise_rows(_mp.matrix(z2)), lam)
 
 
-def _t43_1(p, x):
-    z1, z2, (lam,) = split_views(p, x)
-    loss, k1, k2 = _sc_parts(z1, z2, lam)
-    B = p["B"]
-    return math.sqrt(np_frob2(k1) * np_frob2(k2) / (B * np_frob2(k1 * k2))) - 1, (2 + 2 / (B * lam)) * loss
+# ------------------------------------------------------------------------- the six loss bounds
+#
+# Each loss is L = A + lam S: A its alignment part (sum_i |z_i^(1) - z_i^(2)|^2 for Eq. (2),
+# sum_j (1 - C_jj)^2 for Eq. (3)) and S the squared off-diagonal of the cross matrix.  Every allowance
+# is a function of n (B or d), L and L / lam = A / lam + S, so the worst lambda for given views is a
+# one-dimensional minimisation done inside the share (``_profile``): the search runs over the views
+# alone and covers every lambda in (0, inf), its limit lambda -> 0 included (reached exactly where
+# A = 0: L / lam -> S).  mu enters through t = 1/mu in [0, T_MAX], t = 0 being the limit mu -> inf;
+# the coding-rate bounds are compared after multiplying both sides by mu^2 (both vanish like 1/mu^2).
+
+LOG_PROFILE = (-40.0, 40.0)  # the log-lambda interval of the float profile (plus the limit lambda -> 0)
 
 
-def _t43_1_mp(p, x):
-    z1, z2, (lam,) = mp_views(p, x)
-    loss, k1, k2 = _mp_sc_parts(z1, z2, lam)
-    B = p["B"]
-    i2 = _mp.mutual_information(k1, k2, 2)
-    return mp.exp((mp.log(B) - i2) / 2) - 1, (2 + 2 / (B * lam)) * loss
+def _over(A, S, lam):
+    """L / lam = A / lam + S, with its limit S at lam = 0 when A = 0."""
+    return S if A == 0 else (A / lam + S if lam > 0 else math.inf)
 
 
-def _bt_allow(d, lam, loss, sqrt=math.sqrt):
-    return 2 * loss / (d * lam) + 4 * sqrt(d * loss)
+def _profile(allow, n, A, S, lib=math, steps=24, box=LOG_PROFILE):
+    """min over lam in {0} u [e^box0, e^box1] of ``allow(n, L, L/lam, lib)``: at the closed-form
+    minimiser ``allow.argmin`` where there is one, else by golden section on log lam (each allowance
+    here is unimodal in log lam: an increasing function of L plus, or max, a decreasing one of L / lam).
+    Returns (the smallest allowance, its lam)."""
+    f = lambda lam: allow(n, A + lam * S, _over(A, S, lam), lib)
+    lo, hi = (mp.mpf(box[0]), mp.mpf(box[1])) if lib is mp else box
+    cands = [lib.exp(lo), lib.exp(hi)]
+    if hasattr(allow, "argmin"):
+        lam = allow.argmin(n, A, S, lib)
+        if lam is not None and 0 < lam < lib.exp(hi):
+            cands.append(lam)
+    else:
+        g = (lib.sqrt(5) - 1) / 2
+        c, d = hi - g * (hi - lo), lo + g * (hi - lo)
+        fc, fd = f(lib.exp(c)), f(lib.exp(d))
+        for _ in range(steps):
+            if fc <= fd:
+                hi, d, fd = d, c, fc
+                c = hi - g * (hi - lo)
+                fc = f(lib.exp(c))
+            else:
+                lo, c, fc = c, d, fd
+                d = lo + g * (hi - lo)
+                fd = f(lib.exp(d))
+        cands += [lib.exp(c), lib.exp(d)]
+    if A == 0:  # the limit lam -> 0: L = 0, L / lam = S; listed first, so that ties go to it
+        cands.insert(0, 0 * S)
+    return min(((f(lam), lam) for lam in cands), key=lambda t: t[0])
 
 
-def _t43_2(p, x):
-    z1, z2, (lam,) = split_views(p, x)
-    loss, _, k1, k2 = np_bt(z1, z2, lam)
-    d = p["d"]
-    return math.sqrt(np_frob2(k1) * np_frob2(k2) / (d * np_frob2(k1 * k2))) - 1, _bt_allow(d, lam, max(loss, 0.0))
+def _argmin_sqrt(m):
+    """argmin of m lam S + A / lam (+ terms free of lam): sqrt(A / (m S))."""
+    return lambda n, A, S, lib: lib.sqrt(A / (m(n) * S)) if A > 0 and S > 0 and m(n) > 0 else None
 
 
-def _t43_2_mp(p, x):
-    z1, z2, (lam,) = mp_views(p, x)
-    loss, _, k1, k2 = mp_bt(z1, z2, lam)
-    d = p["d"]
-    i2 = _mp.mutual_information(k1, k2, 2)
-    return mp.exp((mp.log(d) - i2) / 2) - 1, _bt_allow(d, lam, loss, mp.sqrt)
+def _phi(x):
+    """(log(1 + x) - x) / x^2 in float64 (an array), with its value -1/2 at 0 (a series below 1e-3,
+    where the difference cancels)."""
+    x = np.asarray(x, dtype=float)
+    small = np.abs(x) < 1e-3
+    xs = np.where(small, x, 1.0)
+    series = sum((-1) ** (k + 1) * x ** (k - 2) / k for k in range(2, 9))
+    return np.where(small, series, (np.log1p(xs) - xs) / xs ** 2)
 
 
-def _t413_1(p, x):
-    z1, z2, (lam,) = split_views(p, x)
-    loss, k1, k2 = _sc_parts(z1, z2, lam)
-    B = p["B"]
-    return np_frob2(k1 * k2) / B - 1, (2 + 2 / (B * lam)) * loss
+def _mp_phi(x):
+    if abs(x) < mp.mpf(10) ** -6:
+        return mp.fsum((-1) ** (k + 1) * x ** (k - 2) / k for k in range(2, 14))
+    return (mp.log(1 + x) - x) / x ** 2
 
 
-def _t413_1_mp(p, x):
-    z1, z2, (lam,) = mp_views(p, x)
-    loss, k1, k2 = _mp_sc_parts(z1, z2, lam)
-    B = p["B"]
-    return mp.exp(mp.log(B) - _mp.joint_entropy(k1, k2, 2)) - 1, (2 + 2 / (B * lam)) * loss
+def _np_loss_parts(loss, z1, z2, unit_rows):
+    """(A, S, n, K1, K2) in float64: the sample Grams (``sc``, rows normalised) or the feature Grams
+    (``bt``: rows normalised first where the statement assumes unit samples, then the features)."""
+    if loss == "sc":
+        a, b = _mp.np_unit_rows(z1), _mp.np_unit_rows(z2)
+        c = a @ b.T
+        return float(np.sum((a - b) ** 2)), np_frob2(c) - float(np.sum(np.diag(c) ** 2)), a.shape[0], a @ a.T, b @ b.T
+    if unit_rows:
+        z1, z2 = _mp.np_unit_rows(z1), _mp.np_unit_rows(z2)
+    _, c, k1, k2 = np_bt(z1, z2, 0.0)
+    dg = np.diag(c)
+    return float(np.sum((1 - dg) ** 2)), np_frob2(c) - float(np.sum(dg ** 2)), c.shape[0], k1, k2
 
 
-def _t413_2(p, x):
-    z1, z2, (lam,) = split_views(p, x)
-    loss, _, k1, k2 = np_bt(z1, z2, lam)
-    d = p["d"]
-    return np_frob2(k1 * k2) / d - 1, _bt_allow(d, lam, max(loss, 0.0))
+def _mp_loss_parts(loss, z1, z2, unit_rows):
+    if loss == "sc":
+        a, b = _mp.normalise_rows(_mp.matrix(z1)), _mp.normalise_rows(_mp.matrix(z2))
+        A, k1, k2 = mp_sc(a, b, 0)
+        return A, mp_offdiag2(a * b.T), k1.rows, k1, k2
+    if unit_rows:
+        z1, z2 = _mp.normalise_rows(_mp.matrix(z1)), _mp.normalise_rows(_mp.matrix(z2))
+    A, c, k1, k2 = mp_bt(z1, z2, 0)
+    return A, mp_offdiag2(c), c.rows, k1, k2
 
 
-def _t413_2_mp(p, x):
-    z1, z2, (lam,) = mp_views(p, x)
-    loss, _, k1, k2 = mp_bt(z1, z2, lam)
-    d = p["d"]
-    return mp.exp(mp.log(d) - _mp.joint_entropy(k1, k2, 2)) - 1, _bt_allow(d, lam, loss, mp.sqrt)
+def _np_need(kind, n, k1, k2, t):
+    if kind == "I2":  # exp((log n - I_2) / 2) - 1
+        return math.sqrt(np_frob2(k1) * np_frob2(k2) / (n * np_frob2(k1 * k2))) - 1
+    if kind == "H2":  # exp(log n - H_2(K1, K2)) - 1
+        return np_frob2(k1 * k2) / n - 1
+    # mu^2 (n log(1 + 1/mu) - log det(I + K/mu)), K = K1 o K2: sum_i phi(t) - nu_i^2 phi(nu_i t), as sum nu_i = n
+    nu = np.clip(np.linalg.eigvalsh(k1 * k2), 0.0, None)
+    return float(np.sum(_phi(t) - nu * nu * _phi(nu * t)))
 
 
-def _t417(p, x):
-    z1, z2, (lam, mu) = split_views(p, x)
-    loss, _, k1, k2 = np_bt(z1, z2, lam)
-    d, loss = p["d"], max(loss, 0.0)
-    return (d * math.log1p(1 / mu) - np_g(k1 * k2, mu),
-            (2 * loss / lam + 4 * (d - 1) * math.sqrt(d * loss)) / (2 * mu ** 2))
+def _mp_need(kind, n, k1, k2, t):
+    if kind == "I2":
+        return mp.exp((mp.log(n) - _mp.mutual_information(k1, k2, 2)) / 2) - 1
+    if kind == "H2":
+        return mp.exp(mp.log(n) - _mp.joint_entropy(k1, k2, 2)) - 1
+    return mp.fsum(_mp_phi(t) - v * v * _mp_phi(v * t) for v in _mp.psd_spectrum(_mp.hadamard(k1, k2)))
 
 
-def _t417_mp(p, x):
-    z1, z2, (lam, mu) = mp_views(p, x)
-    loss, _, k1, k2 = mp_bt(z1, z2, lam)
-    d = p["d"]
-    return (d * mp.log(mu + 1) - mp_logdet_shift(_mp.hadamard(k1, k2), mu),
-            (2 * loss / lam + 4 * (d - 1) * mp.sqrt(d * loss)) / (2 * mu ** 2))
+def _loss_bound(loss, kind, allow, unit_rows=True):
+    """(terms, terms_mp, describe) of ``need <= allowance`` for a bound on the matrix information of two
+    views from the loss ``loss`` ("sc", Eq. (2); "bt", Eq. (3)), its need ``kind`` ("I2", "H2" or "TCR",
+    the last with mu = 1/t the final coordinate and both sides times mu^2), the allowance at its worst
+    lambda."""
+    def split(p, x):
+        z1, z2, rest = split_views(p, x, exp=False)
+        return z1, z2, (rest[0] if kind == "TCR" else 0.0)
+
+    def terms(p, x):
+        z1, z2, t = split(p, x)
+        A, S, n, k1, k2 = _np_loss_parts(loss, z1, z2, unit_rows)
+        return _np_need(kind, n, k1, k2, t), _profile(allow, n, A, S)[0]
+
+    def terms_mp(p, x):
+        z1, z2, t = split(p, x)
+        A, S, n, k1, k2 = _mp_loss_parts(loss, z1, z2, unit_rows)
+        return _mp_need(kind, n, k1, k2, _mp.to_mpf(t)), _profile(allow, n, A, S, mp, 200, (-300, 60))[0]
+
+    def describe(p, x):
+        z1, z2, t = split(p, x)
+        A, S, n, _, _ = _np_loss_parts(loss, z1, z2, unit_rows)
+        out = {"lam": float(_profile(allow, n, A, S)[1])}  # the worst lambda (0: the limit lambda -> 0)
+        if kind == "TCR":
+            out["mu"] = math.inf if t == 0 else 1 / t
+        return out
+    return terms, terms_mp, describe
 
 
-def _r417(p, x):
-    z1, z2, (lam, mu) = split_views(p, x)
-    loss, g1, g2 = _sc_parts(z1, z2, lam)
-    B = p["B"]
-    return B * math.log1p(1 / mu) - np_g(g1 * g2, mu), max(1 / lam, B - 1) * loss / mu ** 2
+# The allowances, as functions of n, L and L / lam (``lib``: math or mpmath), times mu^2 for the coding rates.
+def _sc_printed(n, L, Ll, lib):  # Theorems 4.3 (1), 4.13 (1): (2 + 2/(n lam)) L
+    return 2 * L + 2 * Ll / n
 
 
-def _r417_mp(p, x):
-    z1, z2, (lam, mu) = mp_views(p, x)
-    loss, g1, g2 = _mp_sc_parts(z1, z2, lam)
-    B = p["B"]
-    return B * mp.log(1 + mu) - mp_logdet_shift(_mp.hadamard(g1, g2), mu), max(1 / lam, B - 1) * loss / mu ** 2
+def _sc_sharp(n, L, Ll, lib):  # (n - 1 + 1/lam) L / n
+    return ((n - 1) * L + Ll) / n
+
+
+def _bt_printed(n, L, Ll, lib):  # Theorems 4.3 (2), 4.13 (2): 2 L/(n lam) + 4 sqrt(n L)
+    return 2 * Ll / n + 4 * lib.sqrt(n * L)
+
+
+def _bt_stronger(n, L, Ll, lib):  # the printed proof's own constant: 2 L/(n lam) + 4 ((n-1)/n) sqrt(n L)
+    return 2 * Ll / n + 4 * (n - 1) * lib.sqrt(n * L) / n
+
+
+def _bt_sharp(n, L, Ll, lib):  # (sqrt(L/lam) + sqrt(2 (n-1) sqrt(n L)))^2 / n
+    return (lib.sqrt(Ll) + lib.sqrt(2 * (n - 1) * lib.sqrt(n * L))) ** 2 / n
+
+
+def _t417_printed(n, L, Ll, lib):  # mu^2 (2 L/lam + 4 (n-1) sqrt(n L)) / (2 mu^2)
+    return Ll + 2 * (n - 1) * lib.sqrt(n * L)
+
+
+def _t417_sharp(n, L, Ll, lib):
+    return (lib.sqrt(Ll) + lib.sqrt(2 * (n - 1) * lib.sqrt(n * L))) ** 2 / 2
+
+
+def _r417_printed(n, L, Ll, lib):  # mu^2 max(1/lam, n - 1) L / mu^2
+    return max(Ll, (n - 1) * L)
+
+
+def _r417_sharp(n, L, Ll, lib):  # (1/lam + n - 1) L / 2
+    return (Ll + (n - 1) * L) / 2
+
+
+def _r417_b_minus_2(n, L, Ll, lib):  # a false variant: n - 2 for n - 1
+    return max(Ll, (n - 2) * L)
+
+
+_sc_printed.argmin = _argmin_sqrt(lambda n: n)  # 2 lam S + 2 A / (n lam)
+_sc_sharp.argmin = _r417_sharp.argmin = _argmin_sqrt(lambda n: n - 1)  # ((n-1) lam S + A / lam) / n
+_r417_printed.argmin = lambda n, A, S, lib: 1 / lib.mpf(n - 1) if lib is mp else 1 / (n - 1)  # where the max switches
+_r417_b_minus_2.argmin = lambda n, A, S, lib: None if n == 2 else (1 / lib.mpf(n - 2) if lib is mp else 1 / (n - 2))
+
+
+def _collapsed(loss, B, d, mu=False):
+    """Collapsed views z1 = z2, all samples (``sc``: copies of e_1) or all features (``bt``: the
+    all-ones batch) equal: the Grams are 11^T, A = 0, S = n (n - 1)."""
+    z = np.ones((B, d))
+    if loss == "sc":
+        z[:, 1:] = 0.0
+    return {"B": B, "d": d, "start": "known"}, np.concatenate([z.ravel(), z.ravel()] + ([[0.0]] if mu else []))
 
 
 def _c2_pinsker(p, x):
@@ -643,13 +781,6 @@ def _r52(side):
     return terms, terms_mp
 
 
-def _identical_rows(B, d, lam):
-    """z1 = z2 = B copies of e_1: K1 = K2 = 11^T, L_SC = lam B (B - 1)."""
-    z = np.zeros((B, d))
-    z[:, 0] = 1.0
-    return {"B": B, "d": d, "start": "known"}, np.concatenate([z.ravel(), z.ravel(), [math.log(lam)]])
-
-
 BOUNDS: dict[str, Bound] = {}
 
 
@@ -658,24 +789,41 @@ def _add(*args, **kw):
     BOUNDS[b.key] = b
 
 
-_add("Theorem 4.3 (1)", "Theorem 4.3",
-     "I_2(Z1^T Z1; Z2^T Z2) >= log B - 2 log(1 + {f} (2 + 2/(B lam)) L_SC)",
-     _t43_1, _t43_1_mp, views_space("sc"), describe_views(("lam",)), _identical_rows(3, 2, 1e-4), weight=2)
-_add("Theorem 4.3 (2)", "Theorem 4.3",
-     "I_2(Zbar1 Zbar1^T; Zbar2 Zbar2^T) >= log d - 2 log(1 + {f} (2 L_BT/(d lam) + 4 sqrt(d L_BT)))",
-     _t43_2, _t43_2_mp, views_space("bt"), describe_views(("lam",)), weight=2)
-_add("Theorem 4.13 (1)", "Theorem 4.13",
-     "H_2(Z1^T Z1, Z2^T Z2) >= log B - log(1 + {f} (2 + 2/(B lam)) L_SC)",
-     _t413_1, _t413_1_mp, views_space("sc"), describe_views(("lam",)), _identical_rows(3, 2, 1e-4))
-_add("Theorem 4.13 (2)", "Theorem 4.13",
-     "H_2(Zbar1 Zbar1^T, Zbar2 Zbar2^T) >= log d - log(1 + {f} (2 L_BT/(d lam) + 4 sqrt(d L_BT)))",
-     _t413_2, _t413_2_mp, views_space("bt"), describe_views(("lam",)), weight=2)
-_add("Theorem 4.17", "Theorem 4.17",
-     "TCR_mu(K1 o K2) >= d log(mu + 1) - {f} (2 L_BT/lam + 4 (d-1) sqrt(d L_BT)) / (2 mu^2)",
-     _t417, _t417_mp, views_space("bt", ("lam", "mu")), describe_views(("lam", "mu")), weight=2)
-_add("Remark 4.17", "Remark 4.17",
-     "TCR_mu(G1 o G2) >= B log(1 + mu) - {f} max(1/lam, B - 1) L_SC / mu^2",
-     _r417, _r417_mp, views_space("sc", ("lam", "mu")), describe_views(("lam", "mu")))
+_NEED_TEXT = {  # the inequality with "{a}" where the allowance goes
+    ("I2", "sc"): "I_2(Z1^T Z1; Z2^T Z2) >= log B - 2 log(1 + {a})",
+    ("I2", "bt"): "I_2(Zbar1 Zbar1^T; Zbar2 Zbar2^T) >= log d - 2 log(1 + {a})",
+    ("H2", "sc"): "H_2(Z1^T Z1, Z2^T Z2) >= log B - log(1 + {a})",
+    ("H2", "bt"): "H_2(Zbar1 Zbar1^T, Zbar2 Zbar2^T) >= log d - log(1 + {a})",
+    ("TCR", "sc"): "TCR_mu(G1 o G2) >= B log(1 + mu) - {a}",
+    ("TCR", "bt"): "TCR_mu(K1 o K2) >= d log(mu + 1) - {a}",
+}
+_BT_SHARP = "(sqrt(L_BT/lam) + sqrt(2 (d-1) sqrt(d L_BT)))^2"
+_LOSS_BOUNDS = (  # key, need, loss, allowance and its text, supremum of the share
+    ("Theorem 4.3 (1)", "I2", "sc", _sc_printed, "(2 + 2/(B lam)) L_SC", 0.5),
+    ("Theorem 4.3 (2)", "I2", "bt", _bt_printed, "(2 L_BT/(d lam) + 4 sqrt(d L_BT))", 0.5),
+    ("Theorem 4.3 (2, stronger)", "I2", "bt", _bt_stronger, "(2 L_BT/(d lam) + 4 ((d-1)/d) sqrt(d L_BT))", 0.5),
+    ("Theorem 4.13 (1)", "H2", "sc", _sc_printed, "(2 + 2/(B lam)) L_SC", 0.5),
+    ("Theorem 4.13 (2)", "H2", "bt", _bt_printed, "(2 L_BT/(d lam) + 4 sqrt(d L_BT))", 0.5),
+    ("Theorem 4.17", "TCR", "bt", _t417_printed, "(2 L_BT/lam + 4 (d-1) sqrt(d L_BT)) / (2 mu^2)", 0.5),
+    ("Remark 4.17", "TCR", "sc", _r417_printed, "max(1/lam, B - 1) L_SC / mu^2", 0.5),
+    ("Theorem 4.3 (1, sharp)", "I2", "sc", _sc_sharp, "(B - 1 + 1/lam) L_SC / B", 1),
+    ("Theorem 4.3 (2, sharp)", "I2", "bt", _bt_sharp, _BT_SHARP + " / d", 1),
+    ("Theorem 4.13 (1, sharp)", "H2", "sc", _sc_sharp, "(B - 1 + 1/lam) L_SC / B", 1),
+    ("Theorem 4.13 (2, sharp)", "H2", "bt", _bt_sharp, _BT_SHARP + " / d", 1),
+    ("Theorem 4.17 (sharp)", "TCR", "bt", _t417_sharp, _BT_SHARP + " / (2 mu^2)", 1),
+    ("Remark 4.17 (sharp)", "TCR", "sc", _r417_sharp, "(1/lam + B - 1) L_SC / (2 mu^2)", 1),
+)
+for _key, _kind, _loss, _allow, _text, _sup in _LOSS_BOUNDS:
+    _t, _tm, _desc = _loss_bound(_loss, _kind, _allow, unit_rows=not _key.startswith("Theorem 4.17"))
+    _mu = _kind == "TCR"
+    _add(_key, _key.split(" (")[0], _NEED_TEXT[_kind, _loss].format(a="{f} " + _text), _t, _tm, views_space(_loss, ("t",) if _mu else ()), _desc,
+         _collapsed(_loss, 3, 3, _mu), weight=2 if _kind == "I2" else 1, sup=mp.mpf(_sup))  # I_2's sup: not at a start
+# A false variant the search must refute (``--power``): B - 2 for B - 1 in the remark after Theorem 4.17.
+_t, _tm, _desc = _loss_bound("sc", "TCR", _r417_b_minus_2)
+MUTANTS = {"Remark 4.17": [Bound("Remark 4.17 (B - 2 for B - 1)", "Remark 4.17",
+                                 _NEED_TEXT["TCR", "sc"].format(a="{f} max(1/lam, B - 2) L_SC / mu^2"),
+                                 _t, _tm, views_space("sc", ("t",)), _desc, weight=4)]}
+
 _add("Definition C.2 (Pinsker)", "Definition C.2", "||K1/n - K2/n||_1^2 / 8 <= {f} JS(K1, K2)",
      _c2_pinsker, _c2_pinsker_mp, kernels_space(), describe_kernels(()))
 _add("Definition C.2 (log 2)", "Definition C.2", "JS(K1, K2) <= {f} log 2",
@@ -1006,23 +1154,6 @@ def _a12_ext_mp(p, v):
     return mp.log(1 + a) + (x - a) / (1 + a) - mp.log(1 + x), (x - a) ** 2 / 2
 
 
-def _t43_2s(p, x):
-    need, _ = _t43_2(p, x)
-    z1, z2, (lam,) = split_views(p, x)
-    d, loss = p["d"], max(np_bt(z1, z2, lam)[0], 0.0)
-    return need, 2 * loss / (d * lam) + 4 * (d - 1) / d * math.sqrt(d * loss)
-
-
-def _t43_2s_mp(p, x):
-    need, _ = _t43_2_mp(p, x)
-    z1, z2, (lam,) = mp_views(p, x)
-    d, loss = p["d"], mp_bt(z1, z2, lam)[0]
-    return need, 2 * loss / (d * lam) + 4 * mp.mpf(d - 1) / d * mp.sqrt(d * loss)
-
-
 _add("Lemma A.12 (x >= -a/(1+a))", "Lemma A.12",
      "log(1+a) + (x-a)/(1+a) - log(1+x) <= {f} (x-a)^2/2  (a >= 0, x >= -a/(1+a))",
      _a12_ext, _a12_ext_mp, _a12_ext_sample, lambda p, v: {"x": float(_a12_ext_x(v[0], v[1] ** 2)), "a": float(v[1] ** 2)})
-_add("Theorem 4.3 (2, stronger)", "Theorem 4.3",
-     "I_2(Zbar1 Zbar1^T; Zbar2 Zbar2^T) >= log d - 2 log(1 + {f} (2 L_BT/(d lam) + 4 ((d-1)/d) sqrt(d L_BT)))",
-     _t43_2s, _t43_2s_mp, views_space("bt"), describe_views(("lam",)), weight=2)

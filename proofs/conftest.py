@@ -192,6 +192,16 @@ def effort():
     return EFFORT[name]
 
 
+def _power_row(P, b, T, effort, seed) -> dict:
+    """Rerun the search of ``b`` from fresh starts against its statement with the constant scaled to
+    ``f = T (1 - POWER_STEP)``, ``T`` the proved supremum of the share (else the measured tightness)."""
+    f = T - P.POWER_STEP * abs(T)
+    rerun = P.search(b, P.STARTS * effort * b.weight, seed)
+    return {"variant": b.text.format(f=_fmt(f, 6)), "scale": float(f), "found": float(rerun.share),
+            "found_text": _fmt(rerun.share), "refuted": bool(T > 0 and rerun.share > f),
+            "witness": P.witness(b, rerun.p, rerun.x)}
+
+
 def _fmt(v, digits=12) -> str:
     return mpmath.nstr(v, digits) if isinstance(v, mpmath.mpf) else str(v)
 
@@ -221,22 +231,27 @@ def tightness(request, effort):
                "closest": P.witness(b, res.p, res.x), "power": None}
         rec["tightness"].append(row)
         with mpmath.workdps(P._mp.DPS):
-            rec["slacks"].append({"value": float(res.allowance - res.need),
-                                  "text": _fmt(res.allowance - res.need, 20),
+            margin = res.allowance - res.need
+            margin = 0 * margin if b.sup is not None and abs(margin) < P.SUP_TOL * abs(res.allowance) else margin
+            rec["slacks"].append({"value": float(margin), "text": _fmt(margin, 20),
                                   "what": f"{key}: allowance - need at the closest configuration found"})
-        assert T <= 1, f"{key} fails at {row['closest']}: share {row['tightness_text']} > 1"
+        assert T <= 1 + (0 if b.sup is None else P.SUP_TOL), f"{key} fails at {row['closest']}: share {row['tightness_text']} > 1"
+        if b.sup is not None:  # a proved supremum: the search must come within POWER_STEP of it, never past it
+            row["sup"] = float(b.sup)
+            assert T <= b.sup + P.SUP_TOL, f"{key}: share {_fmt(T)} above the proved supremum {_fmt(b.sup)}"
+            assert T >= b.sup * (1 - P.POWER_STEP), f"{key}: the search ({_fmt(T)}) stops short of the supremum {_fmt(b.sup)}"
         if b.known is not None:
             known = P.share_mp(b, *b.known)[0]
-            assert T >= known, f"{key}: the search ({_fmt(T)}) misses the known edge share {_fmt(known)}"
+            assert T >= known - P.SUP_TOL, f"{key}: the search ({_fmt(T)}) misses the known edge share {_fmt(known)}"
         if config.getoption("--power"):
-            f = T - P.POWER_STEP * abs(T)
-            rerun = P.search(b, P.STARTS * effort * b.weight, seed + 1)
-            row["power"] = {"variant": b.text.format(f=_fmt(f, 6)), "scale": float(f),
-                            "found": float(rerun.share), "found_text": _fmt(rerun.share),
-                            "refuted": bool(rerun.share > f), "witness": P.witness(b, rerun.p, rerun.x)}
-            assert T > 0 and rerun.share > f, (
+            row["power"] = _power_row(P, b, T if b.sup is None else b.sup, effort, seed + 1)
+            assert row["power"]["refuted"], (
                 f"{key}: the check does not refute the just-false variant {row['power']['variant']} "
-                f"(rerun found share {_fmt(rerun.share)})")
+                f"(rerun found share {row['power']['found_text']})")
+            for m in P.MUTANTS.get(key, ()):  # false variants of another form: the share must pass 1
+                mrow = _power_row(P, m, mpmath.mpf(1) / (1 - P.POWER_STEP), effort, seed + 2)
+                row.setdefault("mutants", []).append(mrow)
+                assert mrow["refuted"], f"{key}: the check does not refute the false variant {mrow['variant']}"
         return res
 
     return _tightness

@@ -122,11 +122,24 @@ def test_range_and_equality_cases_exact(slack):
     assert abs(_mp.entropy(K, 2) - mpmath.log(2)) < mpmath.mpf(10) ** -55
 
 
+def float64_matches_reference(K, alpha):
+    """The float64 H_alpha -- mmae's (``mmae.info.entropy``) and the checks' own (``_mp.np_renyi``) --
+    against the 60-digit value on the exact K, within the round-off of a float64 evaluation (which
+    sees K rounded): returns the float64 value of ``_mp.np_renyi``."""
+    want, tol = _mp.entropy(K, alpha), _mp.float64_entropy_error(K, alpha)
+    h = _mp.np_renyi(K.astype(float), alpha, zero_tol=1e-12)
+    assert abs(h - want) <= tol, ("proofs._mp.np_renyi", alpha, h, want)
+    info = pytest.importorskip("mmae.info")
+    got = float(info.entropy(K.astype(float), alpha))
+    assert abs(got - want) <= tol, ("mmae.info.entropy", alpha, got, want)
+    return h
+
+
 @pytest.mark.check("randomized")
 @given(S.unit_diag_psd(max_n=6, exact=True), S.alphas())
 def test_range_on_random_unit_diagonal_psd(slack, K, alpha):
     n = K.shape[0]
-    h = _mp.np_renyi(K.astype(float), alpha, zero_tol=1e-12)
+    h = float64_matches_reference(K, alpha)
     margin = min(h, math.log(n) - h)
     if margin < 1e-8:  # a float64 verdict near the boundary is re-decided in 60 digits on the exact K
         hm = _mp.entropy(K, alpha)
@@ -141,7 +154,9 @@ def test_range_on_random_unit_diagonal_psd(slack, K, alpha):
 def test_monotone_in_alpha_in_60_digits(slack, K, a, b):
     """A consistency check of the definition's family: H_alpha is non-increasing in alpha."""
     lo, hi = sorted((a, b))
-    d = _mp.entropy(K, lo, ) - _mp.entropy(K, hi)
+    for alpha in (lo, hi):
+        float64_matches_reference(K, alpha)
+    d = _mp.entropy(K, lo) - _mp.entropy(K, hi)
     slack(_mp.clean(d), "H_lo - H_hi")
     assert d >= -mpmath.mpf(10) ** -40
 
@@ -169,14 +184,11 @@ def test_adversarial_search_for_entropy_outside_range(slack, effort):
 
 
 @pytest.mark.check("randomized")
-@given(S.unit_diag_psd(max_n=6, exact=True), S.alphas())
+@given(S.unit_diag_psd(min_n=2, max_n=6, exact=True, special=False), S.alphas())
 def test_mmae_entropy_matches_independent_computation(K, alpha):
-    """mmae sees the float64 rounding; the reference is the exact matrix (its true rank)."""
-    info = pytest.importorskip("mmae.info")
-    got = float(info.entropy(K.astype(float), alpha))
-    want = float(_mp.entropy(K, alpha))
-    # the round-off of a float64 evaluation, conditioning included (a nearly singular K at small alpha)
-    assert abs(got - want) <= _mp.float64_entropy_error(K, alpha), (got, want)
+    """mmae sees the float64 rounding; the reference is the exact matrix (its true rank).  Every
+    test here that draws an alpha makes the same comparison; this one on generic matrices only."""
+    float64_matches_reference(K, alpha)
 
 
 @pytest.mark.check("randomized")

@@ -151,3 +151,5 @@ def test_worst_case_search(tightness):
     (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
     tightness("Theorem 4.13 (1)")
     tightness("Theorem 4.13 (2)")
+    tightness("Theorem 4.13 (1, sharp)")
+    tightness("Theorem 4.13 (2, sharp)")

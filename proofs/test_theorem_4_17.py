@@ -209,3 +209,4 @@ def test_worst_case_search(tightness):
     """The largest share of its allowance that the inequality uses, over its whole domain
     (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
     tightness("Theorem 4.17")
+    tightness("Theorem 4.17 (sharp)")

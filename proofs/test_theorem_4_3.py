@@ -288,3 +288,5 @@ def test_worst_case_search(tightness):
     tightness("Theorem 4.3 (1)")
     tightness("Theorem 4.3 (2)")
     tightness("Theorem 4.3 (2, stronger)")  # the (d-1)/d constant the corrected proof gives
+    tightness("Theorem 4.3 (1, sharp)")  # the sharp constants proved above
+    tightness("Theorem 4.3 (2, sharp)")
