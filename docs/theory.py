@@ -330,7 +330,9 @@ def verdict_block(st: Statement, entry: dict | None, verification_url: str, inli
         parts.append("**Measured tightness.** The checks search each inequality's whole domain for the "
                      "configuration that comes closest to breaking it; the share of the bound's allowance "
                      "that this worst case uses is its measured tightness (100% would mean the bound is "
-                     "sharp): " + "; ".join(f"{r[1]}" for r in trows) + ".\n\n" + tightness_table(entry))
+                     "sharp): the worst case found uses " + _and([f"{t['tightness']:.0%}" for t in (entry or {}).get("tightness") or [] if isinstance(t.get("tightness"), (int, float))])
+                     + " of the allowance" + (" of each inequality below, in turn" if len(trows) > 1 else "")
+                     + ".\n\n" + tightness_table(entry))
     for ce in (entry or {}).get("counterexamples", []):
         data = ", ".join(data_math(k, v) for k, v in ce.get("data", {}).items())
         parts.append("**Counterexample**" + (f" ({label_math(ce['what'])})" if ce.get("what") else "") + ": " + data)
@@ -357,7 +359,7 @@ def tightness_rows(entry: dict | None) -> list[list[str]]:
         variant = "–" if not power else (("refuted" if power.get("refuted") else "**not refuted**")
                                           + f" at {power.get('scale', 0):.4g}")
         share = t.get("tightness")
-        uses = (f"the worst case found uses {share:.0%} of the allowance ({share:.4g})"
+        uses = (f"{share:.0%} of the allowance ({share:.4g})"
                 if isinstance(share, (int, float)) else str(t.get("tightness_text", "?")))
         rows.append([f"{inline_math(tex)}<br>{_code(code)}", uses, closest or "–", variant])
     return rows
@@ -374,6 +376,10 @@ def tightness_table(entry: dict | None, with_statement: str | None = None) -> st
     return md_table(head, rows)
 
 
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else "?"
+
+
 def md_table(head: list[str], rows: list[list[str]]) -> str:
     """A Markdown table without the columns that are empty ("–") in every row."""
     keep = [i for i in range(len(head)) if any(r[i] not in ("–", "") for r in rows)] if rows else list(range(len(head)))
@@ -382,9 +388,14 @@ def md_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+_FORMULA_HINT = re.compile(r"[_^=<>|]|\b(?:alpha|lambda|lam|mu|nu|log|det|sqrt|TCR|JS|KL)\b")
+
+
 def label_math(text: str) -> str:
-    """A check's label (``log n - I_alpha``, ``KL(K1||K2) >= 0``) typeset."""
-    return inline_math(ascii_tex(str(text)))
+    """A check's label typeset where it holds a formula (``log n - I_alpha``, ``KL(K1||K2) >= 0``);
+    a label in words ("margin near zero loss") stays words."""
+    text = str(text)
+    return inline_math(ascii_tex(text)) if _FORMULA_HINT.search(text) else _md_text(text)
 
 
 def data_math(key: str, value) -> str:
@@ -776,12 +787,18 @@ def ascii_tex(text: str) -> str:
             parts.append(" ")
         else:
             parts.append("".join(_ascii_token(t) for t in _TOKEN.findall(tok)))
-    return re.sub(r"(\\text\{[^{}]*)\}\s*\\text\{", r"\1 ", "".join(parts)).strip()
+    tex, prev = "".join(parts), None
+    while tex != prev:  # adjacent words: one \text{...} with their spaces
+        prev, tex = tex, re.sub(r"(\\text\{[^{}]*)\}(\s*)\\text\{", lambda m: m.group(1) + (m.group(2) or " "), tex)
+    return tex.strip()
 
 
 def _ascii_token(t: str) -> str:
     if t in _ASCII_TEX:
         return _ASCII_TEX[t]
+    m = re.fullmatch(r"([HI])_(alpha|inf|[0-9]+)", t)
+    if m:  # an entropy or an information of order alpha
+        return rf"\mathrm {m.group(1)}_{{{_ASCII_TEX.get(m.group(2), m.group(2))}}}"
     m = re.fullmatch(r"([A-Za-z]+?)_?([0-9]+|[A-Za-z]+)?", t)
     if m and m.group(1) in ("K", "J", "I", "G", "Z", "Zbar", "X", "Y", "A", "B") and len(t) <= 6:
         base, sub = m.group(1), m.group(2)

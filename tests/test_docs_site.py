@@ -95,7 +95,7 @@ def test_statement_page_includes_the_check_by_line_range(repo):
     assert "def test_it" not in page                        # the code is included at build time, not copied
     assert '!!! warning "Verdict: holds under a condition"' in page
     assert "**Condition.** $x \\ge 0$ and $\\mu > 0$" in page
-    assert "| randomized | :material-check: 3/3 | 0.5 ($\\text{gap}$) |" in page
+    assert "| randomized | :material-check: 3/3 | 0.5 (gap) |" in page
     assert "[Lemma 4.2](../theory/lemma-4-2.md)" in page
     assert "[Theorem A.99](../theory/theorem-a-99.md)" in page
     assert "\n# Theorem 9.9: made-up bound\n" in page and "a made-up bound." not in page  # summary line = heading
@@ -254,3 +254,25 @@ def test_claims_table_counts_each_piece_of_evidence_once(results):
     assert "5 rows, 4 inconclusive, 1 not reproduced." in accuracy
     assert accuracy.count("| Linear probing top-1: M-MAE > U-MAE") == 5
     assert "[Table 1](../experiments/table-1.ipynb), [Table 3](../experiments/table-3.ipynb)" in accuracy
+
+
+def test_every_searched_inequality_has_a_latex_form_beside_its_code_form():
+    """The pages typeset each inequality from its LaTeX form in proofs/_power.py: one per bound,
+    balanced, the same direction as the code form (the first relation of each)."""
+    P = pytest.importorskip("proofs._power")
+    for key, b in P.BOUNDS.items():
+        assert b.tex, f"{key}: no LaTeX form"
+        depth = 0
+        for ch in re.sub(r"\\[{}]", "", b.tex):
+            depth += {"{": 1, "}": -1}.get(ch, 0)
+            assert depth >= 0, f"{key}: unbalanced braces in {b.tex!r}"
+        assert depth == 0 and "{f}" not in b.tex and "\\\\" not in b.tex, f"{key}: {b.tex!r}"
+        code = re.search(r">=|<=", b.text).group(0)
+        tex = re.search(r"\\ge\b|\\le\b", b.tex).group(0)
+        assert {">=": r"\ge", "<=": r"\le"}[code] == tex, f"{key}: {b.text!r} and {b.tex!r} point different ways"
+    md = T.tightness_table({"tightness": [{"bound": "Theorem 4.3 (1)", "inequality": "a >= b",
+                                           "inequality_tex": r"a \ge b", "tightness": 0.5,
+                                           "closest": {"B": 2, "lam": 1e-4}, "power": None}]})
+    assert r"$a \ge b$<br>`a >= b`" in md and "50% of the allowance (0.5)" in md
+    assert "just-false variant" not in md          # an empty column is hidden
+    assert "$B = 2$" in md and r"$\lambda = 0.0001$" in md
