@@ -73,6 +73,7 @@ MATH_PROBE = r"""() => {
 # its box. (On a phone Material lets displays and tables bleed into the page margins on purpose,
 # so their box, not the article's, is the column.)
 CLIP_PROBE = r"""() => {
+  if (typeof fitDisplays === 'function') fitDisplays();  // the page's own resize handler, run now
   const root = document.querySelector('article') || document.body;
   const out = [];
   const boxes = new Set();

@@ -50,6 +50,14 @@ def rational_unit_rows(rng: np.random.Generator, n: int, r: int, spread: float =
     return np.array(rows, dtype=object)
 
 
+def least_on_rational_views(values, rng: np.random.Generator, shapes, params, spreads=(1.0, 0.01)):
+    """The smallest of ``values(z1, z2, p)`` (an iterable of 60-digit margins) over pairs of EXACT
+    rational unit-row views (``rational_unit_rows``) of each (B, d) in ``shapes`` and each spread
+    (1: spread out, small: clustered), for every p in ``params``."""
+    pairs = ((rational_unit_rows(rng, B, d, s), rational_unit_rows(rng, B, d, s)) for B, d in shapes for s in spreads)
+    return min(v for z1, z2 in pairs for p in params for v in values(z1, z2, p))
+
+
 @st.composite
 def unit_diag_psd(draw, n=None, min_n: int = 1, max_n: int = 8, rank=None, special: bool = True,
                   exact: bool = False):

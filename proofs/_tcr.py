@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import HealthCheck, settings
 from scipy.optimize import minimize
 
-from proofs._mp import matrix, normalise_rows, psd_spectrum
+from proofs._mp import hadamard, matrix, normalise_rows, psd_spectrum
 from proofs._strategies import rational_unit_rows
 
 
@@ -113,3 +113,24 @@ def with_fixtures(test):
     """Let a @given test use the function-scoped ``slack`` fixture (it only appends records)."""
     return settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                            HealthCheck.data_too_large])(test)
+
+
+def check_mmae_loss_and_tcr(loss, z1, z2, lam):
+    """mmae's loss (``sc``: Eq. (2) on rows normalised; ``bt``: Eq. (3) on features normalised) and
+    TCR_1 of the Hadamard product of its Gram matrices (sample Grams for ``sc``, feature Grams for
+    ``bt``) against the 60-digit values (``mpmath`` on the same float64 batches)."""
+    import torch
+    from mmae import info, losses
+
+    with mpmath.workdps(60):
+        if loss == "sc":
+            L, k1, k2 = mp_sc(normalise_rows(matrix(z1)), normalise_rows(matrix(z2)), mpmath.mpf(lam))
+        else:
+            L, _, k1, k2 = mp_bt(matrix(z1), matrix(z2), mpmath.mpf(lam))
+        tcr = mp_logdet_shift(hadamard(k1, k2), mpmath.mpf(1))
+    t1, t2 = torch.tensor(z1), torch.tensor(z2)
+    got = (losses.spectral_contrastive_loss(t1, t2, lam=lam) if loss == "sc"
+           else losses.barlow_twins_loss(t1, t2, lam, normalize="paper"))
+    assert abs(float(got) - float(L)) <= 1e-12
+    gram = info.sample_gram if loss == "sc" else info.feature_gram
+    assert abs(float(info.total_coding_rate(gram(t1) * gram(t2), 1.0)) - float(tcr)) <= 1e-11

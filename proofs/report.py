@@ -3,8 +3,9 @@
 One row per statement: for each check kind the passed/total count, then the verdict and the
 smallest slack seen over all checks (negative only where a counterexample was asserted).  Then one
 row per inequality searched for its worst case: the measured tightness (the largest share of its
-allowance found; 1 = sharp), the closest configuration and, after ``pytest proofs --power``,
-whether the check refuted the variant with the constant moved just past that tightness.
+allowance found; 1 = sharp), the supremum of the share where the statement's file proves (or
+conjectures) it, the closest configuration and, after ``pytest proofs --power``, whether the check
+refuted the variant with the constant moved just past that supremum (else past the tightness).
 Exit status 1 when a check failed, 2 when the report cannot be read.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-KINDS = ("symbolic", "high-precision", "randomized")
+KINDS = ("symbolic", "high-precision", "randomized")  # the kinds of check; proofs/conftest.py and docs/theory.py read them here
 DEFAULT = Path(__file__).resolve().parent.parent / "build" / "proofs" / "report.json"
 
 
@@ -76,14 +77,18 @@ def _closest(w: dict) -> str:
 
 def tightness_table(report: dict) -> list[str]:
     rows = [(t["bound"], t["tightness_text"][:10],
+             "-" if t.get("sup") is None else f"{t['sup']:g} ({t['sup_status']})",
              "-" if not t.get("power") else ("refuted" if t["power"]["refuted"] else "NOT refuted")
              + f" at {t['power']['scale']:.4g}", _closest(t["closest"]))
             for e in report["statements"] for t in e.get("tightness", [])]
+    rows += [(f"{t['bound']}: {m['variant']}", f"{m['found']:.4g}", "-", "refuted" if m["refuted"] else "NOT refuted",
+              _closest(m["witness"]))
+             for e in report["statements"] for t in e.get("tightness", []) for m in t.get("mutants", [])]
     if not rows:
         return []
-    head = ("inequality", "tightness", "just-false variant", "closest configuration")
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(3)]
-    line = lambda r: "  ".join(x.ljust(w) for x, w in zip(r[:3], widths)) + "  " + r[3]
+    head = ("inequality", "tightness", "supremum", "just-false variant", "closest configuration")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
+    line = lambda r: "  ".join(x.ljust(w) for x, w in zip(r[:4], widths)) + "  " + r[4]
     return ["", line(head), line(["-" * w for w in widths] + ["-" * 21]), *map(line, rows)]
 
 

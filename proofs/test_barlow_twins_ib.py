@@ -56,6 +56,7 @@ from hypothesis import given, strategies as st
 from proofs._mp import DPS, logdet, matrix
 from proofs._strategies import normalised_batch, unit_diag_psd
 from proofs._tcr import adversarial_min, mp_bt, mp_unit_diag_psd, np_unit_cols, with_fixtures
+from proofs._power import worst_case_test
 
 STATEMENT = "Barlow Twins IB"
 TITLE = "the information-bottleneck reading of Barlow Twins (Zbontar et al. 2021, App. A)"
@@ -233,8 +234,4 @@ def test_gaussian_entropy_and_adversarial_log_det(slack, effort):
     assert ld <= 0 and val < 1e-6 and np.allclose(f @ f.T, np.eye(n), atol=1e-3)
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Barlow Twins IB (Hadamard)")
+test_worst_case_search = worst_case_test("Barlow Twins IB (Hadamard)")

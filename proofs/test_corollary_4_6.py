@@ -21,6 +21,7 @@ import sympy as sp
 from hypothesis import given, strategies as st
 
 from proofs import _mp
+from proofs import _power as P
 from proofs import _strategies as S
 
 STATEMENT = "Corollary 4.6"
@@ -75,29 +76,13 @@ def test_random_zero_loss_configurations(slack, seed, B, d, loss):
         with pytest.raises(ValueError):
             S.zero_loss_views(np.random.default_rng(seed), B, d, loss)
         return
-    z = S.zero_loss_views(np.random.default_rng(seed), B, d, loss)
-    K = _mp.sample_gram(z) if loss == "sc" else _mp.feature_gram(z)
-    gap = _mp.mutual_information(K, K, 2) - mpmath.log(K.rows)
+    gap = P.exact_zero_loss_gap("I2", seed, B, d, loss)
     slack(_mp.clean(gap), "I_2 - log n at zero loss (60 digits)")
     assert abs(gap) < mpmath.mpf(10) ** -50
 
 
 @pytest.mark.check("randomized")
 def test_bound_attained_at_configurations_the_search_reaches(slack, effort):
-    """At the near-zero-loss configurations the loss search reaches (Theorem 4.4's check; nothing
-    about the minimiser is built in): log n - 2 log(1 + A) <= I_2 <= log n (Theorem 4.3,
-    Proposition 4.5) with A = Theorem 4.3's allowance at lambda = 1, so I_2 is within 2A of the bound:
-    the bound is attained in the limit the search approaches."""
-    from proofs import _power as P
-
-    for loss, B, d in P.ZERO_LOSS_CASES:
-        if not P.zero_loss_possible(loss, B, d):
-            continue
-        L, k1, k2, _ = P.reached(loss, B, d, 1.0, 2 * effort)
-        n = k1.rows
-        allow = (2 + mpmath.mpf(2) / B) * L if loss == "sc" else 2 * L / n + 4 * mpmath.sqrt(n * L)
-        i2 = _mp.mutual_information(k1, k2, 2)
-        gap = i2 - (mpmath.log(n) - 2 * mpmath.log(1 + allow))
-        assert L < mpmath.mpf(10) ** -20 and 0 <= gap <= 2 * allow + mpmath.mpf(10) ** -50  # 60-digit round-off
-        assert i2 <= mpmath.log(n) + mpmath.mpf(10) ** -50
-        slack(gap, f"I_2 - bound at the {loss} loss reached, B={B}, d={d} (at most 2 x allowance)")
+    """At the near-zero-loss configurations the loss search reaches, I_2 is within 2A of the bound
+    (A the allowance at lambda = 1): the bound is attained in the limit the search approaches."""
+    P.attained_where_the_search_reaches("I2", slack, effort)

@@ -47,6 +47,7 @@ from hypothesis import given
 
 from proofs import _mp
 from proofs import _strategies as S
+from proofs._power import worst_case_test
 
 STATEMENT = "Definition 3.1"
 TITLE = "the matrix Rényi entropy, its von Neumann limit and its range"
@@ -191,8 +192,4 @@ def test_mmae_entropy_matches_independent_computation(K, alpha):
     float64_matches_reference(K, alpha)
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Definition 3.1")
+test_worst_case_search = worst_case_test("Definition 3.1")

@@ -47,6 +47,7 @@ from hypothesis import given
 from proofs._mp import DPS, entropy, js_divergence, matrix, matrix_kl
 from proofs._strategies import unit_diag_psd_pair
 from proofs._tcr import adversarial_min, mp_unit_diag_psd, with_fixtures
+from proofs._power import worst_case_test
 
 STATEMENT = "Definition C.2"
 TITLE = "the matrix Jensen-Shannon divergence and its sharp bounds"
@@ -180,9 +181,4 @@ def test_mmae_js_divergence_agrees():
         assert abs(float(info.js_divergence(o, p)) - float(mp.log(2))) <= 1e-9
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Definition C.2 (Pinsker)")
-    tightness("Definition C.2 (log 2)")
+test_worst_case_search = worst_case_test("Definition C.2 (Pinsker)", "Definition C.2 (log 2)")

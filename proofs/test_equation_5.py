@@ -49,6 +49,7 @@ from hypothesis import given, strategies as st
 
 from proofs import _mp
 from proofs import _strategies as S
+from proofs._power import worst_case_test
 
 STATEMENT = "Equation 5"
 TITLE = "the InfoNCE loss bounds the mutual information"
@@ -233,8 +234,4 @@ def test_mmae_info_nce_matches_eq_1_and_its_mean(z1, data):
     assert abs(got_mean - float(want / z1.shape[0])) <= 1e-9 * max(1.0, abs(float(want)))
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Equation 5")
+test_worst_case_search = worst_case_test("Equation 5")

@@ -49,6 +49,7 @@ from hypothesis import given, strategies as st
 
 from proofs._mp import DPS, logdet, matrix
 from proofs._tcr import adversarial_min, settle, with_fixtures
+from proofs._power import worst_case_test
 
 STATEMENT = "ER bound"
 TITLE = "the entropy-reconstruction lower bound on mutual information, Gaussian case"
@@ -198,8 +199,4 @@ def test_adversarial_maximisation_of_the_bound(slack, effort):
     assert gap >= 0 and val < 1e-8
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("ER bound")
+test_worst_case_search = worst_case_test("ER bound")

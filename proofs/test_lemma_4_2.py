@@ -31,6 +31,7 @@ from hypothesis import given
 
 from proofs import _mp
 from proofs import _strategies as S
+from proofs._power import worst_case_test
 
 STATEMENT = "Lemma 4.2"
 TITLE = "a triangle inequality for inner products of unit vectors"
@@ -98,8 +99,4 @@ def test_adversarial_search(slack, effort):
     slack(_mp.clean(worst), "smallest margin found by local search")
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Lemma 4.2")
+test_worst_case_search = worst_case_test("Lemma 4.2")

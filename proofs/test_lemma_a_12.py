@@ -34,6 +34,7 @@ from hypothesis import given, strategies as st
 
 from proofs._mp import DPS
 from proofs._tcr import with_fixtures
+from proofs._power import worst_case_test
 
 STATEMENT = "Lemma A.12"
 TITLE = "a quadratic lower bound on the logarithm"
@@ -123,9 +124,4 @@ def test_adversarial_minimisation(slack, effort):
         assert g >= 0 and abs(r.x - av) < 1e-3 * (1 + av)  # the minimiser is x = a
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Lemma A.12")
-    tightness("Lemma A.12 (x >= -a/(1+a))")  # the larger domain where the inequality still holds
+test_worst_case_search = worst_case_test("Lemma A.12", "Lemma A.12 (x >= -a/(1+a))")

@@ -31,6 +31,7 @@ import sympy as sp
 from hypothesis import given, strategies as st
 
 from proofs import _mp  # noqa: F401  (sets the 60-digit working precision)
+from proofs._power import worst_case_test
 
 STATEMENT = "Lemma A.14"
 TITLE = "a ratio minimised only at zero"
@@ -102,8 +103,4 @@ def test_adversarial_box_constrained_search(slack, effort):
     slack(_mp.clean(worst), "smallest F - n found (0 only at x = y = 0)")
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Lemma A.14")
+test_worst_case_search = worst_case_test("Lemma A.14")

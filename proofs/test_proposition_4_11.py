@@ -43,6 +43,7 @@ from hypothesis import given, strategies as st
 from proofs._mp import DPS, hadamard, matrix, tcr
 from proofs._strategies import unit_diag_psd_pair
 from proofs._tcr import adversarial_min, mp_unit_diag_psd, np_logdet_shift, settle, with_fixtures
+from proofs._power import worst_case_test
 
 STATEMENT = "Proposition 4.11"
 TITLE = "the joint total coding rate dominates the two branches' rates"
@@ -144,9 +145,4 @@ def test_adversarial_search(slack, effort):
     assert s >= 0
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Proposition 4.11")
-    tightness("Proposition 4.11 (stronger)")
+test_worst_case_search = worst_case_test("Proposition 4.11", "Proposition 4.11 (stronger)")

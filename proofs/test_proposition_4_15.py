@@ -32,6 +32,7 @@ from hypothesis import given, strategies as st
 
 from proofs import _mp
 from proofs import _strategies as S
+from proofs._power import worst_case_test
 
 STATEMENT = "Proposition 4.15"
 TITLE = "the identity is the unique maximiser of the matrix entropy and of the coding rate"
@@ -131,8 +132,4 @@ def test_mmae_total_coding_rate_matches_independent_computation(K, mu):
     assert abs(got - want) <= 1e-9 * max(1.0, abs(want)), (got, want)
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Proposition 4.15")
+test_worst_case_search = worst_case_test("Proposition 4.15")

@@ -31,6 +31,7 @@ from hypothesis import given
 
 from proofs import _mp
 from proofs import _strategies as S
+from proofs._power import worst_case_test
 
 STATEMENT = "Proposition 4.5"
 TITLE = "the matrix mutual information is at most the log of the size"
@@ -97,8 +98,4 @@ def test_adversarial_search(slack, effort):
     slack(_mp.clean(worst), "smallest log n - I found by local search")
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Proposition 4.5")
+test_worst_case_search = worst_case_test("Proposition 4.5")

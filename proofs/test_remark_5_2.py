@@ -44,6 +44,7 @@ from hypothesis import given, strategies as st
 from proofs._mp import DPS, matrix, normalise_rows, psd_spectrum
 from proofs._strategies import normalised_batch
 from proofs._tcr import adversarial_min, settle, with_fixtures
+from proofs._power import worst_case_test
 
 STATEMENT = "Remark 5.2"
 TITLE = "a two-sided bound between the M-MAE and U-MAE regularisers"
@@ -173,9 +174,4 @@ def test_mmae_regularisers_obey_the_sandwich():
         assert gamma * p / (1 + c * nu_max) ** 2 - 1e-13 <= mid <= gamma * p + 1e-13
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Remark 5.2 (lower)")
-    tightness("Remark 5.2 (upper)")
+test_worst_case_search = worst_case_test("Remark 5.2 (lower)", "Remark 5.2 (upper)")

@@ -44,6 +44,7 @@ import sympy as sp
 
 from proofs import _mp
 from proofs import _strategies as S
+from proofs._power import worst_case_test
 
 STATEMENT = "Remark A.11"
 TITLE = "Extension to sample- and dimension-contrastive criteria (Garrido et al., 2022)"
@@ -120,9 +121,4 @@ def test_search_reaches_zero_criterion_exactly_when_it_exists(slack, effort):
         slack(_mp.clean(gap), f"{side} criterion found - its proven minimum, B={B}, d={d} (60 digits)")
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that each bound uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Remark A.11 (sample TCR)")
-    tightness("Remark A.11 (dimension H_2)")
+test_worst_case_search = worst_case_test("Remark A.11 (sample TCR)", "Remark A.11 (dimension H_2)")

@@ -38,6 +38,23 @@ $\bar Z_1 = \bar Z_2$ with orthonormal rows, $K_1 = K_2 = I$, and both sides equ
 this needs $B \ge d$. **Conditions** the statement leaves implicit: $\mu > 0$ (Definition 4.8
 allows $\mu = 0$, where the right side is undefined), $\lambda > 0$, and no feature that is zero
 over the whole batch (else the normalisation of Sec. 3.2 does not exist).
+
+**Sharp constant (ours).** Steps 4-5 bound each entry by Lemma 4.2 and square with
+$(u+v)^2 \le 2u^2 + 2v^2$; summing first (the summed Lemma 4.2 of `proofs/_sharp.py`, on the unit
+features) gives $\sqrt{\sum_{i\ne j}K_1(i,j)^2} \le \sqrt{\textstyle\sum_{i\ne j}\mathcal C_{ij}^2}
++ \sqrt{2(d-1)\sum_j(1-\mathcal C_{jj})}$, hence
+
+$$
+\mathrm{TCR}_\mu(K_1\odot K_2) \ge d\log(\mu+1) - \frac{1}{2\mu^2}\Big(\sqrt{\mathcal L_{BT}/\lambda}
++ \sqrt{2(d-1)\sqrt{d\,\mathcal L_{BT}}}\Big)^2,
+$$
+
+at most the printed allowance (the difference is $(\sqrt{\mathcal L_{BT}/\lambda} - \sqrt{2(d-1)\sqrt{d\mathcal L_{BT}}})^2/(2\mu^2)$).
+It is sharp: on collapsed equal views (all features equal, $K_1 = K_2 = \mathbf 1\mathbf 1^\top$) its share
+tends to 1 as $\lambda \to 0$ and $\mu \to \infty$ (on the family $(1-\varepsilon)I + \varepsilon\mathbf 1\mathbf 1^\top$ the
+limit is $\varepsilon^2$, derived in sympy from the series in $1/\mu$, checked at 60 digits), where the
+printed bound's share tends to $\tfrac12$. That $\tfrac12$ is the printed bound's supremum is conjectured
+from the worst-case search, which covers every $\lambda > 0$ and $\mu$ up to $\infty$.
 """
 import mpmath as mp
 import numpy as np
@@ -45,10 +62,12 @@ import pytest
 import sympy as sp
 from hypothesis import given, strategies as st
 
+from proofs import _sharp
 from proofs._mp import DPS, hadamard, matrix
 from proofs._strategies import near_zero_loss_pair, normalised_batch
-from proofs._tcr import (adversarial_min, mp_bt, mp_logdet_shift, mp_offdiag2, np_bt, np_logdet_shift, settle,
+from proofs._tcr import (check_mmae_loss_and_tcr, mp_bt, mp_logdet_shift, mp_offdiag2, np_bt, np_logdet_shift, settle,
                          with_fixtures)
+from proofs._power import worst_case_test
 
 STATEMENT = "Theorem 4.17"
 TITLE = "the Barlow Twins loss bounds the joint total coding rate"
@@ -164,49 +183,13 @@ def test_generic_batches_randomized(z1, seed, lam, mu, slack):
     assert s >= -1e-9
 
 
-@pytest.mark.check("randomized")
-def test_adversarial_search(slack, effort):
-    """Local search for the smallest TCR - bound from random starts and from perturbed zero-loss
-    configurations; the best point found is re-evaluated at 60 digits."""
-    rng = np.random.default_rng(4170)
-    b, d, lam, mu = 4, 2, 5e-3, 1.0
-
-    def gap(x):
-        z = x.reshape(2, b, d)
-        loss, c, k1, k2 = np_bt(z[0], z[1], lam)
-        return np_logdet_shift(k1 * k2, mu) - (d * np.log(mu + 1) - (2 * loss / lam + 4 * (d - 1) * np.sqrt(max(d * loss, 0.0))) / (2 * mu ** 2))
-
-    q = np.concatenate([np.eye(d)] * (b // d))
-    starts = [np.concatenate([q.ravel(), q.ravel()]) + 10.0 ** -k * rng.standard_normal(2 * b * d) for k in (1, 2)]
-    starts += [rng.standard_normal(2 * b * d) for _ in range(effort)]
-    val, x = adversarial_min(gap, starts, maxiter=80)
-    z = x.reshape(2, b, d)
-    with mp.workdps(DPS):
-        vals, _ = chain_mp(matrix(z[0]), matrix(z[1]), mp.mpf(lam), mp.mpf(mu))
-    s = settle(vals[0] - vals[-1])
-    slack(s, "smallest TCR - bound found by local search (60 digits)")
-    assert s >= 0
-
-
 @pytest.mark.check("high-precision")
 def test_mmae_barlow_twins_and_tcr_agree():
-    from mmae import losses
-    from mmae import info
-    import torch
     rng = np.random.default_rng(41700)
-    z1, z2 = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
-    with mp.workdps(DPS):
-        loss, c, k1, k2 = mp_bt(matrix(z1), matrix(z2), mp.mpf("0.005"))
-        tcr = mp_logdet_shift(hadamard(k1, k2), mp.mpf(1))
-    t1, t2 = torch.tensor(z1), torch.tensor(z2)
-    assert abs(float(losses.barlow_twins_loss(t1, t2, 0.005, normalize="paper")) - float(loss)) <= 1e-12
-    kk = info.feature_gram(t1) * info.feature_gram(t2)
-    assert abs(float(info.total_coding_rate(kk, 1.0)) - float(tcr)) <= 1e-11
+    check_mmae_loss_and_tcr("bt", rng.standard_normal((6, 3)), rng.standard_normal((6, 3)), 0.005)
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Theorem 4.17")
-    tightness("Theorem 4.17 (sharp)")
+test_worst_case_search = worst_case_test("Theorem 4.17", "Theorem 4.17 (sharp)")
+
+
+test_sharp_constants_symbolic, test_sharp_constants_60_digits = _sharp.tests("Theorem 4.17")

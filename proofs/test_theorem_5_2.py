@@ -43,6 +43,7 @@ from hypothesis import given, strategies as st
 from proofs._mp import DPS, matrix, normalise_rows, psd_spectrum
 from proofs._strategies import normalised_batch
 from proofs._tcr import with_fixtures
+from proofs._power import worst_case_test
 
 STATEMENT = "Theorem 5.2"
 TITLE = "U-MAE is the second-order approximation of M-MAE"
@@ -159,12 +160,7 @@ def test_mmae_tcr_and_umae_penalty_satisfy_the_decomposition():
             assert abs(got_tcr - float(const - mp.mpf(got_p) / (2 * mu ** 2) + r)) <= 1e-11
 
 
-@pytest.mark.check("randomized")
-def test_worst_case_search(tightness):
-    """The largest share of its allowance that the inequality uses, over its whole domain
-    (random restarts and local search in proofs._power, re-evaluated in 60 digits)."""
-    tightness("Theorem 5.2 (remainder)")
-    tightness("Theorem 5.2 (lambda_max)")
+test_worst_case_search = worst_case_test("Theorem 5.2 (remainder)", "Theorem 5.2 (lambda_max)")
 
 
 @pytest.mark.check("high-precision")
