@@ -815,35 +815,44 @@ _NEED_TEXT = {  # the inequality with "{a}" where the allowance goes
 _BT_SHARP = "(sqrt(L_BT/lam) + sqrt(2 (d-1) sqrt(d L_BT)))^2"
 _BT_SHARP_TEX = r"\big(\sqrt{\mathcal L_{\mathrm{BT}}/\lambda} + \sqrt{2(d-1)\sqrt{d\,\mathcal L_{\mathrm{BT}}}}\big)^2"
 _SC, _BT = r"\mathcal L_{\mathrm{SC}}", r"\mathcal L_{\mathrm{BT}}"
-_LOSS_BOUNDS = (  # key, need, loss, allowance and its text and LaTeX, supremum of the share
-    ("Theorem 4.3 (1)", "I2", "sc", _sc_printed, "(2 + 2/(B lam)) L_SC", rf"\big(2 + \tfrac{{2}}{{B\lambda}}\big){_SC}", 0.5),
-    ("Theorem 4.3 (2)", "I2", "bt", _bt_printed, "(2 L_BT/(d lam) + 4 sqrt(d L_BT))",
-     rf"\tfrac{{2{_BT}}}{{d\lambda}} + 4\sqrt{{d\,{_BT}}}", 0.5),
-    ("Theorem 4.3 (2, stronger)", "I2", "bt", _bt_stronger, "(2 L_BT/(d lam) + 4 ((d-1)/d) sqrt(d L_BT))",
-     rf"\tfrac{{2{_BT}}}{{d\lambda}} + 4\,\tfrac{{d-1}}{{d}}\sqrt{{d\,{_BT}}}", 0.5),
-    ("Theorem 4.13 (1)", "H2", "sc", _sc_printed, "(2 + 2/(B lam)) L_SC", rf"\big(2 + \tfrac{{2}}{{B\lambda}}\big){_SC}", 0.5),
-    ("Theorem 4.13 (2)", "H2", "bt", _bt_printed, "(2 L_BT/(d lam) + 4 sqrt(d L_BT))",
-     rf"\tfrac{{2{_BT}}}{{d\lambda}} + 4\sqrt{{d\,{_BT}}}", 0.5),
-    ("Theorem 4.17", "TCR", "bt", _t417_printed, "(2 L_BT/lam + 4 (d-1) sqrt(d L_BT)) / (2 mu^2)",
-     rf"\frac{{2{_BT}/\lambda + 4(d-1)\sqrt{{d\,{_BT}}}}}{{2\mu^2}}", 0.5),
-    ("Remark 4.17", "TCR", "sc", _r417_printed, "max(1/lam, B - 1) L_SC / mu^2",
-     rf"\max(1/\lambda, B - 1)\,{_SC}/\mu^2", 0.5),
-    ("Theorem 4.3 (1, sharp)", "I2", "sc", _sc_sharp, "(B - 1 + 1/lam) L_SC / B", rf"(B - 1 + 1/\lambda)\,{_SC}/B", 1),
-    ("Theorem 4.3 (2, sharp)", "I2", "bt", _bt_sharp, _BT_SHARP + " / d", _BT_SHARP_TEX + "/d", 1),
-    ("Theorem 4.13 (1, sharp)", "H2", "sc", _sc_sharp, "(B - 1 + 1/lam) L_SC / B", rf"(B - 1 + 1/\lambda)\,{_SC}/B", 1),
-    ("Theorem 4.13 (2, sharp)", "H2", "bt", _bt_sharp, _BT_SHARP + " / d", _BT_SHARP_TEX + "/d", 1),
-    ("Theorem 4.17 (sharp)", "TCR", "bt", _t417_sharp, _BT_SHARP + " / (2 mu^2)", _BT_SHARP_TEX + r"/(2\mu^2)", 1),
-    ("Remark 4.17 (sharp)", "TCR", "sc", _r417_sharp, "(1/lam + B - 1) L_SC / (2 mu^2)",
-     rf"(1/\lambda + B - 1)\,{_SC}/(2\mu^2)", 1),
+_LOSS_BOUNDS = (  # key, need, loss, allowance and its text, supremum of the share
+    ("Theorem 4.3 (1)", "I2", "sc", _sc_printed, "(2 + 2/(B lam)) L_SC", 0.5),
+    ("Theorem 4.3 (2)", "I2", "bt", _bt_printed, "(2 L_BT/(d lam) + 4 sqrt(d L_BT))", 0.5),
+    ("Theorem 4.3 (2, stronger)", "I2", "bt", _bt_stronger, "(2 L_BT/(d lam) + 4 ((d-1)/d) sqrt(d L_BT))", 0.5),
+    ("Theorem 4.13 (1)", "H2", "sc", _sc_printed, "(2 + 2/(B lam)) L_SC", 0.5),
+    ("Theorem 4.13 (2)", "H2", "bt", _bt_printed, "(2 L_BT/(d lam) + 4 sqrt(d L_BT))", 0.5),
+    ("Theorem 4.17", "TCR", "bt", _t417_printed, "(2 L_BT/lam + 4 (d-1) sqrt(d L_BT)) / (2 mu^2)", 0.5),
+    ("Remark 4.17", "TCR", "sc", _r417_printed, "max(1/lam, B - 1) L_SC / mu^2", 0.5),
+    ("Theorem 4.3 (1, sharp)", "I2", "sc", _sc_sharp, "(B - 1 + 1/lam) L_SC / B", 1),
+    ("Theorem 4.3 (2, sharp)", "I2", "bt", _bt_sharp, _BT_SHARP + " / d", 1),
+    ("Theorem 4.13 (1, sharp)", "H2", "sc", _sc_sharp, "(B - 1 + 1/lam) L_SC / B", 1),
+    ("Theorem 4.13 (2, sharp)", "H2", "bt", _bt_sharp, _BT_SHARP + " / d", 1),
+    ("Theorem 4.17 (sharp)", "TCR", "bt", _t417_sharp, _BT_SHARP + " / (2 mu^2)", 1),
+    ("Remark 4.17 (sharp)", "TCR", "sc", _r417_sharp, "(1/lam + B - 1) L_SC / (2 mu^2)", 1),
 )
-for _key, _kind, _loss, _allow, _text, _tex, _sup in _LOSS_BOUNDS:
+_LOSS_TEX = {  # the allowance of each, in LaTeX
+    "Theorem 4.3 (1)": rf"\big(2 + \tfrac{{2}}{{B\lambda}}\big){_SC}",
+    "Theorem 4.3 (2)": rf"\tfrac{{2{_BT}}}{{d\lambda}} + 4\sqrt{{d\,{_BT}}}",
+    "Theorem 4.3 (2, stronger)": rf"\tfrac{{2{_BT}}}{{d\lambda}} + 4\,\tfrac{{d-1}}{{d}}\sqrt{{d\,{_BT}}}",
+    "Theorem 4.13 (1)": rf"\big(2 + \tfrac{{2}}{{B\lambda}}\big){_SC}",
+    "Theorem 4.13 (2)": rf"\tfrac{{2{_BT}}}{{d\lambda}} + 4\sqrt{{d\,{_BT}}}",
+    "Theorem 4.17": rf"\frac{{2{_BT}/\lambda + 4(d-1)\sqrt{{d\,{_BT}}}}}{{2\mu^2}}",
+    "Remark 4.17": rf"\max(1/\lambda, B - 1)\,{_SC}/\mu^2",
+    "Theorem 4.3 (1, sharp)": rf"(B - 1 + 1/\lambda)\,{_SC}/B",
+    "Theorem 4.3 (2, sharp)": _BT_SHARP_TEX + "/d",
+    "Theorem 4.13 (1, sharp)": rf"(B - 1 + 1/\lambda)\,{_SC}/B",
+    "Theorem 4.13 (2, sharp)": _BT_SHARP_TEX + "/d",
+    "Theorem 4.17 (sharp)": _BT_SHARP_TEX + r"/(2\mu^2)",
+    "Remark 4.17 (sharp)": rf"(1/\lambda + B - 1)\,{_SC}/(2\mu^2)",
+}
+for _key, _kind, _loss, _allow, _text, _sup in _LOSS_BOUNDS:
     _t, _tm, _desc = _loss_bound(_loss, _kind, _allow, unit_rows=not _key.startswith("Theorem 4.17"))
     _mu = _kind == "TCR"
     _add(_key, _key.split(" (")[0], _NEED_TEXT[_kind, _loss].format(a="{f} " + _text), _t, _tm,
          views_space(_loss, ("t",) if _mu else ()), _desc, _collapsed(_loss, 3, 3, _mu),
          weight=2 if _kind == "I2" and "stronger" not in _key else 1,  # I_2's supremum is not at a start
          sup=mp.mpf(_sup), sup_proved=_sup == 1 or (_loss == "sc" and _kind != "TCR"),  # else 1/2 is conjectured
-         tex=_NEED_TEX[_kind, _loss].replace("@", _tex))
+         tex=_NEED_TEX[_kind, _loss].replace("@", _LOSS_TEX[_key]))
 # A false variant the search must refute (``--power``): B - 2 for B - 1 in the remark after Theorem 4.17.
 _t, _tm, _desc = _loss_bound("sc", "TCR", _r417_b_minus_2)
 MUTANTS = {"Remark 4.17": [Bound("Remark 4.17 (B - 2 for B - 1)", "Remark 4.17",
