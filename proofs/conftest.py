@@ -1,7 +1,9 @@
 """Bookkeeping for the proofs: the ``check(kind)`` marker, the ``slack`` / ``counterexample`` /
 ``effort`` / ``tightness`` fixtures, the ``--power`` option and the JSON report written at session end.
 
-Every test module declares STATEMENT, TITLE, TWINS, VERDICT, CONDITION, CORRECTED; every
+Every test module declares STATEMENT, TITLE and VERDICT, and where they apply TWINS (its appendix
+restatements, default none), CONDITION (needed by "holds under a condition") and CORRECTED (needed by
+"false as printed"), both default None; every
 test carries exactly one ``@pytest.mark.check(kind)``.  The report has one entry per
 statement; its verdict is the declared VERDICT when every check ran green and
 "check failed" otherwise.
@@ -25,7 +27,8 @@ VERDICTS = ("holds", "holds under a condition", "false as printed")
 EFFORT = {"ci": 1, "dev": 4, "thorough": 50}
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REPORT = REPO_ROOT / "build" / "proofs" / "report.json"
-METADATA = ("STATEMENT", "TITLE", "TWINS", "VERDICT", "CONDITION", "CORRECTED")
+METADATA = ("STATEMENT", "TITLE", "VERDICT")  # required; OPTIONAL ones default to their value here
+OPTIONAL = {"TWINS": (), "CONDITION": None, "CORRECTED": None}
 
 # Fallback only: the repository's root conftest registers these profiles; a checkout
 # without it still runs with the same settings.
@@ -66,16 +69,17 @@ def _module_problems(module) -> list[str]:
     missing = [k for k in METADATA if not hasattr(module, k)]
     if missing:
         return [f"module {module.__name__} lacks {', '.join(missing)}"]
+    twins, condition, corrected = (getattr(module, k, v) for k, v in OPTIONAL.items())
     out = []
     if not isinstance(module.STATEMENT, str) or not module.STATEMENT:
         out.append(f"STATEMENT must be a non-empty string, got {module.STATEMENT!r}")
-    if not isinstance(module.TWINS, tuple):
-        out.append(f"TWINS must be a tuple, got {module.TWINS!r}")
+    if not isinstance(twins, tuple):
+        out.append(f"TWINS must be a tuple, got {twins!r}")
     if module.VERDICT not in VERDICTS:
         out.append(f"VERDICT must be one of {VERDICTS}, got {module.VERDICT!r}")
-    if module.VERDICT == "holds under a condition" and not module.CONDITION:
+    if module.VERDICT == "holds under a condition" and not condition:
         out.append("VERDICT 'holds under a condition' needs a CONDITION")
-    if module.VERDICT == "false as printed" and not module.CORRECTED:
+    if module.VERDICT == "false as printed" and not corrected:
         out.append("VERDICT 'false as printed' needs a CORRECTED statement")
     if not (module.__doc__ or "").strip():
         out.append(f"module {module.__name__} needs a docstring with the statement and its proof")

@@ -60,12 +60,10 @@ from proofs._power import worst_case_test
 
 STATEMENT = "Barlow Twins IB"
 TITLE = "the information-bottleneck reading of Barlow Twins (Zbontar et al. 2021, App. A)"
-TWINS = ()
 VERDICT = "holds under a condition"
 CONDITION = (r"each step holds for its own term; $\mathcal C$ is invariant to positive per-feature rescaling only; "
              r"the common optimum $K = I$ needs $B \ge d$ for the batch estimate; and Eq. (8) is unbounded below "
              r"(collapse) for every $\beta > 0$, not only for $\beta \le 1$")
-CORRECTED = None
 
 
 @pytest.mark.check("symbolic")

@@ -85,12 +85,10 @@ from proofs._tcr import with_fixtures
 
 STATEMENT = "Convention 5.2"
 TITLE = "the coding-rate normalisations and the matching U-MAE weights"
-TWINS = ()
 VERDICT = "holds under a condition"
 CONDITION = (r"the second-order match holds with $\gamma = \lambda c^2/2$ ($\lambda_U = \lambda c^2 B^2\tau^2/2$), "
              r"$c = 1/\mu$ (Definition 4.8, proof of Theorem 5.2) or $c = \mu/d$ (public code); the series "
              r"converges only if $\nu_{\max}(Z^\top Z) \le 1/c$, never the case at ViT-B with $c = 1/\mu$")
-CORRECTED = None
 
 LAM, B = Fraction(1, 100), 1024
 SETTINGS = {"ViT-B": (768, 1), "ViT-L": (1024, 3)}

@@ -24,10 +24,7 @@ from proofs import _strategies as S
 
 STATEMENT = "Corollary 4.16"
 TITLE = "Theorem 4.13's bounds are attained at zero loss"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 @pytest.mark.check("symbolic")

@@ -26,10 +26,7 @@ from proofs import _strategies as S
 
 STATEMENT = "Corollary 4.6"
 TITLE = "Theorem 4.3's bounds are attained at zero loss"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 @pytest.mark.check("symbolic")

@@ -51,10 +51,7 @@ from proofs._power import worst_case_test
 
 STATEMENT = "Definition 3.1"
 TITLE = "the matrix Rényi entropy, its von Neumann limit and its range"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 @pytest.mark.check("symbolic")

@@ -42,10 +42,7 @@ from proofs import _strategies as S
 
 STATEMENT = "Definition 3.2"
 TITLE = "the matrix mutual information"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 @pytest.mark.check("symbolic")

@@ -35,10 +35,7 @@ from proofs import _strategies as S
 
 STATEMENT = "Definition 3.3"
 TITLE = "the matrix joint entropy"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 def _state(X, Y):

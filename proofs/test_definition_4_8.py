@@ -44,11 +44,9 @@ from proofs._tcr import mp_logdet_shift, with_fixtures
 
 STATEMENT = "Definition 4.8"
 TITLE = "the total coding rate"
-TWINS = ()
 VERDICT = "holds under a condition"
 CONDITION = (r"$\mu > 0$: with $\mu = 0$, which 'non-negative' admits, the rate is $-\infty$ for every "
              r"rank-deficient $Z$, e.g. every batch with $B < d$")
-CORRECTED = None
 
 
 @pytest.mark.check("symbolic")

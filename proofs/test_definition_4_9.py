@@ -38,10 +38,7 @@ from proofs._tcr import mp_unit_diag_psd, with_fixtures
 
 STATEMENT = "Definition 4.9"
 TITLE = "the matrix KL divergence"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 @pytest.mark.check("symbolic")

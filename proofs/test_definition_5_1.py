@@ -32,10 +32,7 @@ from proofs._tcr import mp_unit_diag_psd, with_fixtures
 
 STATEMENT = "Definition 5.1"
 TITLE = "effective rank is the exponential of the matrix entropy"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 def mp_erank(a):

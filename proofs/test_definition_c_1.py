@@ -28,10 +28,7 @@ from proofs._mp import DPS
 
 STATEMENT = "Definition C.1"
 TITLE = "f-divergence; f(x) = x log x gives the KL divergence"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 x = sp.symbols("x", positive=True)
 F_KL = x * sp.log(x)

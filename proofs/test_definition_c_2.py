@@ -51,10 +51,7 @@ from proofs._power import worst_case_test
 
 STATEMENT = "Definition C.2"
 TITLE = "the matrix Jensen-Shannon divergence and its sharp bounds"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 def _sym_h1(k):

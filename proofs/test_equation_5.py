@@ -53,12 +53,10 @@ from proofs._power import worst_case_test
 
 STATEMENT = "Equation 5"
 TITLE = "the InfoNCE loss bounds the mutual information"
-TWINS = ()
 VERDICT = "holds under a condition"
 CONDITION = (r"$\mathcal L_{\text{InfoNCE}}$ is the expectation over batches of $B$ i.i.d. positive pairs "
              r"of the per-anchor *mean* of Eq. (1)'s terms; Eq. (1)'s printed sum is $B$ times that mean "
              r"(the bound still holds, $B$ times more loosely); it is not a per-batch inequality")
-CORRECTED = None
 
 
 def mutual_information(p):

@@ -53,10 +53,7 @@ from proofs._power import worst_case_test
 
 STATEMENT = "ER bound"
 TITLE = "the entropy-reconstruction lower bound on mutual information, Gaussian case"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 NODES = [(-mp.sqrt(3), mp.mpf(1) / 6), (mp.mpf(0), mp.mpf(2) / 3), (mp.sqrt(3), mp.mpf(1) / 6)]  # exact to degree 5
 

@@ -37,8 +37,6 @@ STATEMENT = "Lemma 4.2"
 TITLE = "a triangle inequality for inner products of unit vectors"
 TWINS = ("Lemma A.2",)
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 @pytest.mark.check("symbolic")

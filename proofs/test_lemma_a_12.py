@@ -38,10 +38,7 @@ from proofs._power import worst_case_test
 
 STATEMENT = "Lemma A.12"
 TITLE = "a quadratic lower bound on the logarithm"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 x, a = sp.symbols("x a", nonnegative=True)
 G = sp.log(1 + x) - sp.log(1 + a) - (x - a) / (1 + a) + (x - a) ** 2 / 2

@@ -35,10 +35,7 @@ from proofs._power import worst_case_test
 
 STATEMENT = "Lemma A.14"
 TITLE = "a ratio minimised only at zero"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 def F(n, x, y):

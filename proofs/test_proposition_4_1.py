@@ -34,8 +34,6 @@ STATEMENT = "Proposition 4.1"
 TITLE = "the order-2 mutual information through Frobenius norms"
 TWINS = ("Proposition A.1",)
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 def _sym(name, n):

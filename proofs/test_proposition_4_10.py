@@ -51,8 +51,6 @@ STATEMENT = "Proposition 4.10"
 TITLE = "the matrix entropy and the coding rate as matrix KL divergences"
 TWINS = ("Proposition A.6",)
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 @pytest.mark.check("symbolic")

@@ -49,8 +49,6 @@ STATEMENT = "Proposition 4.11"
 TITLE = "the joint total coding rate dominates the two branches' rates"
 TWINS = ("Proposition A.7",)
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 def _sym_unit_diag(name, d):

@@ -29,10 +29,7 @@ from proofs import _strategies as S
 
 STATEMENT = "Proposition 4.12"
 TITLE = "the order-2 joint entropy through the Frobenius norm"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 @pytest.mark.check("symbolic")

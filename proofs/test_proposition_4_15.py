@@ -38,8 +38,6 @@ STATEMENT = "Proposition 4.15"
 TITLE = "the identity is the unique maximiser of the matrix entropy and of the coding rate"
 TWINS = ("Proposition A.9",)
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 MUS = (0, mpmath.mpf("0.01"), 1, 3, 100)
 

@@ -37,8 +37,6 @@ STATEMENT = "Proposition 4.5"
 TITLE = "the matrix mutual information is at most the log of the size"
 TWINS = ("Proposition A.3",)
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 @pytest.mark.check("symbolic")

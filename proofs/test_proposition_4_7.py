@@ -72,7 +72,6 @@ STATEMENT = "Proposition 4.7"
 TITLE = "the joint entropy against the ranks and the marginal entropies"
 TWINS = ("Proposition A.5",)
 VERDICT = "false as printed"
-CONDITION = None
 CORRECTED = (r"(i) $\mathrm H_\alpha(\mathbf K_1, \mathbf K_2) \le \log\operatorname{rank}(\mathbf K_1\odot\mathbf K_2)"
              r" \le \log\operatorname{rank}\mathbf K_1 + \log\operatorname{rank}\mathbf K_2$ and "
              r"(iii) $\max\{\mathrm H_\alpha(\mathbf K_1), \mathrm H_\alpha(\mathbf K_2)\} \le \mathrm H_\alpha(\mathbf K_1, \mathbf K_2)$"

@@ -63,10 +63,8 @@ from proofs._tcr import (check_mmae_loss_and_tcr, mp_logdet_shift, mp_offdiag2, 
 
 STATEMENT = "Remark 4.17"
 TITLE = "a batch-wise coding-rate bound from the spectral contrastive loss"
-TWINS = ()
 VERDICT = "holds under a condition"
 CONDITION = r"$\mu > 0$ and $\lambda > 0$, samples $\ell_2$-normalised; the bound is tight (at zero loss) only when $d \ge B$"
-CORRECTED = None
 
 
 def chain_mp(f1, f2, lam, mu):

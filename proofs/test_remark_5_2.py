@@ -48,10 +48,7 @@ from proofs._power import worst_case_test
 
 STATEMENT = "Remark 5.2"
 TITLE = "a two-sided bound between the M-MAE and U-MAE regularisers"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 
 def sides_mp(f, c):

@@ -48,12 +48,10 @@ from proofs._power import worst_case_test
 
 STATEMENT = "Remark A.11"
 TITLE = "Extension to sample- and dimension-contrastive criteria (Garrido et al., 2022)"
-TWINS = ()
 VERDICT = "holds under a condition"
 CONDITION = (r"samples (sample-contrastive) or features (dimension-contrastive) $\ell_2$-normalised, so that the "
              r"Gram matrices have unit diagonals; the results are the $\alpha = 2$ identities and bounds, the "
              r"zero-criterion maximality ($B \le d$, respectively $B \ge d$) and the TCR bound stated in the module")
-CORRECTED = None
 
 
 def _criterion(m):

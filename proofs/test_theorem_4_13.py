@@ -60,8 +60,6 @@ STATEMENT = "Theorem 4.13"
 TITLE = "the spectral contrastive and Barlow Twins losses bound the joint entropy"
 TWINS = ("Theorem A.8",)
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 LAMBDAS = (1e-3, 0.05, 0.5, 1.0, 5.0, 100.0)
 

@@ -74,7 +74,6 @@ TITLE = "the Barlow Twins loss bounds the joint total coding rate"
 TWINS = ("Theorem A.11",)
 VERDICT = "holds under a condition"
 CONDITION = r"$\mu > 0$ and $\lambda > 0$ (the bound divides by both), and no feature identically zero over the batch"
-CORRECTED = None
 
 
 def bound(d, mu, lam, loss, sqrt=mp.sqrt):

@@ -118,10 +118,7 @@ from proofs._power import worst_case_test
 
 STATEMENT = "Theorem 4.3"
 TITLE = "the spectral contrastive and Barlow Twins losses bound the mutual information"
-TWINS = ()
 VERDICT = "holds"
-CONDITION = None
-CORRECTED = None
 
 LAMBDAS = (1e-3, 0.05, 0.5, 1.0, 5.0, 100.0)
 

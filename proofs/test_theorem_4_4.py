@@ -45,7 +45,6 @@ TITLE = "zero loss maximises the mutual information"
 TWINS = ("Theorem A.4",)
 VERDICT = "holds under a condition"
 CONDITION = r"$\lambda > 0$ in Eqs. (2)-(3); with $\lambda = 0$ zero loss does not force $\mathbf K_1 = \mathbf K_2 = \mathbf I$"
-CORRECTED = None
 
 ALPHAS = (mpmath.mpf("0.05"), mpmath.mpf("0.5"), 1, 2, 7, mpmath.inf)
 

@@ -47,13 +47,11 @@ from proofs._power import worst_case_test
 
 STATEMENT = "Theorem 5.2"
 TITLE = "U-MAE is the second-order approximation of M-MAE"
-TWINS = ()
 VERDICT = "holds under a condition"
 CONDITION = (r"as a Taylor expansion in $1/\mu$ with remainder $0 \le R \le \mathrm{tr}((Z^\top Z)^3)/(3\mu^3)$ "
              r"and U-MAE weight $\gamma = \lambda/(2\mu^2)$; the printed infinite series converges only when "
              r"$\lambda_{\max}(Z^\top Z) \le \mu$, which fails for every batch when $B > d$ and $\mu = 1$ "
              r"($\lambda_{\max} \ge B/d$)")
-CORRECTED = None
 
 
 def _parts(f, mu):

@@ -35,10 +35,8 @@ from proofs import _strategies as S
 
 STATEMENT = "Theorem A.13"
 TITLE = "zero loss maximises the order-2 mutual information (second proof)"
-TWINS = ()
 VERDICT = "holds under a condition"
 CONDITION = r"$\lambda > 0$ in Eqs. (2)-(3)"
-CORRECTED = None
 
 
 @pytest.mark.check("symbolic")
