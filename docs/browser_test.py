@@ -13,7 +13,15 @@ reader would see as broken:
 * a display equation or a table wider than its column, at 1280 px and at 390 px;
 * a link to a page of the site that does not exist, or to an anchor that page does not have;
 * its search does not finish initialising (the index is served locally), and on the home page
-  a query must find pages.
+  a query must find pages;
+* a table header that breaks inside a word (at 1280 px and at 390 px);
+* a formula in plain text (code included) inside a verdict box or a table of the Theory,
+  Verification and Errata pages without its typeset form beside it;
+* an experiment page whose first element after its heading is not its Result box;
+* the home page's "What we found" box not starting on the first screen, at 1280 px and at 390 px.
+
+The search index must hold no raw LaTeX (a preview shows it as it is), and a query without
+accents must find the accented word ("Renyi" finds "Rényi").
 
 Every statement of ``proofs/`` (and every appendix twin) must have its page, headed with its
 name and showing its verdict. Screenshots at 1280 px and 390 px of the home page, Theorem 4.3,
@@ -65,6 +73,7 @@ MATH_PROBE = r"""() => {
 # its box. (On a phone Material lets displays and tables bleed into the page margins on purpose,
 # so their box, not the article's, is the column.)
 CLIP_PROBE = r"""() => {
+  if (typeof fitDisplays === 'function') fitDisplays();  // the page's own resize handler, run now
   const root = document.querySelector('article') || document.body;
   const out = [];
   const boxes = new Set();
@@ -80,15 +89,88 @@ CLIP_PROBE = r"""() => {
   return out;
 }"""
 
+# A header cell broken inside a word: a word of it whose text spans more than one line box.
+HEADER_PROBE = r"""() => {
+  const out = [];
+  document.querySelectorAll('article table th').forEach(th => {
+    if (th.getBoundingClientRect().width === 0) return;  // hidden (a phone's card layout, a closed box)
+    const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      const re = /[^\s\-\u2010-\u2014\/]+/g; let m;  // a break at a hyphen, a dash or a slash is a line break between words
+      while ((m = re.exec(node.textContent))) {
+        const r = document.createRange();
+        r.setStart(node, m.index); r.setEnd(node, m.index + m[0].length);
+        const tops = new Set([...r.getClientRects()].filter(x => x.width > 0).map(x => Math.round(x.top)));
+        if (tops.size > 1) out.push(`${m[0]} (in "${th.textContent.trim().slice(0, 40)}")`);
+      }
+    }
+  });
+  return out;
+}"""
+
+# A formula written in plain text (code included) in a verdict box or a table, whose cell,
+# list item or paragraph has no typeset math beside it.
+ASCII_FORMULA_PROBE = r"""() => {
+  const out = [];
+  const scopes = [...document.querySelectorAll('article .admonition, article table')].filter(el =>
+    el.tagName === 'TABLE' || /^Verdict/.test((el.querySelector('.admonition-title') || {}).textContent || ''));
+  const formula = /(>=|<=|!=|\(\+\)|\^T\b|_\{|\|\||sqrt\(|\b[A-Z]_?\d\s*(\(\+\)|\^)|\b(H|I)_(alpha|\d)\()/;
+  scopes.forEach(scope => {
+    const walker = document.createTreeWalker(scope, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      if (node.parentElement.closest('.katex, .arithmatex, .highlight, pre, script, style')) continue;
+      const m = node.textContent.match(formula);
+      if (!m) continue;
+      const home = node.parentElement.closest('td, th, li, p') || scope;
+      if (home.querySelector('.katex')) continue;   // its typeset form stands beside it
+      out.push(node.textContent.slice(Math.max(0, m.index - 30), m.index + 30).trim());
+    }
+  });
+  return out;
+}"""
+
+# The first block after an experiment page's heading must be its Result box.
+RESULT_FIRST_PROBE = r"""() => {
+  const root = document.querySelector('article') || document.body;
+  const blocks = [...root.querySelectorAll('h1, h2, h3, p, table, img, details, ul, ol, pre, .admonition')]
+    .filter(el => el.matches('.admonition') || !el.closest('.admonition'))
+    .filter(el => !el.closest('.md-source-file, .headerlink') && el.getBoundingClientRect().height > 0);
+  const h1 = blocks.findIndex(el => el.tagName === 'H1');
+  const next = blocks[h1 + 1];
+  if (h1 < 0 || !next) return 'no heading, or nothing after it';
+  const title = (next.querySelector && next.querySelector('.admonition-title') || {}).textContent || '';
+  return next.matches('.admonition') && /^\s*Result\s*$/.test(title) ? null
+    : `first element after the heading: <${next.tagName.toLowerCase()}> ${next.textContent.trim().slice(0, 60)}`;
+}"""
+
+FINDINGS_PROBE = r"""() => {
+  const box = [...document.querySelectorAll('article .admonition')].find(el =>
+    /What we found/.test((el.querySelector('.admonition-title') || {}).textContent || ''));
+  if (!box) return 'no "What we found" box';
+  const r = box.getBoundingClientRect();
+  const bullets = box.querySelectorAll(':scope > ul > li').length;
+  if (bullets < 1 || bullets > 6) return `${bullets} bullets (1 to 6 expected)`;
+  if (r.top + window.scrollY > window.innerHeight - 120)
+    return `starts at ${Math.round(r.top + window.scrollY)} px, below the first screen (${window.innerHeight} px)`;
+  const unlinked = [...box.querySelectorAll(':scope > ul > li')].filter(li => !li.querySelector('a[href]')).length;
+  return unlinked ? `${unlinked} bullet(s) without a link to their evidence` : null;
+}"""
+
+# Raw LaTeX a search preview would show as it is.
+SEARCH_LATEX = re.compile(r"\\[A-Za-z]{2,}|\\[()\[\]]|\$[^$\s][^$]*\$")
+
 LINKS_PROBE = r"""() => [...document.querySelectorAll('a[href]')].map(a => a.href)"""
 IDS_PROBE = r"""() => [...document.querySelectorAll('[id]')].map(e => e.id)"""
 SEARCH_READY = r"""() => { const m = document.querySelector('.md-search-result__meta');
   return !m || !/Initializing/i.test(m.textContent); }"""
-PLAIN_FORMULA_SCOPE = ("theory/", "errata/")   # pages where a plain-text formula fails the test
+PLAIN_FORMULA_SCOPE = ("theory/", "errata/", "verification/")   # pages where a plain-text formula fails
 WIDTHS = {"desktop": (1280, 900), "mobile": (390, 844)}
 # (file name, page path or statement name) of the screenshots
 SCREENSHOTS = (("home", ""), ("theorem-4-3", "Theorem 4.3"), ("proposition-4-7", "Proposition 4.7"),
-               ("errata", "errata/"), ("table-1", "experiments/table-1/"))
+               ("errata", "errata/"), ("table-1", "experiments/table-1/"), ("figure-4", "experiments/figure-4/"),
+               ("verification", "verification/"), ("experiments", "experiments/"))
 
 
 def _theory():
@@ -225,8 +307,17 @@ def main(argv=None) -> int:
                     problems.append(f"{len(math['plain'])} plain-text formulas outside code, e.g. {math['plain'][:3]}")
                 if path in with_math and not math["katex"]:
                     problems.append("a statement's page without typeset math")
-            if path.startswith("experiments/") and path != "experiments/" and not page.query_selector(".jupyter-wrapper"):
-                problems.append("experiment page without a rendered notebook")
+            if path.startswith(PLAIN_FORMULA_SCOPE):
+                ascii_formulas = page.evaluate(ASCII_FORMULA_PROBE)
+                if ascii_formulas:
+                    problems.append(f"{len(ascii_formulas)} plain-text formula(s) in verdict boxes or tables without "
+                                    f"their typeset form, e.g. {ascii_formulas[:3]}")
+            if path.startswith("experiments/") and path != "experiments/":
+                if not page.query_selector(".jupyter-wrapper"):
+                    problems.append("experiment page without a rendered notebook")
+                first = page.evaluate(RESULT_FIRST_PROBE)
+                if first:
+                    problems.append(f"does not open with its Result box: {first}")
             try:
                 page.wait_for_function(SEARCH_READY, timeout=15_000)
             except Exception:  # noqa: BLE001 - not ready within the timeout is the failure
@@ -257,6 +348,14 @@ def main(argv=None) -> int:
                 clipped = page.evaluate(CLIP_PROBE)
                 if clipped:
                     problems.append(f"{len(clipped)} clipped display(s)/table(s) at {w} px, e.g. {clipped[:2]}")
+                broken = page.evaluate(HEADER_PROBE)
+                if broken:
+                    problems.append(f"{len(broken)} table header word(s) broken mid-word at {w} px, e.g. {broken[:3]}")
+                if path == "":
+                    page.evaluate("window.scrollTo(0, 0)")
+                    found = page.evaluate(FINDINGS_PROBE)
+                    if found:
+                        problems.append(f"home page at {w} px: {found}")
             for key, label in (("console", "console error"), ("pageerror", "script error"),
                                ("external", "external request"), ("failed", "failed request")):
                 # the 404 page's own document is the one expected failure
@@ -289,6 +388,28 @@ def main(argv=None) -> int:
             page.wait_for_selector(".md-search-result__item", timeout=15_000)
         except Exception:  # noqa: BLE001 - no result within the timeout is the failure
             fail("search", "search: 'total coding rate' finds nothing")
+
+        # Search previews show the index's text: no raw LaTeX there, and accents fold.
+        index_file = site / "search" / "search_index.json"
+        if index_file.is_file():
+            import json
+            prose = lambda t: re.sub(r"<pre>.*?</pre>|<code>.*?</code>", " ", t, flags=re.S)  # code is shown as code
+            raw = [(d.get("location", ""), m.group(0)) for d in json.loads(index_file.read_text()).get("docs", [])
+                   for m in [SEARCH_LATEX.search(prose(d.get("title", "") + " " + d.get("text", "")))] if m]
+            if raw:
+                fail("search", f"search: {len(raw)} index entries with raw LaTeX, e.g. {raw[:3]}")
+        page.goto(base, wait_until="networkidle")
+        page.keyboard.press("s")
+        page.keyboard.type("Renyi", delay=20)
+        try:
+            page.wait_for_selector(".md-search-result__item", timeout=15_000)
+            texts = " ".join(page.locator(".md-search-result__item").all_inner_texts())
+            if "Rényi" not in texts:
+                fail("search", "search: 'Renyi' does not find 'Rényi'")
+            if SEARCH_LATEX.search(texts):
+                fail("search", f"search: raw LaTeX in the previews: {SEARCH_LATEX.search(texts).group(0)!r}")
+        except Exception:  # noqa: BLE001 - no result within the timeout is the failure
+            fail("search", "search: 'Renyi' finds nothing")
 
         for name, target in SCREENSHOTS:
             path = statements.get(target, target)

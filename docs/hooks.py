@@ -12,7 +12,7 @@ What they add to a plain MkDocs build, so that ``mkdocs build`` alone produces t
   ignored folder) and copied into the site, so that math renders offline;
 * a few ``<!-- mmae:... -->`` directives in hand-written pages, expanded from the repository at
   build time (README commands, the source of a function and links to its lines, verdicts and
-  their badges, the home page's trust summary, benchmark figures);
+  their badges, the home page's findings, the claims table, benchmark figures);
 * cross-links: each API entry that a check computes with links to its statements.
 """
 from __future__ import annotations
@@ -401,82 +401,166 @@ def _headline(page_url: str) -> str:
                               f"([Verification]({up}verification.md), [Errata]({up}errata.md)).")
 
 
-# a results file's verdict of a claim -> the badge the home page shows
-CLAIM_VERDICTS = {"reproduces": "reproduced", "does not reproduce": "not reproduced",
-                  "inconclusive at this scale": "inconclusive"}
+# The paper and the authors' code, linked from the home page.
+PAPER_URL = "https://arxiv.org/abs/2309.17281"
+CODE_URLS = (("M-MAE, the paper's code", "https://github.com/yifanzhang-pro/M-MAE"),
+             ("U-MAE, on which it builds", "https://github.com/zhangq327/U-MAE"))
+# The strongest errata the home page names: (statement, the verdict its check must still give,
+# what it is). A check whose verdict changes fails the build here rather than leave the
+# sentence stale.
+ERRATA_FINDINGS = (
+    ("Proposition 4.7", "false as printed",
+     "part (iv), $\\mathrm H_\\alpha(\\mathbf K_1, \\mathbf K_2) \\le \\mathrm H_\\alpha(\\mathbf K_1) + "
+     "\\mathrm H_\\alpha(\\mathbf K_2)$, is false for every $\\alpha \\ne 1$, with exact counterexamples"),
+    ("Theorem 5.2", "holds under a condition",
+     "the series that makes U-MAE a second-order approximation of M-MAE diverges at the published "
+     "setting ($\\mu = 1$, batch larger than the feature dimension): U-MAE matches M-MAE as a Taylor "
+     "expansion with a bounded remainder, not as a convergent series"),
+)
 
 
-def _claims() -> list[dict]:
-    """The paper's experimental claims with their verdicts, one row per claim and scale.
+def claim_rows(root: Path = ROOT) -> list[dict]:
+    """The paper's experimental claims with their verdicts, one row per distinct piece of evidence.
 
     Every target of ``mmae/paper_results.json`` is "not tested" unless a results file judges its
-    claims: ``results/<scale>/<target>/<target>.json`` carries ``"verdicts"``, a list of
-    ``{"claim", "verdict", "scale", "statistic", "p_value", "n", "test"}`` (`mmae.experiments`)."""
-    claims: dict[tuple, dict] = {}
-    paper = ROOT / "mmae" / "paper_results.json"
+    claims: ``results/<scale>/<target>[-epN]/<target>.json`` carries ``"verdicts"``, a list of
+    ``{"claim", "verdict", "scale", "statistic", "p_value", "n", "test"}`` (`mmae.experiments`).
+    A row's evidence is the runs it compares: the scale, the pretraining length, the model and the
+    claim (with the model's name taken out of it). Two targets that judge the same claim on the
+    same runs (Table 3 reads Table 1's `mini-b` runs) share one row that names both; the same claim
+    pretrained for 15 and for 300 epochs is two rows."""
+    from mmae.pages import VERDICT_WORD, pretrain_epochs, setting_text  # no torch: safe at build time
+    rows: dict[tuple, dict] = {}
+    paper = root / "mmae" / "paper_results.json"
+    untested = {}
     for key, value in (json.loads(paper.read_text()) if paper.is_file() else {}).items():
         if isinstance(value, dict) and "caption" in value:
-            name = re.sub(r"^table(\d+)$", r"Table \1", key)
-            claims[(name, "")] = {"claim": name, "what": value["caption"], "verdict": "not tested", "scale": ""}
-    for path in sorted((ROOT / "results").glob("*/*/*.json")):
+            untested[key] = {"targets": [_target_name(key)], "what": value["caption"], "verdict": "not tested",
+                             "scale": "", "epochs": None,
+                             "setting": "", "group": "not tested", "dirs": [key]}
+    for path in sorted((root / "results").glob("*/*/*.json")):
         try:
             report = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
         verdicts = report.get("verdicts") if isinstance(report, dict) else None
-        if not isinstance(verdicts, list):
+        if not isinstance(verdicts, list) or not report.get("target"):
             continue
-        target = re.sub(r"^(table|figure)(\d+)$", lambda m: f"{m[1].title()} {m[2]}", report.get("target", ""))
-        claims.pop((target, ""), None)  # judged: no longer "not tested"
+        untested.pop(report["target"], None)
+        setup = report.get("setup") or {}
+        models = list(setup.get("models") or {})
+        epochs = pretrain_epochs(report)
         for v in verdicts:
+            claim = v.get("claim", "")
+            m = re.search(r",\s*(" + "|".join(map(re.escape, models)) + r")\b", claim) if models else None
+            model = m.group(1) if m else (models[0] if len(models) == 1 else "")
+            what = claim[:m.start()] + claim[m.end():] if m else claim
+            scale = v.get("scale") or report.get("scale", "")
+            key = (scale, epochs, model, what)
             stat = (f"{v.get('test', 'test')}: statistic {v['statistic']:.2f}, p = {v['p_value']:.3g}, n = {v['n']}"
                     if isinstance(v.get("statistic"), (int, float)) and isinstance(v.get("p_value"), (int, float))
                     else (f"n = {v['n']}" if v.get("n") is not None else ""))
-            claims[(target, v.get("claim", ""), v.get("scale", ""))] = {
-                "claim": target, "what": v.get("claim", ""), "detail": stat,
-                "verdict": CLAIM_VERDICTS.get(v.get("verdict"), v.get("verdict", "not tested")),
-                "scale": v.get("scale") or report.get("scale", "")}
-    return sorted(claims.values(), key=lambda c: (_notebook_key(Path(T.name_slug(c["claim"]))), c.get("what", "")))
+            row = rows.setdefault(key, {
+                "targets": [], "dirs": [], "what": what, "detail": stat,
+                "verdict": VERDICT_WORD.get(v.get("verdict"), v.get("verdict") or "not tested"),
+                "setting": setting_text(report, model), "scale": scale, "epochs": epochs,
+                "group": "accuracy" if re.search(r"top-1|accuracy|kNN", what, re.I) else "mechanism"})
+            name = _target_name(report["target"])
+            if name not in row["targets"]:
+                row["targets"].append(name)
+                row["dirs"].append(path.parent.name)
+    out = list(rows.values()) + list(untested.values())
+    return sorted(out, key=lambda c: (_notebook_key(Path(T.name_slug(c["targets"][0]))), c.get("scale", ""),
+                                      c.get("epochs") or 0, c["what"]))
 
 
-def _trust(page_url: str) -> str:
+def _target_name(key: str) -> str:
+    return re.sub(r"^(table|figure)(\d+)$", lambda m: f"{m[1].title()} {m[2]}", key)
+
+
+CLAIM_GROUPS = (("accuracy", "Accuracy claims", "the paper's orderings of the methods by linear probing, "
+                 "fine-tuning or kNN accuracy"),
+                ("mechanism", "Mechanism claims", "what the regulariser or the training does to the "
+                 "representation: effective rank, matrix mutual information, joint entropy, divergence"),
+                ("not tested", "Not tested", "claims no results file judges yet"))
+
+
+def claims_table(page_url: str, root: Path = ROOT) -> str:
+    """The experiments' claims, grouped (accuracy, mechanism, not tested), one row per piece of
+    evidence, with one line of counts per group."""
     up = "../" * page_url.count("/")
-    entries = (_S["report"] or {}).get("statements", [])
-    by: dict[str, list] = {}
-    for e in entries:
-        by.setdefault(T.verdict_of(e), []).append(e["statement"])
-    named = lambda names: ", ".join(f"[{T.display_name(n)}]({up}{link(n)})" if link(n) else n for n in names)
-    count = lambda v: len(by.get(v, []))
-    false = by.get("false as printed", [])
-    lines = [f"- {T.verdict_badge('holds')} **{count('holds')}** hold as printed;",
-             f"- {T.verdict_badge('holds under a condition')} **{count('holds under a condition')}** hold "
-             "under a condition the paper leaves implicit, stated on each page;",
-             f"- {T.verdict_badge('false as printed')} **{len(false)}** "
-             f"{'is' if len(false) == 1 else 'are'} false as printed"
-             + (f": {named(false)}, with an exact counterexample and a corrected statement;" if false else ";")]
-    lines += [f"- {T.verdict_badge(v)} **{len(ns)}**: {named(ns)};" for v, ns in by.items()
-              if v not in ("holds", "holds under a condition", "false as printed")]
-    lines[-1] = lines[-1][:-1] + "."
-    parts = [f"**Theory.** Of the {len(entries)} statements in the proofs report of this build "
-             f"([Verification]({up}verification.md)):\n\n" + "\n".join(lines)]
-    rows = ["| claim of the paper | what it says | verdict | tested at scale |", "| --- | --- | --- | --- |"]
-    scales = set()
-    for c in _claims():
-        scales.add(c.get("scale") or "")
-        detail = f" — {T._md_text(str(c['detail']))}" if c.get("detail") else ""
-        rows.append(f"| {T._md_text(c['claim'])} | {T._md_text(c.get('what', ''))}{detail} | "
-                    f"{T.verdict_badge(c['verdict'])} | {T._md_text(c.get('scale') or '–')} |")
-    parts.append("**The paper's experiments.** Each table and figure of the paper has an "
-                 f"[experiment page]({up}experiments/index.md). Each claim it tests is compared over "
-                 "seeds by a one-sided paired test at the 5% level: *reproduced* where the test supports "
-                 "the paper's direction, *not reproduced* where it supports the opposite, *inconclusive* "
-                 "otherwise; a claim no results file judges is *not tested*:\n\n" + "\n".join(rows))
-    if not any("paper" in s.lower() for s in scales):
-        parts.append("**Never run.** Nothing on this site was run at the paper's scale (ImageNet-1K, "
-                     "ViT-Base and ViT-Large, hundreds of epochs): the experiment pages run a mini "
-                     f"scale on a CPU, and [Reproducing]({up}reproducing.md) gives the commands and "
-                     "the cost of the full runs.")
+    rows = claim_rows(root)
+    parts = []
+    for group, title, what in CLAIM_GROUPS:
+        rs = [r for r in rows if r["group"] == group]
+        if not rs:
+            continue
+        counts: dict = {}
+        for r in rs:
+            counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+        line = ", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        table = ["| claim | targets | setting | verdict |", "| --- | --- | --- | --- |"]
+        for r in rs:
+            links = ", ".join(f"[{t}]({up}experiments/{T.name_slug(t)}.ipynb)" for t in r["targets"])
+            detail = f" — {T._md_text(str(r['detail']))}" if r.get("detail") else ""
+            table.append(f"| {T._md_text(r['what'])}{detail} | {links} | {T._md_text(r['setting']) or '–'} | "
+                         f"{T.verdict_badge(r['verdict'])} |")
+        parts.append(f"**{title}** ({what}): {len(rs)} rows, {line}.\n\n" + "\n".join(table))
     return "\n\n".join(parts)
+
+
+def _theory_counts() -> dict[str, list[str]]:
+    by: dict[str, list] = {}
+    for e in (_S["report"] or {}).get("statements", []):
+        by.setdefault(T.verdict_of(e), []).append(e["statement"])
+    return by
+
+
+def _findings(page_url: str, root: Path = ROOT) -> str:
+    """The home page's "What we found" box: at most six bullets, each computed from the proofs
+    report or the results files, each linking to its evidence."""
+    up = "../" * page_url.count("/")
+    by = _theory_counts()
+    n = sum(map(len, by.values()))
+    count = lambda v: len(by.get(v, []))
+    others = [f"{len(ns)} {v}" for v, ns in by.items() if v not in ("holds", "holds under a condition", "false as printed")]
+    bullets = [f"**Theory.** Of the {n} statements checked here, {count('holds')} hold as printed, "
+               f"{count('holds under a condition')} hold only under a condition the paper leaves out, "
+               f"{count('false as printed')} {'is' if count('false as printed') == 1 else 'are'} false as printed"
+               + (f", {', '.join(others)}" if others else "") + f" ([Verification]({up}verification.md))."]
+    for name, expected, what in ERRATA_FINDINGS:
+        got = T.verdict_of(T.report_entry(_S["report"], name))
+        if got != expected:
+            raise PluginError(f"the home page says {name} is {expected!r}, but its check now gives {got!r}: "
+                              "update ERRATA_FINDINGS in docs/hooks.py")
+        bullets.append(f"**[{T.display_name(name)}]({up}{link(name)})** ({got}): {what}.")
+    bullets.append(f"**The authors' code** divides the regulariser's gradient by the number of GPUs, so the "
+                   f"published runs used one eighth of the paper's $\\lambda$ "
+                   f"([Paper, code and this reproduction]({up}paper-code.md#2-the-published-gather-divides-"
+                   "the-regularisers-gradient-by-the-number-of-gpus)).")
+    rows = [r for r in claim_rows(root) if r["group"] != "not tested"]
+    scales = sorted({r["scale"] for r in rows})
+    for group, title, _ in CLAIM_GROUPS[:2]:
+        rs = [r for r in rows if r["group"] == group]
+        if not rs:
+            continue
+        good = [r for r in rs if r["verdict"] == "reproduced"]
+        bad = [r for r in rs if r["verdict"] == "not reproduced"]
+        where = sorted({r["scale"] + ("" if not r.get("epochs") else f" ({r['epochs']} epochs)") for r in good})
+        bullets.append(f"**{title}** ({len(rs)} tested at the {' and '.join(scales)} scales): "
+                       f"{len(good)} reproduced" + (f" (at {', '.join(where)})" if where else "")
+                       + f", {len(bad)} not reproduced, {len(rs) - len(good) - len(bad)} inconclusive "
+                       f"([claims table]({up}experiments/index.md#the-papers-claims)).")
+    if not any("paper" in s for s in scales):
+        bullets[-1] += (" Nothing has run on ImageNet or at the paper's scale "
+                        f"([Reproducing]({up}reproducing.md)).")
+    body = "\n".join(f"- {b}" for b in bullets[:6])
+    return '!!! abstract "What we found"\n\n' + "\n".join(("    " + ln) for ln in body.splitlines()) + "\n"
+
+
+def _sources() -> str:
+    return (f"The paper: [arXiv 2309.17281]({PAPER_URL}). The authors' code: "
+            + ", ".join(f"[{name}]({url})" for name, url in CODE_URLS) + ".")
 
 
 def _benchmarks() -> str:
@@ -493,6 +577,42 @@ def _benchmarks() -> str:
     return (f'??? info "Recorded figures (`benchmarks/README.md`)"\n\n{body}\n\n'
             "Where these recorded figures do not cover a configuration, its GPU hours and memory per "
             "GPU are still to be measured.")
+
+
+def _gpu_hours() -> str:
+    """The reproducing guide's target x GPU-hours table: the training FLOPs of every stage of a
+    target at the paper's scale (`mmae.experiments.stage_flops`, one seed) at a stated throughput,
+    an estimate until a benchmark measures it."""
+    import tempfile
+
+    from mmae import experiments as E
+    rate = E.H200_BF16_PEAK * E.ASSUMED_MFU
+    rows = ["| target | stages | training FLOPs | H200 GPU-hours (estimate) | hours on 8 GPUs | runs shared with |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    seen: dict = {}  # run directory -> the first target that runs it
+    distinct = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for key in E.TARGETS:
+            target = E.build_target(key, "paper", tmp)
+            flops = sum(E.stage_flops(s) for s in target.stages)
+            hours = flops / rate / 3600
+            shared = sorted({seen[s.run_dir] for s in target.stages if s.run_dir in seen},
+                            key=lambda k: E.TARGETS.index(k))
+            distinct += sum(E.stage_flops(s) for s in target.stages if s.run_dir not in seen) / rate / 3600
+            for s in target.stages:
+                seen.setdefault(s.run_dir, key)
+            mant, exp = f"{flops:.2e}".split("e")
+            rows.append(f"| {_target_name(key)} | {len(target.stages)} | ${mant} \\times 10^{{{int(exp)}}}$ | "
+                        f"{hours:,.1f} | {hours / 8:,.1f} | {', '.join(map(_target_name, shared)) or '–'} |")
+    return ("**An estimate, not a measurement.** Each target's stages at `--scale paper` (one seed), "
+            "counted in FLOPs by `mmae.experiments.stage_flops` (forward and backward of every step), "
+            f"at an assumed {E.ASSUMED_MFU:.0%} of an H200's dense bf16 peak "
+            f"({E.H200_BF16_PEAK / 1e12:,.0f} TFLOP/s), i.e. {rate / 1e12:,.0f} TFLOP/s per GPU; data "
+            "loading and evaluation are not counted. A run two targets share is run once.\n\n"
+            + "\n".join(rows)
+            + f"\n\nAll targets, each shared run counted once: about {distinct:,.0f} GPU-hours per seed. "
+            "`python reproduce.py --table 1 --plan` "
+            "prints the same estimate for the stages of a run that are not finished yet.")
 
 
 def _experiments(page_url: str) -> str:
@@ -514,14 +634,20 @@ def on_page_markdown(markdown: str, page, config, files):
             return _source(arg)
         if name == "headline":
             return _headline(url)
-        if name == "trust":
-            return _trust(url)
+        if name == "findings":
+            return _findings(url)
+        if name == "claims":
+            return claims_table(url)
+        if name == "sources":
+            return _sources()
         if name == "badge":
             return T.verdict_badge(arg)
         if name == "line":
             return _line(arg)
         if name == "benchmarks":
             return _benchmarks()
+        if name == "gpu-hours":
+            return _gpu_hours()
         if name == "experiments":
             return _experiments(url)
         if name == "verdict":
@@ -564,6 +690,78 @@ def on_page_content(html: str, page, config, files):
     return re.sub(r'<h\d id="(?P<id>mmae\.[\w.]+)"[^>]*>.*?</h\d>', add, html, flags=re.S)
 
 
+def on_page_context(context, page, config, nav):
+    """Experiment pages use the whole width (their tables compare up to nine columns of results):
+    no table of contents at the side, whose sections the Result box and the headings already
+    give."""
+    if page.file.src_uri.startswith("experiments/") and page.file.src_uri.endswith(".ipynb"):
+        page.meta["hide"] = sorted(set(page.meta.get("hide") or []) | {"toc"})
+    return context
+
+
 def on_post_page(output: str, page, config):
     # nbconvert's template loads MathJax from a CDN; the site renders notebook math with KaTeX.
     return _NBCONVERT_MATHJAX.sub("", output)
+
+
+# ----------------------------------------------------------------------------- search index
+
+_TEX_SYMBOLS = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "eta": "η",
+    "theta": "θ", "lambda": "λ", "mu": "μ", "nu": "ν", "pi": "π", "rho": "ρ", "sigma": "σ", "tau": "τ",
+    "phi": "φ", "psi": "ψ", "omega": "ω", "Sigma": "Σ", "Delta": "Δ", "Omega": "Ω", "infty": "∞",
+    "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "ne": "≠", "neq": "≠", "approx": "≈", "to": "→",
+    "odot": "⊙", "oplus": "⊕", "otimes": "⊗", "top": "ᵀ", "cdot": "·", "times": "×", "sum": "Σ",
+    "prod": "Π", "in": "∈", "subset": "⊂", "cup": "∪", "cap": "∩", "ldots": "…", "dots": "…",
+    "cdots": "…", "partial": "∂", "nabla": "∇", "pm": "±", "mid": "|", "|": "‖", "{": "{", "}": "}",
+}
+
+
+def tex_to_text(tex: str) -> str:
+    """A formula's LaTeX as plain text for the search index and its previews: symbols as Unicode,
+    fonts and spacing commands dropped, fractions as a/b."""
+    t = re.sub(r"\\(?:d|t)?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"(\1)/(\2)", tex)
+    t = re.sub(r"\\(?:d|t)?frac\s*(\w)\s*(\w)", r"\1/\2", t)
+    t = re.sub(r"\\sqrt\s*\{([^{}]*)\}", r"√(\1)", t)
+    t = re.sub(r"\\(?:left|right|big|Big|bigg|Bigg)\b\s*\\?", "", t)
+    t = re.sub(r"\\[,;:!]|\\q?quad\b|~", " ", t)
+    t = re.sub(r"\\([A-Za-z]+|[|{}])", lambda m: _TEX_SYMBOLS.get(m.group(1), "" if m.group(1) in (
+        "mathrm", "mathbf", "mathcal", "mathbb", "boldsymbol", "text", "operatorname", "bar", "hat", "tilde",
+        "mathit", "bm", "displaystyle", "textstyle", "limits", "nolimits") else m.group(1) + " "), t)
+    t = t.replace("{", "").replace("}", "")
+    return re.sub(r"\s+", " ", t).strip()
+
+
+_MATH_SPAN = re.compile(r"\\\((.*?)\\\)|\\\[(.*?)\\\]|\$\$(.*?)\$\$|(?<![\\$])\$([^$\n]+?)\$", re.S)
+
+
+def fold(text: str) -> str:
+    import unicodedata
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def search_text(text: str) -> str:
+    """An entry of the search index as a reader should see it in a preview: math as plain text,
+    and after it, hidden, the accent-folded spelling of every accented word, so that "Renyi"
+    finds "Rényi"."""
+    parts = re.split(r"(<pre>.*?</pre>|<code>.*?</code>)", text, flags=re.S)  # code stays as it is
+    text = "".join(p if p.startswith(("<pre>", "<code>")) else
+                   _MATH_SPAN.sub(lambda m: tex_to_text(next(g for g in m.groups() if g is not None)), p)
+                   for p in parts)
+    words = {w for w in re.findall(r"\w+", text) if fold(w) != w and fold(w).isascii()}
+    if words:
+        text += ' <span hidden> ' + " ".join(sorted(fold(w) for w in words)) + " </span>"
+    return text
+
+
+def on_post_build(config):
+    """The search index without raw LaTeX, and findable without accents."""
+    path = Path(config["site_dir"]) / "search" / "search_index.json"
+    if not path.is_file():
+        return
+    index = json.loads(path.read_text())
+    for doc in index.get("docs", []):
+        doc["title"] = _MATH_SPAN.sub(lambda m: tex_to_text(next(g for g in m.groups() if g is not None)),
+                                      doc.get("title", ""))
+        doc["text"] = search_text(doc.get("text", ""))
+    path.write_text(json.dumps(index, ensure_ascii=False, separators=(",", ":")))

@@ -328,21 +328,25 @@ def verdict_block(st: Statement, entry: dict | None, verification_url: str, inli
         parts.append("**Corrected statement.** " + inline(corrected).strip())
     checks = (entry or {}).get("checks", {})
     if checks:
-        rows = ["| check | passed | smallest slack |", "| --- | --- | --- |"]
+        rows = []
         for k in KINDS:
             if k in checks:
                 c = checks[k]
-                # what the slack measured, in the check's own words (a code span: it is the
-                # test's label, often written in code notation)
-                what = f" ({_code(c['min_slack_what'])})" if c.get("min_slack_what") else ""
-                rows.append(f"| {KIND_TITLES[k]} | {check_cell(c)} | {slack_text(c)}{what} |")
-        parts.append("\n".join(rows))
-    if tightness_rows(entry):
-        parts.append("**Measured tightness** (the largest share of the bound's allowance that the "
-                     "worst-case search reached; 1 is sharp):\n\n" + tightness_table(entry))
+                # what the slack measured, in the check's own words, typeset
+                what = f" ({label_math(c['min_slack_what'])})" if c.get("min_slack_what") else ""
+                rows.append([KIND_TITLES[k], check_cell(c), f"{slack_text(c)}{what}"])
+        parts.append(md_table(["check", "passed", "smallest slack"], rows))
+    trows = tightness_rows(entry)
+    if trows:
+        parts.append("**Measured tightness.** The checks search each inequality's whole domain for the "
+                     "configuration that comes closest to breaking it; the share of the bound's allowance "
+                     "that this worst case uses is its measured tightness (100% would mean the bound is "
+                     "sharp): the worst case found uses " + _and([f"{t['tightness']:.0%}" for t in (entry or {}).get("tightness") or [] if isinstance(t.get("tightness"), (int, float))])
+                     + " of the allowance" + (" of each inequality below, in turn" if len(trows) > 1 else "")
+                     + ".\n\n" + tightness_table(entry))
     for ce in (entry or {}).get("counterexamples", []):
-        data = ", ".join(f"`{k} = {v}`" for k, v in ce.get("data", {}).items())
-        parts.append("**Counterexample**" + (f" ({_code(ce['what'])})" if ce.get("what") else "") + ": " + data)
+        data = ", ".join(data_math(k, v) for k, v in ce.get("data", {}).items())
+        parts.append("**Counterexample**" + (f" ({label_math(ce['what'])})" if ce.get("what") else "") + ": " + data)
     for t in (entry or {}).get("failed_tests", []):
         parts.append(f"Failed: `{t}`")
     for p in (entry or {}).get("problems", []) + st.problems:
@@ -351,20 +355,24 @@ def verdict_block(st: Statement, entry: dict | None, verification_url: str, inli
     return _admonition(VERDICT_ADMONITION.get(verdict, "note"), f"Verdict: {verdict}", "\n\n".join(parts))
 
 
-def tightness_rows(entry: dict | None) -> list[tuple[str, str, str, str]]:
-    """(inequality, measured tightness, closest configuration, just-false variant) for each
+def tightness_rows(entry: dict | None) -> list[list[str]]:
+    """[inequality, what its worst case uses, closest configuration, just-false variant] for each
     inequality of a statement whose worst case the checks searched (the report's "tightness"
-    rows; tightness 1 means the bound is sharp). The inequality and the configuration are the
-    check's own text, shown as code."""
+    rows; tightness 1 means the bound is sharp). The inequality is typeset from its LaTeX form
+    (proofs/_power.py) with its code form beside it."""
     rows = []
     for t in (entry or {}).get("tightness") or []:
-        closest = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+        code = t.get("inequality") or t.get("bound", "?")
+        tex = t.get("inequality_tex") or ascii_tex(code)
+        closest = ", ".join(data_math(k, f"{v:.3g}" if isinstance(v, float) else v)
                             for k, v in (t.get("closest") or {}).items() if k != "vector")
         power = t.get("power")
         variant = "–" if not power else (("refuted" if power.get("refuted") else "**not refuted**")
                                           + f" at {power.get('scale', 0):.4g}")
-        rows.append((_code(t.get("inequality") or t.get("bound", "?")), (f"{t['tightness']:.4g}" if isinstance(t.get("tightness"), float) else str(t.get("tightness_text", "?"))),
-                     _code(closest) if closest else "–", variant))
+        share = t.get("tightness")
+        uses = (f"{share:.0%} of the allowance ({share:.4g})"
+                if isinstance(share, (int, float)) else str(t.get("tightness_text", "?")))
+        rows.append([f"{inline_math(tex)}<br>{_code(code)}", uses, closest or "–", variant])
     return rows
 
 
@@ -372,11 +380,42 @@ def tightness_table(entry: dict | None, with_statement: str | None = None) -> st
     rows = tightness_rows(entry)
     if not rows:
         return ""
-    head = ("statement | " if with_statement is not None else "") + \
-        "inequality | measured tightness | closest configuration | just-false variant"
-    out = [f"| {head} |", "|" + " --- |" * (head.count("|") + 1)]
-    out += [f"| {with_statement + ' | ' if with_statement is not None else ''}{' | '.join(r)} |" for r in rows]
+    head = ["inequality (typeset, and as the check writes it)", "measured tightness", "closest configuration",
+            "just-false variant"]
+    if with_statement is not None:
+        head, rows = ["statement"] + head, [[with_statement] + r for r in rows]
+    return md_table(head, rows)
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else "?"
+
+
+def md_table(head: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table without the columns that are empty ("–") in every row."""
+    keep = [i for i in range(len(head)) if any(r[i] not in ("–", "") for r in rows)] if rows else list(range(len(head)))
+    out = ["| " + " | ".join(head[i] for i in keep) + " |", "|" + " --- |" * len(keep)]
+    out += ["| " + " | ".join(r[i] for i in keep) + " |" for r in rows]
     return "\n".join(out)
+
+
+_FORMULA_HINT = re.compile(r"[_^=<>|]|\b(?:alpha|lambda|lam|mu|nu|log|det|sqrt|TCR|JS|KL)\b")
+
+
+def label_math(text: str) -> str:
+    """A check's label typeset where it holds a formula (``log n - I_alpha``, ``KL(K1||K2) >= 0``);
+    a label in words ("margin near zero loss") stays words."""
+    text = str(text)
+    return inline_math(ascii_tex(text)) if _FORMULA_HINT.search(text) else _md_text(text)
+
+
+def data_math(key: str, value) -> str:
+    """One datum of a counterexample or configuration, ``K1 = J_6 (+) I_6``, typeset; a datum that
+    is a description ("start: equal views") stays words."""
+    value = str(value)
+    if re.fullmatch(r"[A-Za-z ,'-]+", value) and len(value.split()) > 1 or key == "start":
+        return f"{key}: {_md_text(value)}"
+    return inline_math(f"{ascii_tex(str(key))} = {ascii_tex(value)}")
 
 
 def strip_name(doc: str, name: str) -> str:
@@ -533,26 +572,33 @@ def verification_page(statements: list[Statement], report: dict | None, report_l
                "inequality is tight). The slack is the margin by which an inequality held (0: "
                "attained exactly; negative only where a counterexample is asserted); each cell shows "
                "passed/total.\n")
-    head = "| statement | " + " | ".join(KIND_TITLES[k] for k in KINDS) + " | verdict | smallest slack |"
-    rows = [head, "|" + " --- |" * (len(KINDS) + 3)]
+    head = ["statement"] + [KIND_TITLES[k] for k in KINDS] + ["verdict", "smallest slack"]
+    rows = []
     by_name = {st.name: st for st in statements}
     for e in sorted(entries, key=lambda e: statement_key(e["statement"])):
         name = e["statement"]
         url = link(name)
         label = f"[{display_name(name)}]({url})" if url else display_name(name)
         cells = [check_cell(e.get("checks", {}).get(k)) for k in KINDS]
-        rows.append(f"| {label} | " + " | ".join(cells) + f" | {verdict_badge(verdict_of(e))} | {min_slack(e)} |")
-    out.append("\n".join(rows) + "\n")
+        rows.append([label] + cells + [verdict_badge(verdict_of(e)), min_slack(e)])
+    out.append(md_table(head, rows) + "\n")
     tables = [tightness_table(e, f"[{display_name(e['statement'])}]({link(e['statement'])})" if link(e["statement"])
                               else display_name(e["statement"]))
               for e in sorted(entries, key=lambda e: statement_key(e["statement"])) if tightness_rows(e)]
     if tables:
         out.append("## Measured tightness\n")
-        out.append("For each inequality whose worst case the checks search: the largest share of "
-                   "its allowance reached (1: the bound is sharp), the configuration that reached it "
-                   "and, after `pytest proofs --power`, whether the check refuted the variant with "
-                   "the constant moved just past that tightness.\n")
-        out.append(tables[0] + "".join("\n" + t.split("\n", 2)[2] for t in tables[1:]) + "\n")
+        out.append("For each inequality whose worst case the checks search: the share of its "
+                   "allowance that the worst case found uses (its measured tightness; 100% would mean "
+                   "the bound is sharp, 50% that even the worst case found stays at half of what the "
+                   "bound allows), the configuration that reached it and, after `pytest proofs "
+                   "--power`, whether the check refuted the variant with the constant moved just past "
+                   "that tightness (the column appears once a report records it).\n")
+        rows = [[f"[{display_name(e['statement'])}]({link(e['statement'])})" if link(e["statement"])
+                 else display_name(e["statement"])] + r
+                for e in sorted(entries, key=lambda e: statement_key(e["statement"])) for r in tightness_rows(e)]
+        head = ["statement", "inequality (typeset, and as the check writes it)", "measured tightness",
+                "closest configuration", "just-false variant"]
+        out.append(md_table(head, rows) + "\n")
     missing_report = [st for st in statements if not report_entry(report, st.name)]
     if missing_report:
         out.append("Checks in `proofs/` that this report does not contain: " + ", ".join(
@@ -572,19 +618,230 @@ def verification_page(statements: list[Statement], report: dict | None, report_l
     return "\n".join(out)
 
 
+_UNCONFIRMED = re.compile(r"seen in our text copy,? unconfirmed", re.I)
+_KIND_WORDS = ("false", "condition", "gap", "typo", "typos", "convention")
+
+
+def _errata_entries(md: str) -> list[dict]:
+    """The entries of ERRATA.md: a ``### heading -- **kind**: summary`` with its body, or a list
+    item ``- **kind** — text`` of a section; each with its statement, kind, first sentence, the
+    "Corrected:" text and the evidence."""
+    entries, cur_section = [], ""
+    lines = md.splitlines()
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if ln.startswith("## "):
+            cur_section = ln[3:].strip()
+        if ln.startswith("### "):
+            j = i + 1
+            while j < len(lines) and not lines[j].startswith("#"):
+                j += 1
+            head = ln[4:]
+            title, _, rest = head.partition(" -- ")
+            entries.append({"title": title.strip(), "head": rest.strip(), "body": "\n".join(lines[i + 1:j]),
+                            "start": i, "end": j})
+            i = j
+            continue
+        if ln.startswith("- **") and cur_section and any(f"**{k}" in ln[:40] for k in _KIND_WORDS):
+            j = i + 1
+            while j < len(lines) and lines[j].startswith("  "):
+                j += 1
+            text = "\n".join([ln[2:]] + [l[2:] for l in lines[i + 1:j]])
+            m = re.match(r"\*\*(?P<kind>[^*]+)\*\*(?P<mark>[^—]*)—\s*(?P<text>.*)", text, re.S)
+            if m:
+                entries.append({"title": "", "head": f"**{m['kind']}**{m['mark']}".strip(" ,"), "body": m["text"],
+                                "start": i, "end": j, "item": True})
+            i = j
+            continue
+        i += 1
+    return entries
+
+
+def _first_sentence(text: str, limit: int = 220) -> str:
+    text = re.sub(r"^(?:[-*]\s+)?(?:(?:Gap|Typo|Note):\s*)?", "", re.sub(r"\s+", " ", text).strip())
+    store: list[str] = []
+    prot = re.sub(r"\$[^$]+\$|`[^`]+`|\([^()]*\)|e\.g\.|i\.e\.|Sec\.|Eqs?\.|Def\.|cf\.|et al\.",
+                  lambda m: _protect(m.group(0), store), text)
+    out = prot
+    for m in re.finditer(r"[.;:](?=\s|$)", prot):
+        if len(_restore(prot[:m.start()], store)) >= 40:
+            out = prot[:m.start()]
+            break
+    if len(_restore(out, store)) > limit:  # cut between words, never inside math or code
+        words = out.split(" ")
+        while len(words) > 1 and len(_restore(" ".join(words), store)) > limit:
+            words.pop()
+        out = " ".join(words) + " …"
+    return _restore(out, store).rstrip(".;:")
+
+
+def _cell(md: str) -> str:
+    """Markdown for a table cell: pipes inside math become \\vert, others are escaped."""
+    md = re.sub(r"\$[^$]+\$", lambda m: inline_math(m.group(0)[1:-1]), md)
+    return re.sub(r"(?<![\\$])\|", r"\\|", md.replace("\n", " "))
+
+
+def errata_summary(md: str, link) -> str:
+    """The Errata page's summary table: statement, kind, what is wrong, corrected statement,
+    evidence (one row per entry of ERRATA.md)."""
+    rows = []
+    for e in _errata_entries(md):
+        if e.get("item"):
+            names = _MENTION.findall(e["body"]) or re.findall(r"(Sec\. C\.\d|Definition \d\.\d|Theorem \d\.\d+)", e["body"])
+            name = re.sub(r"^(\w+?)s\s", r"\1 ", names[0]) if names else "–"
+            what = _first_sentence(e["body"])
+        else:
+            name = e["title"]
+            head = e["head"].split(":", 1)[1].strip() if ":" in e["head"] else ""
+            what = head or _first_sentence(e["body"])
+        kind = " and ".join(re.findall(r"\*\*([^*]+)\*\*", e["head"])) or "–"
+        corr = re.search(r"^Corrected:\s*(.*?)(?=\n\S+:|\n\n|\Z)", e["body"], re.M | re.S)
+        evid = re.findall(r"`((?:proofs/)?test_[a-z0-9_]+\.py)", e["body"])
+        first = re.match(r"[A-Za-z]+\.? ?[0-9A-C]+\.[0-9]+|Eq\. \(\d+\)|Theorems? [0-9A-C.]+", name)
+        url = None
+        if first and link:
+            name0 = canonical_name(re.sub(r"^Theorems ", "Theorem ", first.group(0)))
+            eq = re.match(r"Eq\. \((\d+)\)", name0)
+            url = link(name0) or (link(f"Equation {eq.group(1)}") if eq else None)
+        label = f"[{name}]({url})" if url else name
+        ev = ", ".join(dict.fromkeys(f"`{Path(x).name}`" for x in evid)) or "–"
+        rows.append([_cell(label), _cell(kind), _cell(what),
+                     _cell(_first_sentence(corr.group(1), 300)) if corr else (f"[on its page]({url})" if url else "–"), ev])
+    return md_table(["statement", "kind", "what is wrong", "corrected statement", "evidence"], rows)
+
+
+def _split_unconfirmed(md: str) -> tuple[str, list[str]]:
+    """ERRATA.md without the points seen only in our text copy (unconfirmed), and those points,
+    each with the entry it came from."""
+    lines = md.splitlines()
+    moved, drop = [], set()
+    entries = _errata_entries(md)
+    for e in entries:
+        where = e["title"] or "Section 4.3-5"
+        if e.get("item"):
+            if _UNCONFIRMED.search(e["head"]):
+                moved.append("- " + "\n  ".join(lines[e["start"]][2:].splitlines()
+                                                  + [l[2:] for l in lines[e["start"] + 1:e["end"]]]))
+                drop.update(range(e["start"], e["end"]))
+            continue
+        k = e["start"] + 1
+        while k < e["end"]:
+            if lines[k].startswith("- ") and _UNCONFIRMED.search(lines[k]):
+                j = k + 1
+                while j < e["end"] and lines[j].startswith("  "):
+                    j += 1
+                moved.append(f"- **{where}** — " + "\n  ".join([lines[k][2:]] + [l[2:] for l in lines[k + 1:j]]))
+                drop.update(range(k, j))
+                k = j
+            else:
+                k += 1
+    return "\n".join(l for n, l in enumerate(lines) if n not in drop) + "\n", moved
+
+
 def errata_page(errata_md: str | None, link) -> str:
     if not errata_md:
         return "# Errata\n\n`proofs/ERRATA.md` is missing.\n"
-    md = _paragraphs(errata_md)
+    body, unconfirmed = _split_unconfirmed(errata_md)
+    title, _, rest = body.partition("\n")
+    intro, sep, entries = rest.partition("\n## ")
+    md = (title + "\n" + intro.rstrip() + "\n\n## Summary\n\n" + errata_summary(body, link) + "\n\n"
+          + sep.lstrip("\n") + entries)
+    if unconfirmed:
+        md = md.rstrip() + ("\n\n## To confirm against the published PDF\n\nThese points were seen in our text "
+                            "copy of the paper, which came out of a PDF converter; each is a symbol or a passage "
+                            "the conversion can damage, so none is counted as an erratum until it is checked "
+                            "against the published PDF.\n\n" + "\n".join(unconfirmed) + "\n")
+    md = _paragraphs(md)
     # Links to test files point at the statement pages; statement names become links.
     md = re.sub(r"\]\((?:\.\./)?(?:proofs/)?(test_[a-z0-9_]+)\.py[^)]*\)",
                 lambda m: f"]({'theory/' + page_slug(Path(m.group(1) + '.py')) + '.md'})", md)
     store: list[str] = []
     md = re.sub(r"```.*?```", lambda m: _protect(m.group(0), store), md, flags=re.S)
-    md = re.sub(r"`[^`\n]+`|\$[^$\n]+\$|\\\(.*?\\\)|\[[^\]\n]*\]\([^)\n]*\)|^#.*$",
+    md = re.sub(r"`[^`\n]+`|\$[^$\n]+\$|\\\(.*?\\\)|\[[^\]\n]*\]\([^)\n]*\)|^#.*$|^\|.*\|$",
                 lambda m: _protect(m.group(0), store), md, flags=re.M)
     md = linkify(md, link)
     return _restore(md, store)
+
+
+# ----------------------------------------------------------------------------- formulas
+
+# The checks' plain-text notation, token by token, as LaTeX (counterexample data are recorded as
+# plain text by the checks; the inequalities carry their own LaTeX form, proofs/_power.py).
+_ASCII_TEX = {
+    "alpha": r"\alpha", "beta": r"\beta", "lambda": r"\lambda", "lam": r"\lambda", "mu": r"\mu",
+    "nu": r"\nu", "tau": r"\tau", "inf": r"\infty", "infty": r"\infty", "log": r"\log", "exp": r"\exp",
+    "det": r"\det", "tr": r"\operatorname{tr}", "max": r"\max", "min": r"\min", "rank": r"\operatorname{rank}",
+    "sqrt": r"\sqrt", "JS": r"\mathrm{JS}", "TCR": r"\mathrm{TCR}", "L_SC": r"\mathcal L_{\mathrm{SC}}",
+    "L_BT": r"\mathcal L_{\mathrm{BT}}", "erank": r"\operatorname{erank}",
+}
+_ASCII_OPS = (("(+)", r" \oplus "), ("<=", r" \le "), (">=", r" \ge "), ("!=", r" \ne "), ("^T", r"^\top"),
+              ("||", r"\|"))
+_TOKEN = re.compile(r"[A-Za-z]+(?:_[A-Za-z0-9]+|[0-9]+)?|\d+(?:\.\d+)?|\S")
+
+
+def ascii_tex(text: str) -> str:
+    """A check's plain-text formula or value (``J_6 (+) I_6``, ``H_alpha(K1)``, ``log(576/49)``)
+    as LaTeX: matrices bold, entropies upright, Greek letters, operators; words of prose as text."""
+    out = []
+    for op, tex in _ASCII_OPS:
+        text = text.replace(op, f" \x01{len(out)}\x01 ")
+        out.append(tex)
+    parts = []
+    for tok in re.split(r"(\x01\d+\x01|\s+)", text):
+        if not tok:
+            continue
+        m = re.fullmatch(r"\x01(\d+)\x01", tok)
+        if m:
+            parts.append(out[int(m.group(1))])
+        elif tok.isspace():
+            parts.append(" ")
+        else:
+            parts.append("".join(_ascii_token(t) for t in _TOKEN.findall(tok)))
+    tex, prev = "".join(parts), None
+    while tex != prev:  # adjacent words: one \text{...} with their spaces
+        prev, tex = tex, re.sub(r"(\\text\{[^{}]*)\}(\s*)\\text\{", lambda m: m.group(1) + (m.group(2) or " "), tex)
+    return tex.strip()
+
+
+def _ascii_token(t: str) -> str:
+    if t in _ASCII_TEX:
+        return _ASCII_TEX[t]
+    m = re.fullmatch(r"([HI])_(alpha|inf|[0-9]+)", t)
+    if m:  # an entropy or an information of order alpha
+        return rf"\mathrm {m.group(1)}_{{{_ASCII_TEX.get(m.group(2), m.group(2))}}}"
+    m = re.fullmatch(r"([A-Za-z]+?)_?([0-9]+|[A-Za-z]+)?", t)
+    if m and m.group(1) in ("K", "J", "I", "G", "Z", "Zbar", "X", "Y", "A", "B") and len(t) <= 6:
+        base, sub = m.group(1), m.group(2)
+        if base in ("I", "H") and sub and not sub.isdigit() and sub in _ASCII_TEX:  # I_alpha
+            return rf"\mathrm {base}_{{{_ASCII_TEX[sub]}}}"
+        if base == "I" and sub in ("1", "2") and t == f"I_{sub}":
+            return rf"\mathrm I_{sub}"
+        if base in ("B",) and not sub:
+            return "B"
+        head = r"\bar{\mathbf Z}" if base == "Zbar" else rf"\mathbf {base}"
+        return head + (f"_{{{sub}}}" if sub else "")
+    m = re.fullmatch(r"H_([A-Za-z0-9]+)", t)
+    if m:
+        return rf"\mathrm H_{{{_ASCII_TEX.get(m.group(1), m.group(1))}}}"
+    m = re.fullmatch(r"([A-Za-z])(?:_([0-9A-Za-z]+)|([0-9]+))", t)
+    if m:
+        sub = m.group(2) or m.group(3)
+        return f"{m.group(1)}_{{{_ASCII_TEX.get(sub, sub)}}}"
+    if re.fullmatch(r"[A-Za-z]{2,}", t):
+        return rf"\text{{{t}}}"
+    if t in "{}":
+        return "\\" + t
+    if t in "#%&_":
+        return "\\" + t
+    return t
+
+
+def inline_math(tex: str) -> str:
+    """Inline math for a page (``$...$``, which arithmatex turns into a KaTeX span); bars as
+    ``\\vert``/``\\Vert``, so that a table cell does not split at them."""
+    tex = re.sub(r"\\\|", r"\\Vert ", tex.strip())
+    return "$" + re.sub(r"(?<!\\)\|", r"\\vert ", tex).strip() + "$"
 
 
 # ----------------------------------------------------------------------------- small helpers

@@ -10,12 +10,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["results_root", "load", "setup_md", "body_md", "verdict_summary", "baseline_summary", "show", "COMMAND"]
+__all__ = ["results_root", "load", "setup_md", "body_md", "verdict_summary", "baseline_summary", "show", "result",
+           "pretrain_epochs", "setting_text", "COMMAND", "VERDICT_WORD", "TESTED"]
 
 COMMAND = {"table1": "--table 1", "table2": "--table 2", "table3": "--table 3", "figure1": "--figure 1",
            "figure2": "--figure 2", "figure3": "--figure 3", "figure4": "--figure 4", "figure5": "--figure 5"}
 _KIND = {"pretrain": "pretraining", "linprobe": "linear probe", "finetune": "fine-tuning", "pixels": "raw-pixel probe",
          "siamese": "Siamese training"}
+# The words a reader sees for a results file's verdict of a claim, on every page (the home page
+# and the claims table included).
+VERDICT_WORD = {"reproduces": "reproduced", "does not reproduce": "not reproduced",
+                "inconclusive at this scale": "inconclusive"}
+# What each target tests, in a line (the Result box that opens its page).
+TESTED = {"table1": "the paper's ordering M-MAE > U-MAE > MAE in linear probing and fine-tuning (its Table 1)",
+          "table2": "that M-MAE's linear probe is best at the paper's $\\mu = 1$ (its Table 2)",
+          "table3": "the ordering of MAE, U-MAE and M-MAE on a second data set (the paper's Table 3, CIFAR-100)",
+          "figure1": "that the matrix mutual information between the branches rises while Siamese methods train",
+          "figure2": "that the matrix joint entropy between the branches rises while Siamese methods train",
+          "figure3": "that a lower SimCLR temperature gives more matrix information (and accuracy)",
+          "figure4": "that the effective rank orders M-MAE > U-MAE > MAE and that M-MAE's rises during pretraining",
+          "figure5": "that the matrix JS divergence between the branches rises while Siamese methods train"}
+# Stand-in models: which of the paper's encoders each tiny ViT plays.
+_STANDS_FOR = {"mini-b": "ViT-Base", "mini-l": "ViT-Large"}
+_DATA_SHORT = {"digits": "digits", "fashion-mnist": "Fashion-MNIST"}
 _DATA = {"digits": "scikit-learn's digits (1,347 training and 450 test images, 8x8)",
          "fashion-mnist": "Fashion-MNIST (60,000 training and 10,000 test images, 28x28)"}
 
@@ -75,9 +92,44 @@ def setup_md(report: dict) -> str:
 
 
 def body_md(report: dict) -> str:
-    """The summary's table (measured beside the paper's values, with the baselines) and verdicts;
-    the figure is left to `show`."""
-    return "\n".join(l for l in report["markdown"].splitlines() if not l.startswith("!["))
+    """The summary's table (measured beside the paper's values, with the baselines) and verdicts,
+    verdicts in the site's words; the figure is left to `show`."""
+    text = "\n".join(l for l in report["markdown"].splitlines() if not l.startswith("!["))
+    for old, new in VERDICT_WORD.items():
+        text = text.replace(f"**{old}**", f"**{new}**")
+    return text
+
+
+def _split(md: str) -> tuple[str, str]:
+    """(the table, the statistics): the statistics start at the first bold paragraph heading
+    ("**Verdicts on ...**"); a line that only restates the figure's feature (the figure's caption
+    says it) is dropped."""
+    lines = [l for l in md.splitlines() if not l.startswith("Feature: ")]
+    for i, l in enumerate(lines):
+        if l.startswith("**"):
+            return "\n".join(lines[:i]).strip(), "\n".join(lines[i:]).strip()
+    return "\n".join(lines).strip(), ""
+
+
+def pretrain_epochs(report: dict) -> int | None:
+    """The epochs of pretraining (or of Siamese training) behind a summary."""
+    sched = (report.get("setup") or {}).get("schedule") or {}
+    for kind in ("pretrain", "siamese"):
+        if kind in sched:
+            return sched[kind].get("epochs")
+    return (report.get("setup") or {}).get("epochs")
+
+
+def setting_text(report: dict, model: str = "") -> str:
+    """Where a claim was tested, in a few words: scale, data, model (by the paper's encoder it
+    stands in for, not by its name, which says "mini" at every scale) and training length."""
+    s = report.get("setup") or {}
+    data = ", ".join(_DATA_SHORT.get(d, d) for d in s.get("datasets", []))
+    v = (s.get("models") or {}).get(model)
+    what = (f", {_STANDS_FOR.get(model, model)} stand-in (width {v['embed_dim']}, {v['depth']} blocks, "
+            f"{v['patch_size']}x{v['patch_size']} patches)") if v else ""
+    ep = pretrain_epochs(report)
+    return f"{report.get('scale', s.get('scale', ''))}: {data}{what}" + (f", {ep} epochs" if ep else "")
 
 
 def verdict_summary(report: dict) -> str:
@@ -89,7 +141,7 @@ def verdict_summary(report: dict) -> str:
     for v in vs:
         counts[v["verdict"]] = counts.get(v["verdict"], 0) + 1
     return (f"Of the {len(vs)} claims tested here at the `{report['scale']}` scale: "
-            + ", ".join(f"{n} {w}" for w, n in counts.items()) + ".")
+            + ", ".join(f"{n} {VERDICT_WORD.get(w, w)}" for w, n in counts.items()) + ".")
 
 
 def baseline_summary(report: dict) -> str:
@@ -108,10 +160,51 @@ def baseline_summary(report: dict) -> str:
     return " ".join(lines)
 
 
-def show(key: str, scale: str = "mini", root: str | Path | None = None, epochs: int | None = None) -> None:
-    """Display a target's committed results in a notebook (setup, table or figure, verdicts); `epochs`:
-    those of the run with `--epochs epochs`."""
-    from IPython.display import Image, Markdown, display
+def _html(md: str) -> str:
+    import markdown  # a dependency of the documentation only
+    return markdown.markdown(md, extensions=["tables"])
+
+
+def _runs(key: str, root, runs) -> list[tuple[str, int | None, dict]]:
+    """(scale, epochs, summary) of each run of `runs` ((scale, epochs) pairs) that exists."""
+    out = []
+    for scale, epochs in runs:
+        r = load(key, scale, root, epochs)
+        if r is not None:
+            out.append((scale, epochs, r))
+    return out
+
+
+def result(key: str, runs=(("mini", None), ("mini", 300), ("small", None)), root: str | Path | None = None) -> None:
+    """The three-line Result box that opens an experiment's page: what was tested, at what scale,
+    what it showed (the verdicts of every committed run, counted), computed from `results/`."""
+    from IPython.display import HTML, display
+
+    found = _runs(key, root, runs)
+    n = {len(r.get("verdicts") or []) for _, _, r in found}
+    where = "; ".join(f"{setting_text(r)}" for _, _, r in found) or "not run yet"
+    showed = []
+    for scale, epochs, r in found:
+        counts: dict = {}
+        for v in r.get("verdicts") or []:
+            w = VERDICT_WORD.get(v["verdict"], v["verdict"])
+            counts[w] = counts.get(w, 0) + 1
+        seeds = len((r.get("setup") or {}).get("seeds") or [])
+        label = f"{scale}" + (f", {pretrain_epochs(r)} epochs" if pretrain_epochs(r) else "")
+        showed.append(f"{label} ({seeds} seeds): " + (", ".join(f"{c} {w}" for w, c in counts.items()) or "no claim tested"))
+    lines = [f"<b>Tested</b>: {TESTED.get(key, key)}" + (f", {max(n)} claims per run" if n and max(n) else "") + ".",
+             f"<b>Scale</b>: {where}; nothing at the paper's scale.",
+             f"<b>Showed</b>: {'; '.join(showed) or 'nothing yet'}."]
+    display(HTML('<div class="admonition abstract mmae-result"><p class="admonition-title">Result</p>'
+                 + "".join(f"<p>{l}</p>" for l in lines) + "</div>"))
+
+
+def show(key: str, scale: str = "mini", root: str | Path | None = None, epochs: int | None = None,
+         large: bool = False) -> None:
+    """Display a target's committed results in a notebook: the figure or table first, then its
+    statistics and then its provenance, both collapsed; `epochs`: those of the run with
+    `--epochs epochs`; `large`: the figure at the column's full width."""
+    from IPython.display import HTML, Markdown, display
 
     report = load(key, scale, root, epochs)
     where = _dir(key, scale, root, epochs)
@@ -119,9 +212,18 @@ def show(key: str, scale: str = "mini", root: str | Path | None = None, epochs: 
         display(Markdown(f"*Not run at the `{scale}` scale yet*: `{_command(key, scale, epochs)}` "
                          f"writes `results/{scale}/{where.name}/`."))
         return
-    display(Markdown("**Setup**\n\n" + setup_md(report)))
-    display(Markdown(body_md(report)))
+    table, stats = _split(body_md(report))
     png = where / f"{key}.png"
     if png.exists():
-        display(Image(filename=str(png)))
-    display(Markdown(" ".join(x for x in (verdict_summary(report), baseline_summary(report)) if x)))
+        import base64
+        data = base64.b64encode(png.read_bytes()).decode()
+        width = "100%" if large else "70%"
+        display(HTML(f'<img class="mmae-plot" style="width:{width}" alt="{key} at the {scale} scale" '
+                     f'src="data:image/png;base64,{data}">'))
+    if table:
+        display(Markdown(table))
+    summary = " ".join(x for x in (verdict_summary(report), baseline_summary(report)) if x)
+    display(HTML(f'<details class="mmae-stats"><summary>Statistics: {summary}</summary>'
+                 + _html(stats) + "</details>"))
+    display(HTML('<details class="mmae-provenance"><summary>Provenance: setup, command, machine</summary>'
+                 + _html(setup_md(report)) + "</details>"))

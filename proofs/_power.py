@@ -70,6 +70,7 @@ class Bound:
     weight: int = 1  # local searches per unit of effort, in units of STARTS (a harder landscape: more)
     sup: mp.mpf = None  # the supremum of the share (proofs/test_*.py): the search must reach it, never pass it
     sup_proved: bool = True  # False: proved only a lower bound on the supremum, the value is conjectured
+    tex: str = None  # the same inequality in LaTeX, as printed (the allowance unscaled), for the documentation
 
 
 @dataclass
@@ -800,6 +801,14 @@ def _add(*args, **kw):
     BOUNDS[b.key] = b
 
 
+_NEED_TEX = {  # the same in LaTeX, with "@" where the allowance goes
+    ("I2", "sc"): r"\mathrm I_2(\mathbf Z_1^\top\mathbf Z_1; \mathbf Z_2^\top\mathbf Z_2) \ge \log B - 2\log(1 + @)",
+    ("I2", "bt"): r"\mathrm I_2(\bar{\mathbf Z}_1\bar{\mathbf Z}_1^\top; \bar{\mathbf Z}_2\bar{\mathbf Z}_2^\top) \ge \log d - 2\log(1 + @)",
+    ("H2", "sc"): r"\mathrm H_2(\mathbf Z_1^\top\mathbf Z_1, \mathbf Z_2^\top\mathbf Z_2) \ge \log B - \log(1 + @)",
+    ("H2", "bt"): r"\mathrm H_2(\bar{\mathbf Z}_1\bar{\mathbf Z}_1^\top, \bar{\mathbf Z}_2\bar{\mathbf Z}_2^\top) \ge \log d - \log(1 + @)",
+    ("TCR", "sc"): r"\mathrm{TCR}_\mu(\mathbf G_1 \odot \mathbf G_2) \ge B\log(1 + \mu) - @",
+    ("TCR", "bt"): r"\mathrm{TCR}_\mu(\mathbf K_1 \odot \mathbf K_2) \ge d\log(\mu + 1) - @",
+}
 _NEED_TEXT = {  # the inequality with "{a}" where the allowance goes
     ("I2", "sc"): "I_2(Z1^T Z1; Z2^T Z2) >= log B - 2 log(1 + {a})",
     ("I2", "bt"): "I_2(Zbar1 Zbar1^T; Zbar2 Zbar2^T) >= log d - 2 log(1 + {a})",
@@ -809,6 +818,8 @@ _NEED_TEXT = {  # the inequality with "{a}" where the allowance goes
     ("TCR", "bt"): "TCR_mu(K1 o K2) >= d log(mu + 1) - {a}",
 }
 _BT_SHARP = "(sqrt(L_BT/lam) + sqrt(2 (d-1) sqrt(d L_BT)))^2"
+_BT_SHARP_TEX = r"\big(\sqrt{\mathcal L_{\mathrm{BT}}/\lambda} + \sqrt{2(d-1)\sqrt{d\,\mathcal L_{\mathrm{BT}}}}\big)^2"
+_SC, _BT = r"\mathcal L_{\mathrm{SC}}", r"\mathcal L_{\mathrm{BT}}"
 _LOSS_BOUNDS = (  # key, need, loss, allowance and its text, supremum of the share
     ("Theorem 4.3 (1)", "I2", "sc", _sc_printed, "(2 + 2/(B lam)) L_SC", 0.5),
     ("Theorem 4.3 (2)", "I2", "bt", _bt_printed, "(2 L_BT/(d lam) + 4 sqrt(d L_BT))", 0.5),
@@ -824,13 +835,29 @@ _LOSS_BOUNDS = (  # key, need, loss, allowance and its text, supremum of the sha
     ("Theorem 4.17 (sharp)", "TCR", "bt", _t417_sharp, _BT_SHARP + " / (2 mu^2)", 1),
     ("Remark 4.17 (sharp)", "TCR", "sc", _r417_sharp, "(1/lam + B - 1) L_SC / (2 mu^2)", 1),
 )
+_LOSS_TEX = {  # the allowance of each, in LaTeX
+    "Theorem 4.3 (1)": rf"\big(2 + \tfrac{{2}}{{B\lambda}}\big){_SC}",
+    "Theorem 4.3 (2)": rf"\tfrac{{2{_BT}}}{{d\lambda}} + 4\sqrt{{d\,{_BT}}}",
+    "Theorem 4.3 (2, stronger)": rf"\tfrac{{2{_BT}}}{{d\lambda}} + 4\,\tfrac{{d-1}}{{d}}\sqrt{{d\,{_BT}}}",
+    "Theorem 4.13 (1)": rf"\big(2 + \tfrac{{2}}{{B\lambda}}\big){_SC}",
+    "Theorem 4.13 (2)": rf"\tfrac{{2{_BT}}}{{d\lambda}} + 4\sqrt{{d\,{_BT}}}",
+    "Theorem 4.17": rf"\frac{{2{_BT}/\lambda + 4(d-1)\sqrt{{d\,{_BT}}}}}{{2\mu^2}}",
+    "Remark 4.17": rf"\max(1/\lambda, B - 1)\,{_SC}/\mu^2",
+    "Theorem 4.3 (1, sharp)": rf"(B - 1 + 1/\lambda)\,{_SC}/B",
+    "Theorem 4.3 (2, sharp)": _BT_SHARP_TEX + "/d",
+    "Theorem 4.13 (1, sharp)": rf"(B - 1 + 1/\lambda)\,{_SC}/B",
+    "Theorem 4.13 (2, sharp)": _BT_SHARP_TEX + "/d",
+    "Theorem 4.17 (sharp)": _BT_SHARP_TEX + r"/(2\mu^2)",
+    "Remark 4.17 (sharp)": rf"(1/\lambda + B - 1)\,{_SC}/(2\mu^2)",
+}
 for _key, _kind, _loss, _allow, _text, _sup in _LOSS_BOUNDS:
     _t, _tm, _desc = _loss_bound(_loss, _kind, _allow, unit_rows=not _key.startswith("Theorem 4.17"))
     _mu = _kind == "TCR"
     _add(_key, _key.split(" (")[0], _NEED_TEXT[_kind, _loss].format(a="{f} " + _text), _t, _tm,
          views_space(_loss, ("t",) if _mu else ()), _desc, _collapsed(_loss, 3, 3, _mu),
          weight=2 if _kind == "I2" and "stronger" not in _key else 1,  # I_2's supremum is not at a start
-         sup=mp.mpf(_sup), sup_proved=_sup == 1 or (_loss == "sc" and _kind != "TCR"))  # else 1/2 is conjectured
+         sup=mp.mpf(_sup), sup_proved=_sup == 1 or (_loss == "sc" and _kind != "TCR"),  # else 1/2 is conjectured
+         tex=_NEED_TEX[_kind, _loss].replace("@", _LOSS_TEX[_key]))
 # A false variant the search must refute (``--power``): B - 2 for B - 1 in the remark after Theorem 4.17.
 _t, _tm, _desc = _loss_bound("sc", "TCR", _r417_b_minus_2)
 MUTANTS = {"Remark 4.17": [Bound("Remark 4.17 (B - 2 for B - 1)", "Remark 4.17",
@@ -838,39 +865,55 @@ MUTANTS = {"Remark 4.17": [Bound("Remark 4.17 (B - 2 for B - 1)", "Remark 4.17",
                                  _t, _tm, views_space("sc", ("t",)), _desc, weight=2)]}
 
 _add("Definition C.2 (Pinsker)", "Definition C.2", "||K1/n - K2/n||_1^2 / 8 <= {f} JS(K1, K2)",
-     _c2_pinsker, _c2_pinsker_mp, kernels_space(), describe_kernels(()))
+     _c2_pinsker, _c2_pinsker_mp, kernels_space(), describe_kernels(()),
+     tex=r"\tfrac18\big\Vert \mathbf K_1/n - \mathbf K_2/n\big\Vert_1^2 \le \mathrm{JS}(\mathbf K_1, \mathbf K_2)")
 _add("Definition C.2 (log 2)", "Definition C.2", "JS(K1, K2) <= {f} log 2",
-     _c2_log2, _c2_log2_mp, kernels_space(), describe_kernels(()))
+     _c2_log2, _c2_log2_mp, kernels_space(), describe_kernels(()),
+     tex=r"\mathrm{JS}(\mathbf K_1, \mathbf K_2) \le \log 2")
 _add("Proposition 4.5", "Proposition 4.5", "I_alpha(K1; K2) <= {f} log n",
-     _p45, _p45_mp, kernels_space(("alpha",)), describe_kernels(("alpha",)))
+     _p45, _p45_mp, kernels_space(("alpha",)), describe_kernels(("alpha",)),
+     tex=r"\mathrm I_\alpha(\mathbf K_1; \mathbf K_2) \le \log n")
 _add("Proposition 4.7 (max)", "Proposition 4.7", "max(H_alpha(K1), H_alpha(K2)) <= {f} H_alpha(K1, K2)",
-     _p47_max, _p47_max_mp, kernels_space(("alpha",)), describe_kernels(("alpha",)))
+     _p47_max, _p47_max_mp, kernels_space(("alpha",)), describe_kernels(("alpha",)),
+     tex=r"\max\{\mathrm H_\alpha(\mathbf K_1), \mathrm H_\alpha(\mathbf K_2)\} \le \mathrm H_\alpha(\mathbf K_1, \mathbf K_2)")
 _add("Proposition 4.7 (alpha = 1)", "Proposition 4.7", "H_1(K1, K2) <= {f} (H_1(K1) + H_1(K2))",
-     _p47_sub, _p47_sub_mp, kernels_space(), describe_kernels(()))
+     _p47_sub, _p47_sub_mp, kernels_space(), describe_kernels(()),
+     tex=r"\mathrm H_1(\mathbf K_1, \mathbf K_2) \le \mathrm H_1(\mathbf K_1) + \mathrm H_1(\mathbf K_2)")
 _add("Proposition 4.11", "Proposition 4.11",
      "TCR_mu(K1) + TCR_mu(K2) - n log(mu^2+2mu) <= {f} (TCR_(mu^2+2mu)(K1 o K2) - n log(mu^2+2mu))",
-     *_p411(False), kernels_space(("mu",)), describe_kernels(("mu",)))
+     *_p411(False), kernels_space(("mu",)), describe_kernels(("mu",)),
+     tex=r"\mathrm{TCR}_\mu(\mathbf K_1) + \mathrm{TCR}_\mu(\mathbf K_2) - n\log(\mu^2 + 2\mu) \le \mathrm{TCR}_{\mu^2+2\mu}(\mathbf K_1 \odot \mathbf K_2) - n\log(\mu^2 + 2\mu)")
 _add("Proposition 4.11 (stronger)", "Proposition 4.11",
      "n log(1+mu) + max_k TCR_mu(Kk) - n log(mu^2+2mu) <= {f} (TCR_(mu^2+2mu)(K1 o K2) - n log(mu^2+2mu))",
-     *_p411(True), kernels_space(("mu",)), describe_kernels(("mu",)))
+     *_p411(True), kernels_space(("mu",)), describe_kernels(("mu",)),
+     tex=r"n\log(1+\mu) + \max_k \mathrm{TCR}_\mu(\mathbf K_k) - n\log(\mu^2 + 2\mu) \le \mathrm{TCR}_{\mu^2+2\mu}(\mathbf K_1 \odot \mathbf K_2) - n\log(\mu^2 + 2\mu)")
 _add("Definition 3.1", "Definition 3.1", "H_alpha(K) <= {f} log n",
-     _d31, _d31_mp, kernels_space(("alpha",), 1), describe_kernels(("alpha",)))
+     _d31, _d31_mp, kernels_space(("alpha",), 1), describe_kernels(("alpha",)),
+     tex=r"\mathrm H_\alpha(\mathbf K) \le \log n")
 _add("Proposition 4.15", "Proposition 4.15", "TCR_mu(K) - n log mu <= {f} n log(1 + 1/mu)",
-     _p415, _p415_mp, kernels_space(("mu",), 1), describe_kernels(("mu",)))
+     _p415, _p415_mp, kernels_space(("mu",), 1), describe_kernels(("mu",)),
+     tex=r"\mathrm{TCR}_\mu(\mathbf K) - n\log\mu \le n\log(1 + 1/\mu)")
 _add("Lemma 4.2", "Lemma 4.2", "|a.b| - |a.b'| <= {f} ||b - b'||  (||a|| <= 1, ||b|| = ||b'|| = 1)",
-     _lemma42, _lemma42_mp, _lemma42_sample)
+     _lemma42, _lemma42_mp, _lemma42_sample,
+     tex=r"\vert\mathbf a^\top\mathbf b\vert - \vert\mathbf a^\top\mathbf b'\vert \le \Vert\mathbf b - \mathbf b'\Vert \quad (\Vert\mathbf a\Vert \le 1,\ \Vert\mathbf b\Vert = \Vert\mathbf b'\Vert = 1)")
 _add("Lemma A.12", "Lemma A.12", "log(1+a) + (x-a)/(1+a) - log(1+x) <= {f} (x-a)^2/2  (x, a >= 0)",
-     _a12, _a12_mp, _a12_sample, lambda p, v: {"x": float(v[0] ** 2), "a": float(v[1] ** 2)})
+     _a12, _a12_mp, _a12_sample, lambda p, v: {"x": float(v[0] ** 2), "a": float(v[1] ** 2)},
+     tex=r"\log(1+a) + \tfrac{x-a}{1+a} - \log(1+x) \le \tfrac12(x-a)^2 \quad (x, a \ge 0)")
 _add("Lemma A.14", "Lemma A.14", "n (n + sum xy) <= {f} (n + sum x)(n + sum y)  (x, y in [0,1]^m)",
-     _a14, _a14_mp, _a14_sample)
+     _a14, _a14_mp, _a14_sample,
+     tex=r"n\big(n + \textstyle\sum_i x_i y_i\big) \le \big(n + \sum_i x_i\big)\big(n + \sum_i y_i\big) \quad (x, y \in [0, 1]^m)")
 _add("Theorem 5.2 (remainder)", "Theorem 5.2", "R = sum_i [log(1+nu_i/mu) - nu_i/mu + nu_i^2/(2mu^2)] <= {f} tr(G^3)/(3 mu^3)",
-     _t52_rem, _t52_rem_mp, batch_space(), describe_batch(("mu",)))
+     _t52_rem, _t52_rem_mp, batch_space(), describe_batch(("mu",)),
+     tex=r"R = \sum_i\big[\log(1 + \nu_i/\mu) - \nu_i/\mu + \nu_i^2/(2\mu^2)\big] \le \operatorname{tr}(\mathbf G^3)/(3\mu^3)")
 _add("Theorem 5.2 (lambda_max)", "Theorem 5.2", "B / min(B, d) <= {f} lambda_max(Z^T Z)  (unit rows)",
-     _t52_lmax, _t52_lmax_mp, batch_space(()))
+     _t52_lmax, _t52_lmax_mp, batch_space(()),
+     tex=r"B/\min(B, d) \le \lambda_{\max}(\mathbf Z^\top\mathbf Z) \quad \text{(unit rows)}")
 _add("Remark 5.2 (lower)", "Remark 5.2", "B log(1+c) - log det(I + cG) <= {f} c^2 P / 2",
-     *_r52("lower"), batch_space(("c",)), describe_batch(("c",)))
+     *_r52("lower"), batch_space(("c",)), describe_batch(("c",)),
+     tex=r"B\log(1+c) - \log\det(\mathbf I + c\mathbf G) \le c^2 P/2")
 _add("Remark 5.2 (upper)", "Remark 5.2", "c^2 P / (2 (1 + c nu_max)^2) <= {f} (B log(1+c) - log det(I + cG))",
-     *_r52("upper"), batch_space(("c",)), describe_batch(("c",)))
+     *_r52("upper"), batch_space(("c",)), describe_batch(("c",)),
+     tex=r"\frac{c^2 P}{2(1 + c\,\nu_{\max})^2} \le B\log(1+c) - \log\det(\mathbf I + c\mathbf G)")
 
 
 # ------------------------------------------------------------------------- minimising the losses
@@ -1007,10 +1050,12 @@ def _ra11_h2_mp(p, x):
 
 
 _add("Remark A.11 (sample TCR)", "Remark A.11", "B log(1 + mu) - TCR_mu(G) <= {f} L_c / (2 mu^2)",
-     _ra11_tcr, _ra11_tcr_mp, batch_space(), describe_batch(("mu",)))
+     _ra11_tcr, _ra11_tcr_mp, batch_space(), describe_batch(("mu",)),
+     tex=r"B\log(1+\mu) - \mathrm{TCR}_\mu(\mathbf G) \le \mathcal L_c/(2\mu^2)")
 _add("Remark A.11 (dimension H_2)", "Remark A.11",
      "H_2(K1, K2) >= log d - log(1 + {f} min(L_nc(Z1), L_nc(Z2)) / d)",
-     _ra11_h2, _ra11_h2_mp, views_space("bt", ()))
+     _ra11_h2, _ra11_h2_mp, views_space("bt", ()),
+     tex=r"\mathrm H_2(\mathbf K_1, \mathbf K_2) \ge \log d - \log\big(1 + \min(\mathcal L_{nc}(\mathbf Z_1), \mathcal L_{nc}(\mathbf Z_2))/d\big)")
 
 
 def criterion_and_grad(z, side):
@@ -1094,7 +1139,8 @@ def _eq5_mp(p, x):
 
 
 _add("Equation 5", "Equation 5", "log B - I(X; Y) <= {f} E[l_B]  (per-anchor mean, B - 1 independent negatives)",
-     _eq5, _eq5_mp, _eq5_sample)
+     _eq5, _eq5_mp, _eq5_sample,
+     tex=r"\log B - I(X; Y) \le \mathbb E[\ell_B] \quad \text{(per-anchor mean, } B - 1 \text{ independent negatives)}")
 
 
 # ------------------------------------------------------------------------- ER bound, Gaussian case
@@ -1155,7 +1201,8 @@ def _er_mp(p, x):
 
 
 _add("ER bound", "ER bound", "H(Z2) + E log q(Z2 | Z1) <= {f} I(Z1; Z2)  (Gaussian (Z1, Z2), Gaussian q)",
-     _er, _er_mp, _er_sample)
+     _er, _er_mp, _er_sample,
+     tex=r"H(Z_2) + \mathbb E\log q(Z_2 \mid Z_1) \le I(Z_1; Z_2) \quad \text{(Gaussian } (Z_1, Z_2) \text{ and } q\text{)}")
 
 
 def _hadamard(p, x):
@@ -1169,7 +1216,8 @@ def _hadamard_mp(p, x):
 
 
 _add("Barlow Twins IB (Hadamard)", "Barlow Twins IB", "det K <= {f} prod_i K_ii  (K PSD with unit diagonal: the product is 1)",
-     _hadamard, _hadamard_mp, kernels_space((), 1))
+     _hadamard, _hadamard_mp, kernels_space((), 1),
+     tex=r"\det\mathbf K \le \textstyle\prod_i K_{ii} = 1 \quad (\mathbf K \succeq 0 \text{ with unit diagonal})")
 
 
 # ------------------------------------------------------------------------- corrected statements (ERRATA)
@@ -1197,7 +1245,8 @@ def _a12_ext_mp(p, v):
 
 _add("Lemma A.12 (x >= -a/(1+a))", "Lemma A.12",
      "log(1+a) + (x-a)/(1+a) - log(1+x) <= {f} (x-a)^2/2  (a >= 0, x >= -a/(1+a))",
-     _a12_ext, _a12_ext_mp, _a12_ext_sample, lambda p, v: {"x": float(_a12_ext_x(v[0], v[1] ** 2)), "a": float(v[1] ** 2)})
+     _a12_ext, _a12_ext_mp, _a12_ext_sample, lambda p, v: {"x": float(_a12_ext_x(v[0], v[1] ** 2)), "a": float(v[1] ** 2)},
+     tex=r"\log(1+a) + \tfrac{x-a}{1+a} - \log(1+x) \le \tfrac12(x-a)^2 \quad (a \ge 0,\ x \ge -\tfrac{a}{1+a})")
 
 
 # ------------------------------------------------------------------------- the statements' search test

@@ -231,7 +231,7 @@ def tightness(request, effort):
         seed = zlib.crc32(key.encode())
         res = P.search(b, P.STARTS * effort * b.weight, seed)
         T = res.share
-        row = {"bound": key, "inequality": b.text.replace("{f} ", ""),
+        row = {"bound": key, "inequality": b.text.replace("{f} ", ""), "inequality_tex": b.tex,
                "tightness": float(T), "tightness_text": _fmt(T), "starts": res.starts,
                "closest": P.witness(b, res.p, res.x), "power": None}
         rec["tightness"].append(row)

@@ -1,35 +1,35 @@
 r"""Definition C.2: the matrix Jensen-Shannon divergence, its symmetry and its true bounds.
 
-**Statement.** For positive semi-definite $K_1, K_2 \in \mathbb{R}^{n\times n}$ with unit diagonals,
+**Statement.** For positive semi-definite $\mathbf K_1, \mathbf K_2 \in \mathbb{R}^{n\times n}$ with unit diagonals,
 
 $$
-\mathrm{JS}(K_1\|K_2) = \mathrm{H}_1\big(\tfrac{K_1+K_2}{2}\big) - \tfrac12\big(\mathrm{H}_1(K_1) + \mathrm{H}_1(K_2)\big).
+\mathrm{JS}(\mathbf K_1\|\mathbf K_2) = \mathrm{H}_1\big(\tfrac{\mathbf K_1+\mathbf K_2}{2}\big) - \tfrac12\big(\mathrm{H}_1(\mathbf K_1) + \mathrm{H}_1(\mathbf K_2)\big).
 $$
 
 Sec. C.3 offers it as the symmetric, bounded alternative to the matrix KL divergence.
 
-**Claims checked, with proofs.** Write $\rho_k = K_k/n$ (density matrices: positive semi-definite,
-trace 1) and $\bar\rho = (\rho_1+\rho_2)/2$; then $\mathrm{H}_1(K_k) = S(\rho_k)$, the von Neumann
+**Claims checked, with proofs.** Write $\rho_k = \mathbf K_k/n$ (density matrices: positive semi-definite,
+trace 1) and $\bar\rho = (\rho_1+\rho_2)/2$; then $\mathrm{H}_1(\mathbf K_k) = S(\rho_k)$, the von Neumann
 entropy.
 
-1. *Symmetry*: the formula is symmetric in $K_1, K_2$.
+1. *Symmetry*: the formula is symmetric in $\mathbf K_1, \mathbf K_2$.
 2. *KL form*: $\mathrm{JS} = \tfrac12[D(\rho_1\|\bar\rho) + D(\rho_2\|\bar\rho)]
-   = \tfrac1{2n}[\mathrm{KL}(K_1\|M) + \mathrm{KL}(K_2\|M)]$ with $M = (K_1+K_2)/2$ and KL as in
+   = \tfrac1{2n}[\mathrm{KL}(\mathbf K_1\|\mathbf M) + \mathrm{KL}(\mathbf K_2\|\mathbf M)]$ with $\mathbf M = (\mathbf K_1+\mathbf K_2)/2$ and KL as in
    Definition 4.9 (expand $D(\rho_k\|\bar\rho) = -S(\rho_k) - \mathrm{tr}\rho_k\log\bar\rho$ and add).
    Both terms are finite: the range of each $\rho_k$ lies in that of $\bar\rho$.
-3. *Lower bound* $\mathrm{JS} \ge 0$, with equality if and only if $K_1 = K_2$ (strict concavity of
+3. *Lower bound* $\mathrm{JS} \ge 0$, with equality if and only if $\mathbf K_1 = \mathbf K_2$ (strict concavity of
    $S$, or Klein's inequality on the KL form); sharpened by the quantum Pinsker inequality
    $D(\rho\|\sigma) \ge \tfrac12\|\rho-\sigma\|_1^2$ and $\|\rho_k - \bar\rho\|_1 = \tfrac12\|\rho_1-\rho_2\|_1$
    to $\mathrm{JS} \ge \tfrac18\|\rho_1-\rho_2\|_1^2$.
 4. *Upper bound* $\mathrm{JS} \le \log 2$ for every $n$ (Holevo's bound
    $S(\sum_k p_k\rho_k) - \sum_k p_k S(\rho_k) \le H(p)$ with $p = (\tfrac12,\tfrac12)$), and
-   trivially $\mathrm{JS} \le \mathrm{H}_1(M) \le \log n$, so $\mathrm{JS} = 0$ when $n = 1$.
+   trivially $\mathrm{JS} \le \mathrm{H}_1(\mathbf M) \le \log n$, so $\mathrm{JS} = 0$ when $n = 1$.
    The bound $\log 2$ is *attained* for every $n \ge 2$, despite the unit-diagonal constraint,
-   exactly when the ranges of $K_1$ and $K_2$ are orthogonal. For $n = 2$:
-   $K_1 = \begin{pmatrix}1 & 1\\ 1 & 1\end{pmatrix}$, $K_2 = \begin{pmatrix}1 & -1\\ -1 & 1\end{pmatrix}$,
-   $M = I_2$. For $n = 3$: $K_1 = \mathbf{1}\mathbf{1}^\top$ and
-   $K_2 = \tfrac32 (I - \tfrac13\mathbf{1}\mathbf{1}^\top)$ (unit diagonal, $K_2\mathbf 1 = 0$); the
-   eigenvalues of $M/3$ are $\tfrac12, \tfrac14, \tfrac14$, so
+   exactly when the ranges of $\mathbf K_1$ and $\mathbf K_2$ are orthogonal. For $n = 2$:
+   $\mathbf K_1 = \begin{pmatrix}1 & 1\\ 1 & 1\end{pmatrix}$, $\mathbf K_2 = \begin{pmatrix}1 & -1\\ -1 & 1\end{pmatrix}$,
+   $\mathbf M = \mathbf I_2$. For $n = 3$: $\mathbf K_1 = \mathbf{1}\mathbf{1}^\top$ and
+   $\mathbf K_2 = \tfrac32 (\mathbf I - \tfrac13\mathbf{1}\mathbf{1}^\top)$ (unit diagonal, $\mathbf K_2\mathbf 1 = 0$); the
+   eigenvalues of $\mathbf M/3$ are $\tfrac12, \tfrac14, \tfrac14$, so
    $\mathrm{JS} = \tfrac32\log2 - \tfrac12\log 2 = \log 2$.
    So the true range is $[0, \log 2]$ ($n \ge 2$), both ends attained.
 

@@ -50,9 +50,11 @@ written. Corrected proof of part 1:
 
     since $\mathcal L_{SC}$ is the sum of the nonnegative alignment term and $\lambda$ times the
     off-diagonal term.
+
 - (d) The same with the views swapped ($\mathbf a = \mathbf z_i^{(2)}$, $\mathbf b = \mathbf z_j^{(2)}$,
   $\mathbf b' = \mathbf z_j^{(1)}$) bounds $S_2$ by the same quantity (the off-diagonal sum is
   symmetric under $(i, j) \mapsto (j, i)$ together with swapping the views).
+
 - (e) So $\|\mathbf K_k\|_F^2/B \le 1 + \big(2 + \tfrac{2}{B\lambda}\big)\mathcal L_{SC}$ for $k = 1, 2$,
   and (a) gives the bound.
 

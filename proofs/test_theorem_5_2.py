@@ -1,34 +1,34 @@
 r"""Theorem 5.2: U-MAE is a second-order approximation of M-MAE -- the Taylor step made exact.
 
-**Statement (made exact).** Let $Z \in \mathbb{R}^{d\times B}$ have unit columns $z_i$ (Sec. 3.2),
-$G = Z^\top Z$ ($B\times B$, unit diagonal, eigenvalues $\nu_i \ge 0$), $\mu > 0$, and
-$P(Z) = \sum_{i\ne j}(z_i^\top z_j)^2$ (the U-MAE penalty). Then, exactly,
+**Statement (made exact).** Let $\mathbf Z \in \mathbb{R}^{d\times B}$ have unit columns $\mathbf z_i$ (Sec. 3.2),
+$\mathbf G = \mathbf Z^\top \mathbf Z$ ($B\times B$, unit diagonal, eigenvalues $\nu_i \ge 0$), $\mu > 0$, and
+$P(\mathbf Z) = \sum_{i\ne j}(\mathbf z_i^\top \mathbf z_j)^2$ (the U-MAE penalty). Then, exactly,
 
 $$
 \begin{aligned}
--\lambda\,\mathrm{TCR}_\mu(Z) &= \underbrace{-\lambda d\log\mu - \tfrac{\lambda B}{\mu} + \tfrac{\lambda B}{2\mu^2}}_{\text{constant}}
-+ \frac{\lambda}{2\mu^2}P(Z) - \lambda R,\\
+-\lambda\,\mathrm{TCR}_\mu(\mathbf Z) &= \underbrace{-\lambda d\log\mu - \tfrac{\lambda B}{\mu} + \tfrac{\lambda B}{2\mu^2}}_{\text{constant}}
++ \frac{\lambda}{2\mu^2}P(\mathbf Z) - \lambda R,\\
 R &= \sum_i\Big[\log\big(1+\tfrac{\nu_i}{\mu}\big) - \tfrac{\nu_i}{\mu} + \tfrac{\nu_i^2}{2\mu^2}\Big],
-\qquad 0 \le R \le \frac{\mathrm{tr}(G^3)}{3\mu^3},
+\qquad 0 \le R \le \frac{\mathrm{tr}(\mathbf G^3)}{3\mu^3},
 \end{aligned}
 $$
 
-so $\mathcal L_{M\text{-}MAE} = \mathcal L_{U\text{-}MAE}\big|_{\gamma = \lambda/(2\mu^2)} + \text{const} - \lambda R$,
-and $\mu^3 R \to \mathrm{tr}(G^3)/3$ as $\mu\to\infty$: U-MAE is the second-order Taylor polynomial of
+so $\mathcal L_{\text{M-MAE}} = \mathcal L_{\text{U-MAE}}\big|_{\gamma = \lambda/(2\mu^2)} + \text{const} - \lambda R$,
+and $\mu^3 R \to \mathrm{tr}(\mathbf G^3)/3$ as $\mu\to\infty$: U-MAE is the second-order Taylor polynomial of
 M-MAE in $1/\mu$, with coefficient $\gamma = \lambda/(2\mu^2)$ (the paper does not say which
 $\gamma$).
 
-**Proof.** (1) $\log\det(\mu I_d + ZZ^\top) = d\log\mu + \log\det(I_d + ZZ^\top/\mu)$, the "+ Const"
-of the printed first line. (2) Sylvester's identity: $\det(I_d + ZZ^\top/\mu) = \det(I_B + Z^\top Z/\mu)$.
+**Proof.** (1) $\log\det(\mu \mathbf I_d + \mathbf Z\mathbf Z^\top) = d\log\mu + \log\det(\mathbf I_d + \mathbf Z\mathbf Z^\top/\mu)$, the "+ Const"
+of the printed first line. (2) Sylvester's identity: $\det(\mathbf I_d + \mathbf Z\mathbf Z^\top/\mu) = \det(\mathbf I_B + \mathbf Z^\top \mathbf Z/\mu)$.
 (3) $\log\det = \mathrm{tr}\log = \sum_i\log(1+\nu_i/\mu)$. (4) Taylor's theorem with remainder,
 valid for *every* $x \ge 0$: $0 \le \log(1+x) - x + x^2/2 \le x^3/3$ (the derivatives of the two
 differences are $x^2/(1+x)$ and $x^3/(1+x)$, both $\ge 0$, and both differences vanish at 0).
-(5) Unit columns: $\mathrm{tr}G = B$ and $\mathrm{tr}G^2 = \|G\|_F^2 = B + P(Z)$.
+(5) Unit columns: $\mathrm{tr}\mathbf G = B$ and $\mathrm{tr}\mathbf G^2 = \|\mathbf G\|_F^2 = B + P(\mathbf Z)$.
 
 **Gap in the printed proof.** It writes the infinite series
-$\mathrm{tr}(\tfrac1\mu G - \tfrac1{2\mu^2}G^2 + \cdots)$, which converges only if
-$\lambda_{\max}(G) \le \mu$ (for $x > 1$ the terms $x^k/k$ do not even tend to 0). Since
-$\mathrm{tr}G = B$ and $\mathrm{rank}\,G \le \min(B,d)$, $\lambda_{\max}(G) \ge B/\min(B,d)$: at the
+$\mathrm{tr}(\tfrac1\mu \mathbf G - \tfrac1{2\mu^2}\mathbf G^2 + \cdots)$, which converges only if
+$\lambda_{\max}(\mathbf G) \le \mu$ (for $x > 1$ the terms $x^k/k$ do not even tend to 0). Since
+$\mathrm{tr}\mathbf G = B$ and $\mathrm{rank}\,\mathbf G \le \min(B,d)$, $\lambda_{\max}(\mathbf G) \ge B/\min(B,d)$: at the
 published ViT-B setting ($B = 1024 > d = 768$, $\mu = 1$) the series diverges for *every* batch.
 The statement survives in the finite form above (Taylor's theorem needs no convergence); how good
 the approximation is at the published settings is quantified by the Convention for Theorem 5.2

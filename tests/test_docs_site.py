@@ -1,8 +1,10 @@
-"""The generators of the documentation site's Theory, Verification and Errata pages (docs/theory.py).
+"""The generators of the documentation site's Theory, Verification and Errata pages (docs/theory.py)
+and of the experiments' claims table and the home page's findings (docs/hooks.py).
 
 These run without MkDocs: the full build and the browser test are ``bash docs/ci.sh``.
 """
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -12,8 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("mmae_docs_theory", ROOT / "docs" / "theory.py")
+def _load(name="theory"):
+    """A module of docs/ (docs/theory.py, docs/hooks.py), loaded from its file."""
+    spec = importlib.util.spec_from_file_location(f"mmae_docs_{name}", ROOT / "docs" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -92,7 +95,7 @@ def test_statement_page_includes_the_check_by_line_range(repo):
     assert "def test_it" not in page                        # the code is included at build time, not copied
     assert '!!! warning "Verdict: holds under a condition"' in page
     assert "**Condition.** $x \\ge 0$ and $\\mu > 0$" in page
-    assert "| randomized | :material-check: 3/3 | 0.5 (`gap`) |" in page
+    assert "| randomized | :material-check: 3/3 | 0.5 (gap) |" in page
     assert "[Lemma 4.2](../theory/lemma-4-2.md)" in page
     assert "[Theorem A.99](../theory/theorem-a-99.md)" in page
     assert "\n# Theorem 9.9: made-up bound\n" in page and "a made-up bound." not in page  # summary line = heading
@@ -161,3 +164,115 @@ def test_every_proofs_file_renders_without_leftover_rest():
         assert ":math:`" not in text and ".. math::" not in text, st.rel
         assert not re.search(r">=|<=|!=|\^|_|\$", st.title), f"{st.rel}: TITLE is a name, not a formula"
         assert text.count("$$") % 2 == 0, st.rel
+
+
+# ----------------------------------------------------------------------------- claims (docs/hooks.py)
+# Regenerated from a fixture of results files: one row per claim, scale, pretraining length and
+# set of runs.
+
+def _hooks():
+    pytest.importorskip("mkdocs")
+    return _load("hooks")
+
+
+VIT = {"embed_dim": 32, "depth": 3, "heads": 2, "patch_size": 2, "probed_feature": "CLS token"}
+
+
+def _verdict(claim, scale, verdict, t):
+    return {"claim": claim, "scale": scale, "verdict": verdict, "statistic": t, "p_value": 0.5, "n": 3,
+            "test": "paired t"}
+
+
+def _write(root, scale, folder, target, models, epochs, verdicts, patch=2):
+    d = root / "results" / scale / folder
+    d.mkdir(parents=True)
+    report = {"target": target, "scale": scale, "verdicts": verdicts,
+              "setup": {"scale": scale, "datasets": ["digits" if scale == "mini" else "fashion-mnist"],
+                        "models": {m: dict(VIT, patch_size=patch) for m in models},
+                        "schedule": {"pretrain": {"epochs": epochs, "batch_size": 128}}, "seeds": [0, 1, 2]}}
+    (d / f"{target}.json").write_text(json.dumps(report))
+
+
+@pytest.fixture
+def results(tmp_path):
+    (tmp_path / "mmae").mkdir()
+    (tmp_path / "mmae" / "paper_results.json").write_text(json.dumps(
+        {"table1": {"caption": "Table 1"}, "table2": {"caption": "M-MAE across mu"}, "note": "x"}))
+    probe = "Linear probing top-1, {}: M-MAE > U-MAE"
+    # Table 1 at 15 and at 300 epochs of pretraining: two pieces of evidence per claim
+    _write(tmp_path, "mini", "table1", "table1", ["mini-b", "mini-l"], 15,
+           [_verdict(probe.format("mini-b"), "mini", "inconclusive at this scale", -0.76),
+            _verdict(probe.format("mini-l"), "mini", "inconclusive at this scale", 0.30)])
+    _write(tmp_path, "mini", "table1-ep300", "table1", ["mini-b", "mini-l"], 300,
+           [_verdict(probe.format("mini-b"), "mini", "does not reproduce", -6.00),
+            _verdict(probe.format("mini-l"), "mini", "inconclusive at this scale", 1.0)])
+    # Table 3 reads Table 1's mini-b runs: the same evidence, not a second row
+    _write(tmp_path, "mini", "table3", "table3", ["mini-b"], 15,
+           [_verdict("Linear probing top-1: M-MAE > U-MAE", "mini", "inconclusive at this scale", -0.76)])
+    # a mechanism claim on Table 3's pretraining runs
+    _write(tmp_path, "mini", "figure4", "figure4", ["mini-b"], 15,
+           [_verdict("final effective rank: M-MAE > U-MAE", "mini", "reproduces", 5.0)])
+    # the small scale runs a model also called mini-b, on other data
+    _write(tmp_path, "small", "table1", "table1", ["mini-b"], 20,
+           [_verdict(probe.format("mini-b"), "small", "inconclusive at this scale", 0.1)], patch=7)
+    return tmp_path
+
+
+def test_rows_are_keyed_by_claim_scale_length_and_runs(results):
+    H = _hooks()
+    rows = H.claim_rows(results)
+    key = lambda r: (r["scale"], r.get("epochs"), r["what"], r["setting"])
+    assert len({key(r) for r in rows}) == len(rows)
+    probe = [r for r in rows if r["what"] == "Linear probing top-1: M-MAE > U-MAE"]
+    mini15 = [r for r in probe if r["scale"] == "mini" and r["epochs"] == 15]
+    mini300 = [r for r in probe if r["scale"] == "mini" and r["epochs"] == 300]
+    # 300 epochs do not replace the 15-epoch verdicts
+    assert len(mini15) == 2 and len(mini300) == 2
+    assert {r["verdict"] for r in mini15} == {"inconclusive"}
+    assert sorted(r["verdict"] for r in mini300) == ["inconclusive", "not reproduced"]
+    # Table 3's claim is Table 1's mini-b evidence: one row that names both pages
+    shared = [r for r in mini15 if "Table 3" in r["targets"]]
+    assert len(shared) == 1 and shared[0]["targets"] == ["Table 1", "Table 3"]
+    assert "ViT-Base stand-in" in shared[0]["setting"]
+    # the small scale's row is labelled by its scale and data, not by the mini model's name
+    small, = [r for r in probe if r["scale"] == "small"]
+    assert small["setting"].startswith("small: Fashion-MNIST") and "mini" not in small["setting"]
+    assert "7x7 patches" in small["setting"] and small["epochs"] == 20
+    # accuracy and mechanism claims apart; a target no results file judges is "not tested"
+    groups = {r["what"]: r["group"] for r in rows}
+    assert groups["final effective rank: M-MAE > U-MAE"] == "mechanism"
+    assert groups["Linear probing top-1: M-MAE > U-MAE"] == "accuracy"
+    untested, = [r for r in rows if r["group"] == "not tested"]
+    assert untested["targets"] == ["Table 2"] and untested["verdict"] == "not tested"
+    assert len(rows) == 7  # 5 probe rows, 1 mechanism row, 1 untested target
+
+
+def test_claims_table_counts_each_piece_of_evidence_once(results):
+    md = _hooks().claims_table("experiments/index.md", results)
+    assert "**Accuracy claims**" in md and "**Mechanism claims**" in md and "**Not tested**" in md
+    accuracy = md.split("**Mechanism claims**")[0]
+    assert "5 rows, 4 inconclusive, 1 not reproduced." in accuracy
+    assert accuracy.count("| Linear probing top-1: M-MAE > U-MAE") == 5
+    assert "[Table 1](../experiments/table-1.ipynb), [Table 3](../experiments/table-3.ipynb)" in accuracy
+
+
+def test_every_searched_inequality_has_a_latex_form_beside_its_code_form():
+    """The pages typeset each inequality from its LaTeX form in proofs/_power.py: one per bound,
+    balanced, the same direction as the code form (the first relation of each)."""
+    P = pytest.importorskip("proofs._power")
+    for key, b in P.BOUNDS.items():
+        assert b.tex, f"{key}: no LaTeX form"
+        depth = 0
+        for ch in re.sub(r"\\[{}]", "", b.tex):
+            depth += {"{": 1, "}": -1}.get(ch, 0)
+            assert depth >= 0, f"{key}: unbalanced braces in {b.tex!r}"
+        assert depth == 0 and "{f}" not in b.tex and "\\\\" not in b.tex, f"{key}: {b.tex!r}"
+        code = re.search(r">=|<=", b.text).group(0)
+        tex = re.search(r"\\ge\b|\\le\b", b.tex).group(0)
+        assert {">=": r"\ge", "<=": r"\le"}[code] == tex, f"{key}: {b.text!r} and {b.tex!r} point different ways"
+    md = T.tightness_table({"tightness": [{"bound": "Theorem 4.3 (1)", "inequality": "a >= b",
+                                           "inequality_tex": r"a \ge b", "tightness": 0.5,
+                                           "closest": {"B": 2, "lam": 1e-4}, "power": None}]})
+    assert r"$a \ge b$<br>`a >= b`" in md and "50% of the allowance (0.5)" in md
+    assert "just-false variant" not in md          # an empty column is hidden
+    assert "$B = 2$" in md and r"$\lambda = 0.0001$" in md

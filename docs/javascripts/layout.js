@@ -1,5 +1,5 @@
 // Layout fixes that depend on the rendered width, rerun on every page load and resize.
-// 1. A display equation wider than its column is scaled down (to 55 % at most) instead of
+// 1. A display equation wider than its column is scaled down (to 42 % at most: a two-part bound on a phone) instead of
 //    being cut off behind a scroll bar; the browser test fails on one that still does not fit.
 // 2. Each table cell gets its column header as data-label, so that mmae.css can show a table
 //    as one card per row on a phone.
@@ -11,7 +11,7 @@ function fitDisplays() {
     if (!inner) return;
     inner.style.fontSize = "";
     const ratio = el.clientWidth / inner.scrollWidth;
-    if (ratio < 1) inner.style.fontSize = Math.max(0.55, Math.floor(ratio * 100) / 100) + "em";
+    if (ratio < 1) inner.style.fontSize = Math.max(0.42, Math.floor(ratio * 100) / 100) + "em";
   });
 }
 
