@@ -77,7 +77,8 @@ def test_a_crash_before_the_first_checkpoint_leaves_one_epoch_0_record(tmp_path,
 
 # ------------------------------------------------------------------ checkpoints
 
-MINI = ["--mini", "--method", "mae", "--epochs", "3", "--warmup-epochs", "0", "--erank-batch", "16", "--ckpt-minutes", "0", "--ckpt-every", "1"]
+MINI = ["--mini", "--method", "mae", "--epochs", "3", "--warmup-epochs", "0", "--erank-batch", "16",
+        "--ckpt-minutes", "0", "--ckpt-every", "1"]
 
 
 def _main(run: Path, *extra: str) -> int:
@@ -121,7 +122,8 @@ def test_a_damaged_latest_checkpoint_falls_back_and_the_good_one_is_kept(tmp_pat
     assert len(err) == 1 and "resuming from checkpoint.prev.pt" in err[0]
     assert f"warning: {run / 'checkpoint.pt'} is damaged" in err[0]  # the whole path: no message cut mid-word
     # the save after the fallback replaced the damaged file, not the good one
-    assert (load_checkpoint(run / "checkpoint.pt")["step"], load_checkpoint(run / "checkpoint.prev.pt")["step"]) == (20, 10)
+    steps = [load_checkpoint(run / name)["step"] for name in ("checkpoint.pt", "checkpoint.prev.pt")]
+    assert steps == [20, 10]
 
 
 def test_with_both_checkpoints_damaged_the_run_refuses_unless_asked_to_start_over(tmp_path, monkeypatch, capsys):
@@ -348,7 +350,8 @@ def test_a_full_disk_is_one_line_naming_the_file_and_keeps_the_checkpoint(tmp_pa
         capsys.readouterr()
         assert _main(run) == 2
     # fsync fails first on config.json (rewritten at every start), torch.save on the next checkpoint
-    _one_line(capsys, "No space left on device", str(run / ("checkpoint.pt" if victim == "torch.save" else "config.json")))
+    failed = run / ("checkpoint.pt" if victim == "torch.save" else "config.json")
+    _one_line(capsys, "No space left on device", str(failed))
     assert _files(run) == before and not list(run.glob(".*.tmp"))
     assert _main(run) == 0
 
