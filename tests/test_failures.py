@@ -78,7 +78,7 @@ def test_a_crash_before_the_first_checkpoint_leaves_one_epoch_0_record(tmp_path,
 # ------------------------------------------------------------------ checkpoints
 
 MINI = ["--mini", "--method", "mae", "--epochs", "3", "--warmup-epochs", "0", "--erank-batch", "16",
-        "--ckpt-minutes", "0", "--ckpt-every", "1"]
+        "--ckpt-minutes", "0", "--ckpt-every", "1", "--quiet"]   # --quiet: stderr holds only the error line
 
 
 def _main(run: Path, *extra: str) -> int:
@@ -293,7 +293,8 @@ def test_sigterm_in_every_phase_of_a_pretraining_run_exits_75_and_resumes(tmp_pa
 def test_sigterm_during_the_final_probe_exits_75_and_the_rerun_finishes(tmp_path, monkeypatch, capsys, sigterm_kills):
     from mmae.engine import siamese
     run = tmp_path / "run"
-    args = ["--out", str(run), "--method", "simclr", "--dataset", "digits", "--epochs", "1", "--linprobe-epochs", "1"]
+    args = ["--out", str(run), "--method", "simclr", "--dataset", "digits", "--epochs", "1", "--linprobe-epochs", "1",
+            "--quiet"]
     with monkeypatch.context() as m:
         _sigterm_in(m, siamese, "linear_probe")
         capsys.readouterr()

@@ -1,7 +1,7 @@
 """On CUDA, a training step of every engine runs without a host synchronisation: the loop turns
 ``torch.cuda.set_sync_debug_mode("error")`` on for the step (set lr, forward, backward, optimiser
-step, after-update) when ``MMAE_SYNC_DEBUG=1``, so any ``.item()``, host copy or data-dependent
-branch in a step raises. Skipped without CUDA."""
+step, after-update, the progress display's tick) when ``MMAE_SYNC_DEBUG=1``, so any ``.item()``,
+host copy or data-dependent branch in a step raises. Skipped without CUDA."""
 import dataclasses
 
 import pytest
@@ -26,6 +26,16 @@ def test_mim_engine_steps_do_not_synchronise(tmp_path, sync_debug):
     finetune.run(finetune.FinetuneConfig.mini(pretrained=str(tmp_path / "mmae"), mixup=0.8, cutmix=1.0, randaug_ops=2,
                                               reprob=0.25, drop_path=0.1, **common), tmp_path / "ft")
     linprobe.run(linprobe.LinProbeConfig.mini(pretrained=str(tmp_path / "mmae"), **common), tmp_path / "lin")
+
+
+@pytest.mark.parametrize("bar", [False, True])
+def test_the_progress_display_does_not_synchronise(tmp_path, sync_debug, bar):
+    """The display counts steps on the host (a tqdm bar, or plain lines) and TensorBoard writes only
+    the records the loop already copied to the host."""
+    from mmae.engine import pretrain
+    cfg = pretrain.PretrainConfig.mini(method="mae", epochs=2, warmup_epochs=0, device="cuda", progress=bar,
+                                       quiet=False)
+    pretrain.run(cfg, tmp_path / "run")
 
 
 @pytest.mark.parametrize("graphs", [False, True])

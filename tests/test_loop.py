@@ -220,9 +220,9 @@ def _log_epochs(out: Path) -> list:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("engine, args", [
-    ("pretrain", ["--mini", "--method", "mae", "--epochs", "6", "--ckpt-every", "1"]),
+    ("pretrain", ["--mini", "--method", "mae", "--epochs", "6", "--ckpt-every", "1", "--quiet"]),
     ("siamese", ["--method", "simclr", "--dataset", "digits", "--epochs", "5", "--ckpt-every", "1",
-                 "--linprobe-epochs", "0"]),
+                 "--linprobe-epochs", "0", "--quiet"]),
 ])
 def test_sigterm_then_sigkill_then_resume_gives_the_uninterrupted_weights(tmp_path, engine, args):
     full, cut = tmp_path / "full", tmp_path / "cut"

@@ -44,7 +44,7 @@ __all__ = [
     "save_checkpoint_keeping_previous", "load_latest", "UnsafeCheckpoint", "DamagedCheckpoint", "check_integrity",
     "WriteFailed", "OFFICIAL_GLOBALS",
     "convert_legacy_checkpoint", "JsonlLogger", "lr_at", "param_groups",
-    "LARS", "set_lr", "autocast", "NonFiniteLoss", "FiniteGuard", "progress", "RunDir",
+    "LARS", "set_lr", "autocast", "NonFiniteLoss", "FiniteGuard", "RunDir",
     "resolve_device", "count_parameters",
 ]
 
@@ -603,17 +603,6 @@ class FiniteGuard:
 
 
 # ------------------------------------------------------------------ misc
-
-def progress(iterable, total: int | None = None, desc: str = "", enabled: bool | None = None):
-    """A tqdm bar on the main rank when stderr is a terminal (or `enabled=True`); plain
-    iteration otherwise, so logs and CI output stay clean."""
-    if enabled is None:
-        enabled = dist.is_main() and sys.stderr.isatty()
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
-
 
 def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     """`"auto"`: CUDA if available, else CPU. Anything but `cpu`, `cuda` and `cuda:N` of an existing

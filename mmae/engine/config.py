@@ -37,7 +37,7 @@ RECIPES = ("paper", "authors")
 
 # fields that may change when a run is resumed: they change neither the samples, nor the masks,
 # nor the updates (the split of the global batch changes only the order of floating-point sums)
-RESUMABLE = ("data_root", "device", "num_workers", "compile", "cuda_graphs", "progress", "resume", "ckpt_every",
+RESUMABLE = ("data_root", "device", "num_workers", "compile", "cuda_graphs", "progress", "quiet", "tensorboard", "resume", "ckpt_every",
              "ckpt_minutes", "eval_every", "log_every", "accum_iter", "max_micro_batch")
 
 
@@ -63,7 +63,9 @@ class TrainConfig:
     compile: bool = False           # torch.compile the training module
     cuda_graphs: bool = False       # capture the training step as one CUDA graph and replay it (engines whose
                                     # step allows it: Siamese; one process; on a CPU the step runs uncaptured)
-    progress: bool = False          # a progress bar even when stderr is not a terminal
+    progress: bool = False          # a progress bar even when stderr is not a terminal (else plain lines)
+    quiet: bool = False             # no progress display (the command line prints only the final metrics)
+    tensorboard: bool = True        # TensorBoard event files beside log.jsonl (when tensorboard is installed)
     resume: bool = True             # resume from the run directory's checkpoint
     recipe: str = "paper"           # paper | authors: the recipe the values were built from (`build`)
 

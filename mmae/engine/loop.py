@@ -20,7 +20,8 @@ BYOL's target), its evaluation and its final metrics. `fit` owns the rest:
 - **evaluation and logging**: one JSON record per epoch (`"epoch"`, `"step"`, the mean of each
   statistic over the epoch, the lr, images/s, the task's evaluation every `eval_every` epochs),
   optionally a record every `log_every` steps, and an initial record (epoch 0) if the task evaluates
-  its initialisation;
+  its initialisation; every record also goes to the progress display and the TensorBoard event
+  files (`mmae.engine.progress.RunLog`), whose per-step tick reads only host counters;
 - **checkpoints**: every `ckpt_every` epochs, after the last, every `ckpt_minutes` of wall-clock
   time (mid-epoch), and when the process receives SIGTERM or SIGUSR1 (what cluster schedulers send
   before preempting a job or at the time limit). Every process finishes its current step, rank 0
@@ -47,9 +48,10 @@ import torch.nn as nn
 from mmae import dist
 from mmae.data.keyed import SampleRandom, key32
 from mmae.engine.batches import Batch, TrainBatches
-from mmae.engine.common import (FiniteGuard, JsonlLogger, RunDir, autocast, load_latest, lr_at,
-                                progress, resolve_device, save_checkpoint_keeping_previous, seed_everything, set_lr)
+from mmae.engine.common import (FiniteGuard, RunDir, autocast, load_latest, lr_at, resolve_device,
+                                save_checkpoint_keeping_previous, seed_everything, set_lr)
 from mmae.cli import clip, error_line
+from mmae.engine.progress import Board, Display, RunLog, display_mode, tensorboard_available
 from mmae.engine.config import RESUMABLE, TrainConfig, base_lr, identity_mismatch
 from mmae.engine.stop import NonFiniteLoss, Preempted, StopSignals
 
@@ -277,7 +279,9 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
     ddp = wrap_ddp(task.module, device)
     net = torch.compile(ddp) if cfg.compile else ddp
     no_sync = ddp.no_sync if isinstance(ddp, nn.parallel.DistributedDataParallel) else contextlib.nullcontext
-    log = JsonlLogger(rd.log_path)
+    # the progress display and TensorBoard (mmae.engine.progress): what a person watching the run sees
+    log = RunLog(rd.log_path, Display(desc, steps, total, split.global_batch, display_mode(cfg.quiet, cfg.progress)),
+                 Board(rd.root) if cfg.tensorboard and tensorboard_available() else None)
     guard = FiniteGuard()
     # MMAE_SYNC_DEBUG=1 on CUDA: any host synchronisation inside a training step raises (a test sets it)
     sync_debug = device.type == "cuda" and os.environ.get("MMAE_SYNC_DEBUG") == "1"
@@ -324,79 +328,83 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
         dist.barrier()
         control.last_save = time.monotonic()
 
-    with StopSignals() as signals:
-        control = _Control(signals, cfg.ckpt_minutes)
-        if it == 0 and task.evaluates_at_start:
-            log.log({"epoch": 0, "step": 0, **task.evaluate(0)})
-            if control.poll()[0]:  # nothing trained yet: nothing to save
-                raise Preempted(f"stopped by signal during the evaluation of the initialisation, before the first "
-                                f"step of {total}; rerun the same command to resume")
-        for epoch in range(it // steps, cfg.epochs):
-            task.train()
-            start = it - epoch * steps
-            keys: list[str] = []
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter() - elapsed
-            lr, extra = 0.0, {}
-            for s, micro in progress(data.epoch(epoch, start), total=steps - start, desc=f"{desc} {epoch + 1}",
-                                     enabled=cfg.progress or None):
-                if sync_debug:
-                    torch.cuda.set_sync_debug_mode("error")
-                it = epoch * steps + s
-                lr = lr_at(it, base_lr=peak, warmup_iters=cfg.warmup_epochs * steps, total_iters=total,
-                           min_lr=cfg.min_lr)
-                set_lr(task.optimizer, lr)
-                def reseed(k, it=it):
-                    torch.manual_seed(key32(cfg.seed, it, rank, k))
-                if graphed is not None:  # the whole step, update included, one micro-batch
-                    reseed(0)
-                    outs = [graphed(micro[0])]
-                else:
-                    outs = train_step(task, net, micro, device, cfg.amp, cfg.clip_grad, no_sync, reseed)
-                step_sum = None
-                for out in outs:
-                    guard.update(out["loss"])
-                    keys = keys or list(out)
-                    vals = torch.stack([out[key].detach().float() for key in keys])
-                    step_sum = vals if step_sum is None else step_sum + vals
-                sums = step_sum if sums is None else sums + step_sum
-                extra = task.after_update(it, total)
-                if sync_debug:
-                    torch.cuda.set_sync_debug_mode("default")
-                it += 1
-                if cfg.log_every and it % cfg.log_every == 0:
-                    guard.check(f"at step {it}")
-                    mean = dist.all_reduce_mean(step_sum) / split.accum
-                    log.log({"step": it, "lr": lr, **dict(zip(keys, mean.tolist()))})
-                if s + 1 < steps:  # the epoch's last step is handled with the epoch record below
-                    stop, due = control.poll()
-                    if stop or due:
-                        save(it, sums, time.perf_counter() - t0)
-                    if stop:
-                        raise Preempted(f"stopped by signal at epoch {epoch + 1}, step {it} of {total}; "
-                                        f"checkpoint written to {rd.ckpt_path}; rerun the same command to resume")
-            guard.check(f"in epoch {epoch + 1} of {desc}")
-            guard.check_state(task.model, task.optimizer, f"in epoch {epoch + 1} of {desc}")  # before its evaluation
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            seconds = time.perf_counter() - t0
-            n_micro = steps * split.accum * split.world
-            sums = sums if sums is not None else torch.zeros(len(keys), device=device)
-            if dist.is_distributed():
-                torch.distributed.all_reduce(sums)
-            record = {"epoch": epoch + 1, "step": it, **dict(zip(keys, (sums / n_micro).tolist())), "lr": lr, **extra,
-                      "images_per_s": steps * split.global_batch / max(seconds, 1e-9), "epoch_s": seconds}
-            if getattr(data.source, "skipped", 0):
-                record["skipped_images"] = data.source.skipped  # this rank's
-            sums, elapsed = None, 0.0
-            if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-                record.update(task.evaluate(epoch + 1))
-            log.log(record)
-            stop, due = control.poll()
-            if stop or due or (epoch + 1) % cfg.ckpt_every == 0 or epoch + 1 == cfg.epochs:
-                save(it, None, 0.0)
-            if stop:  # the last epoch too: the rerun resumes after it, with the final evaluation
-                raise Preempted(f"stopped by signal after epoch {epoch + 1} (step {it} of {total}); checkpoint "
-                                f"written to {rd.ckpt_path}; rerun the same command to resume")
+    try:
+        with StopSignals() as signals:
+            control = _Control(signals, cfg.ckpt_minutes)
+            if it == 0 and task.evaluates_at_start:
+                log.log({"epoch": 0, "step": 0, **task.evaluate(0)})
+                if control.poll()[0]:  # nothing trained yet: nothing to save
+                    raise Preempted(f"stopped by signal during the evaluation of the initialisation, before the first "
+                                    f"step of {total}; rerun the same command to resume")
+            for epoch in range(it // steps, cfg.epochs):
+                task.train()
+                start = it - epoch * steps
+                keys: list[str] = []
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter() - elapsed
+                lr, extra = 0.0, {}
+                log.display.begin_epoch(epoch, start)
+                for s, micro in data.epoch(epoch, start):
+                    if sync_debug:
+                        torch.cuda.set_sync_debug_mode("error")
+                    it = epoch * steps + s
+                    lr = lr_at(it, base_lr=peak, warmup_iters=cfg.warmup_epochs * steps, total_iters=total,
+                               min_lr=cfg.min_lr)
+                    set_lr(task.optimizer, lr)
+                    def reseed(k, it=it):
+                        torch.manual_seed(key32(cfg.seed, it, rank, k))
+                    if graphed is not None:  # the whole step, update included, one micro-batch
+                        reseed(0)
+                        outs = [graphed(micro[0])]
+                    else:
+                        outs = train_step(task, net, micro, device, cfg.amp, cfg.clip_grad, no_sync, reseed)
+                    step_sum = None
+                    for out in outs:
+                        guard.update(out["loss"])
+                        keys = keys or list(out)
+                        vals = torch.stack([out[key].detach().float() for key in keys])
+                        step_sum = vals if step_sum is None else step_sum + vals
+                    sums = step_sum if sums is None else sums + step_sum
+                    extra = task.after_update(it, total)
+                    log.display.tick()
+                    if sync_debug:
+                        torch.cuda.set_sync_debug_mode("default")
+                    it += 1
+                    if cfg.log_every and it % cfg.log_every == 0:
+                        guard.check(f"at step {it}")
+                        mean = dist.all_reduce_mean(step_sum) / split.accum
+                        log.log({"step": it, "lr": lr, **dict(zip(keys, mean.tolist()))})
+                    if s + 1 < steps:  # the epoch's last step is handled with the epoch record below
+                        stop, due = control.poll()
+                        if stop or due:
+                            save(it, sums, time.perf_counter() - t0)
+                        if stop:
+                            raise Preempted(f"stopped by signal at epoch {epoch + 1}, step {it} of {total}; "
+                                            f"checkpoint written to {rd.ckpt_path}; rerun the same command to resume")
+                guard.check(f"in epoch {epoch + 1} of {desc}")
+                guard.check_state(task.model, task.optimizer, f"in epoch {epoch + 1} of {desc}")  # before its evaluation
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                seconds = time.perf_counter() - t0
+                n_micro = steps * split.accum * split.world
+                sums = sums if sums is not None else torch.zeros(len(keys), device=device)
+                if dist.is_distributed():
+                    torch.distributed.all_reduce(sums)
+                record = {"epoch": epoch + 1, "step": it, **dict(zip(keys, (sums / n_micro).tolist())), "lr": lr, **extra,
+                          "images_per_s": steps * split.global_batch / max(seconds, 1e-9), "epoch_s": seconds}
+                if getattr(data.source, "skipped", 0):
+                    record["skipped_images"] = data.source.skipped  # this rank's
+                sums, elapsed = None, 0.0
+                if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+                    record.update(task.evaluate(epoch + 1))
+                log.log(record)
+                stop, due = control.poll()
+                if stop or due or (epoch + 1) % cfg.ckpt_every == 0 or epoch + 1 == cfg.epochs:
+                    save(it, None, 0.0)
+                if stop:  # the last epoch too: the rerun resumes after it, with the final evaluation
+                    raise Preempted(f"stopped by signal after epoch {epoch + 1} (step {it} of {total}); checkpoint "
+                                    f"written to {rd.ckpt_path}; rerun the same command to resume")
+    finally:
+        log.close()
     return log.read() if log.enabled else []
