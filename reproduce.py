@@ -53,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--jobs", default="auto", help="stages run at a time, each in its own process with an equal share "
                    "of the threads (default auto: one per CPU thread, at most 8, on a CPU; 1 on a GPU or under torchrun)")
-    p.add_argument("--plan", action="store_true", help="print the plan and exit")
+    p.add_argument("--plan", action="store_true", help="print the plan (every stage and its run directory) and exit")
+    p.add_argument("-v", "--verbose", action="store_true", help="print the plan, and each stage's start and end "
+                   "with its run directory")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
@@ -135,12 +137,15 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(error_line(e))
 
     # recorded with each stage it runs, and shown on the experiment pages
-    command = shlex.join(["python", "reproduce.py", *(sys.argv[1:] if argv is None else argv)])
+    # (without -v, which changes only what is shown)
+    command = shlex.join(["python", "reproduce.py", *(a for a in (sys.argv[1:] if argv is None else argv)
+                                                      if a not in ("-v", "--verbose"))])
     info = dist.init_distributed(None if args.device == "auto" else args.device)
     say = print if info.rank == 0 else (lambda *a, **k: None)
     jobs = jobs or ex.auto_jobs(args.device)
-    for t in targets:
-        say(ex.plan_text(t, info.world_size, jobs))
+    for t in targets:   # the whole plan with --plan or -v; otherwise its first lines (the target, its stages)
+        plan = ex.plan_text(t, info.world_size, jobs)
+        say(plan if args.plan or args.verbose else "\n".join(plan.splitlines()[:2]))
         if args.scale in ("paper", "small"):
             say(ex.cost_text(t, info.world_size))
     if args.plan:
@@ -150,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with StopSignals(immediate=True):  # every phase honours SIGTERM / SIGUSR1 (the training loop's own)
             for t in targets:
-                ex.run_target(t, device=args.device, log=say, command=command, jobs=jobs)
+                ex.run_target(t, device=args.device, log=say, command=command, jobs=jobs, verbose=args.verbose,
+                              live=info.rank == 0 and sys.stdout.isatty())
                 if info.rank == 0:
                     ex.summarize(t, args.scale, args.out)
                     say("")

@@ -1,5 +1,6 @@
 """reproduce.py's command line: bad input gives one line on stderr and exit code 2, nothing written."""
 import json
+import re
 import os
 import signal
 import subprocess
@@ -194,3 +195,44 @@ def test_sigterm_and_sigkill_of_a_run_with_parallel_stages_leave_them_resumable(
     assert r.returncode == 0, r.stderr
     assert len(list(tmp_path.glob("runs/**/metrics.json"))) == 7
     assert _epochs(pre) == list(range(16))   # epoch 0 (the initialisation) and each of the 15 epochs once
+
+
+def test_a_run_shows_one_line_per_stage_each_warning_once_and_a_summary(tmp_path):
+    """Not a terminal: plain lines, no plan with paths (only with -v), one line per finished stage
+    with the count, elapsed time and ETA, a repeated warning once with its count, a final summary."""
+    args = ["--table", "1", "--scale", "smoke", "--methods", "umae", "--models", "vit_base", "--seeds", "1",
+            "--jobs", "1", "--device", "cpu", "--out", str(tmp_path)]
+    r = run(*args, env={"OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert "\r" not in r.stdout and "[  todo]" not in r.stdout and r.stderr == ""
+    assert out[:2] == ["Table 1: linear probing and fine-tuning top-1 of MAE, U-MAE and M-MAE",
+                       "  7 stages, 0 already finished"]
+    done = [line for line in out if ": done in " in line]
+    assert [line.split("]")[0] for line in done] == [f"[table1 {i}/7" for i in range(1, 8)]
+    assert done[0].startswith("[table1 1/7] pretrain digits mini-b umae seed 0: done in ")
+    assert re.search(r"done in \d+:\d\d  7/7 stages done  elapsed \d+:\d\d  ETA ~0:00$", done[-1])
+    assert not any(str(tmp_path) in line for line in done)
+    # the probe and the fine-tuning of U-MAE both drop its online classifier
+    warned = [line for line in out if "ignored the online classifier" in line]
+    assert len(warned) == 2 and warned[0].startswith("warning: ignored the online classifier")
+    assert warned[1].startswith("warning in 2 stages: ignored the online classifier")
+    assert "[table1] 7 stages run, 0 kept from earlier runs, in " in r.stdout
+    assert f"run directories under {tmp_path}/runs/smoke/authors" in r.stdout
+    assert f"written: {tmp_path}/smoke/table1" in r.stdout
+    again = run(*args, "-v", env={"OMP_NUM_THREADS": "1"})   # -v: the plan and every stage's run directory
+    assert again.returncode == 0 and again.stdout.count("[  done]") == 7, again.stderr
+    assert again.stdout.count(": finished earlier, kept") == 7 and "[table1] 0 stages run, 7 kept" in again.stdout
+
+
+def test_the_live_display_redraws_its_lines_in_place(tmp_path, capsys):
+    from mmae.experiments import build_target
+    from mmae.experiments.runner import Status
+    t = build_target("table1", "smoke", tmp_path, seeds=1, methods=["mae"], models=["vit_base"])
+    s = Status(t, live=True)
+    s.started(0)
+    s.finished(0, 1.0)
+    s.close()
+    out = capsys.readouterr().out
+    assert "\r\x1b[J" in out and "[table1 1/7] pretrain digits mini-b mae seed 0: done in 0:01" in out
+    assert out.split("\x1b[J")[-1].startswith("[table1] 1 stage run, 0 kept from earlier runs")

@@ -79,7 +79,7 @@ def test_stages_side_by_side_give_the_same_numbers_in_a_valid_order(out, tmp_pat
     reads have finished."""
     from mmae.experiments import build_target, dependencies
     par = tmp_path / "par"
-    r = run(par, "--table", "1", "--jobs", "2")
+    r = run(par, "--table", "1", "--jobs", "2", "-v")   # -v: every stage's start and end
     t = build_target("table1", "smoke", par)
     metrics = sorted(par.glob("runs/**/metrics.json"))
     assert len(metrics) == len(t.stages)
@@ -97,7 +97,7 @@ def test_a_longer_pretraining_is_summarised_beside_the_scales_own(out):
     """`--epochs N` pretrains in new run directories and writes its summary to `table1-epN`, leaving
     the scale's own summary as it was; the stages that do not pretrain (the baselines) are reused."""
     before = (out / "smoke" / "table1" / "table1.json").read_bytes()
-    r = run(out, "--table", "1", "--models", "vit_base", "--epochs", "2")
+    r = run(out, "--table", "1", "--models", "vit_base", "--epochs", "2", "-v")
     assert (out / "smoke" / "table1" / "table1.json").read_bytes() == before
     assert r.stdout.count("finished earlier, kept") == 4 and r.stdout.count(": running") == 9  # the raw-pixel probe, the random encoder, its probe, training from scratch
     where = out / "smoke" / "table1-ep2"
@@ -119,7 +119,7 @@ def test_table2(out):
 
 
 def test_table3_reuses_table1_runs(out):
-    r = run(out, "--table", "3")
+    r = run(out, "--table", "3", "-v")
     # every stage was computed for Table 1: 3 methods x 3 stages, and the baselines of mini-b
     assert r.stdout.count("finished earlier, kept") == 9 + 4 and "running" not in r.stdout
     data, md = load(out, "table3")

@@ -8,7 +8,7 @@ import math
 from .targets import SMALL_PATCH, Stage, stage_value, Target
 
 __all__ = ["ASSUMED_GPU_STEP_S", "CPU_FLOPS_MEASURED", "CPU_STAGE_OVERHEAD_S", "H200_BF16_PEAK", "ASSUMED_MFU",
-           "RESNET18_CIFAR_FLOPS", "stage_flops", "stage_steps", "cost_text"]
+           "RESNET18_CIFAR_FLOPS", "stage_flops", "stage_steps", "stage_seconds", "cost_text"]
 
 
 # image side and default patch of each data set, and its number of training images
@@ -70,10 +70,19 @@ def stage_steps(stage: Stage) -> int:
     return math.ceil(_N_TRAIN[stage.config["dataset"]] / stage_value(stage, "batch_size")) * stage_value(stage, "epochs")
 
 
+def stage_seconds(stage: Stage, gpu: bool, world_size: int = 1) -> float:
+    """The estimated wall-clock time of one stage: on a GPU its optimiser steps at
+    `ASSUMED_GPU_STEP_S` and its FLOPs at `ASSUMED_MFU` of an H200 (over `world_size` of them); on a
+    CPU its FLOPs at the measured `CPU_FLOPS_MEASURED`, and a probe's fixed cost."""
+    if gpu:
+        peak = H200_BF16_PEAK * ASSUMED_MFU * world_size
+        return stage_steps(stage) * ASSUMED_GPU_STEP_S + stage_flops(stage) / peak
+    return stage_flops(stage) / CPU_FLOPS_MEASURED + CPU_STAGE_OVERHEAD_S * (stage.kind in ("linprobe", "pixels"))
+
+
 def _small_cost_text(todo: list[Stage], flops: float) -> str:
     steps = sum(stage_steps(s) for s in todo)
-    gpu_s = steps * ASSUMED_GPU_STEP_S + flops / (H200_BF16_PEAK * ASSUMED_MFU)
-    cpu_s = flops / CPU_FLOPS_MEASURED + CPU_STAGE_OVERHEAD_S * sum(s.kind in ("linprobe", "pixels") for s in todo)
+    gpu_s, cpu_s = (sum(stage_seconds(s, gpu) for s in todo) for gpu in (True, False))
     return (f"  estimated cost of the {len(todo)} unfinished stages: {flops:.3g} FLOPs in {steps:,} optimiser steps; "
             f"about {gpu_s / 60:,.1f} min on one H200 (at an assumed {ASSUMED_GPU_STEP_S * 1e3:g} ms per step, no "
             f"measurement) and about {cpu_s / 3600:,.1f} h on two CPU cores, two stages at a time (at the "
