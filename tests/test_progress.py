@@ -97,3 +97,20 @@ def test_a_resumed_run_writes_no_step_twice(tmp_path, monkeypatch):
     assert [s for s, _ in ev["step/loss"]] == list(range(2, 21, 2))
     assert [s for s, _ in ev["epoch/loss"]] == [10, 20]
     assert len(list(run.glob("events.out.tfevents.*"))) == 1
+
+
+@needs_tb
+def test_tensorboard_holds_the_matrix_information_curves(tmp_path):
+    """The Siamese epoch records' matrix-information quantities (mmae.engine.matrix_logging), under
+    `matrix/`, at the epoch's step, equal to the log's values in float32."""
+    import numpy as np
+    from mmae.engine import siamese
+    run = tmp_path / "run"
+    siamese.run(siamese.SiameseConfig.mini(method="barlow", epochs=1, linprobe_epochs=0, device="cpu", quiet=True), run)
+    ev = _events(run)
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    keys = [k for k in records[-1] if k.startswith(("feat_", "sample_", "bound_"))]
+    assert {"feat_mi_a2", "sample_mi_a2", "feat_js", "bound_4_3_bt"} <= set(keys)
+    assert [r["epoch"] for r in records] == [0, 1]   # the initialisation at step 0, the epoch at step 5
+    for k in keys:
+        assert ev[f"matrix/{k}"] == [(r["step"], np.float32(r[k])) for r in records], k
