@@ -10,7 +10,9 @@
 Rerunning a command skips the finished stages and resumes an interrupted one (at the step where it
 stopped; SIGTERM or SIGUSR1 makes it write its checkpoint and exit with code 75). Everything is
 written under --out (default results/): per run its log and metrics, per target a JSON file, a
-Markdown table beside the paper's values and, for figures, a PNG and an SVG. The experiments
+Markdown table beside the paper's values and, for figures, a PNG and an SVG. While it runs it shows
+a line per running stage with an ETA (-v: the plan and every stage's run directory) and ends each
+target with a summary; `tensorboard --logdir results/runs/` shows the training curves. The experiments
 themselves are defined in mmae.experiments; this file only reads the command line.
 """
 from __future__ import annotations

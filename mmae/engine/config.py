@@ -183,7 +183,8 @@ def _recipe_help(config_cls, f) -> str:
 def engine_main(config_cls, run_fn, argv=None, prog: str = "", doc: str = "") -> int:
     """The command line of an engine, built from its config dataclass: `--field-name VALUE`
     (booleans as `--flag` / `--no-flag`), `--recipe paper|authors`, `--out` and `--mini`
-    (start from the mini-scale recipe). Prints the final metrics as JSON on success.
+    (start from the mini-scale recipe). Shows the training's progress on stderr (`mmae.engine.progress`;
+    `--quiet`: nothing) and prints the final metrics as JSON on stdout on success.
 
     Exit codes (`mmae.cli`): 0 done; 1 the loss became non-finite; 2 bad input (one line);
     75 stopped by SIGTERM / SIGUSR1 with its checkpoint written (rerun the command to resume)."""
