@@ -37,7 +37,7 @@ _MATRIX = ("feat_", "sample_", "bound_", "sc_", "bt_")
 
 
 def fmt_duration(seconds: float) -> str:
-    """`1:02:03` (h:mm:ss), `4:05` (m:ss); `?` when not known."""
+    """`1:02:03` (`h:mm:ss`), `4:05` (`m:ss`); `?` when not known."""
     if not math.isfinite(seconds) or seconds < 0:
         return "?"
     s = int(round(seconds))
