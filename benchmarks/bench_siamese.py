@@ -1,4 +1,4 @@
-"""Training throughput of the four Siamese methods on CIFAR-10-shaped data with ResNet-18.
+"""Training throughput of the Siamese methods on CIFAR-10-shaped data with ResNet-18.
 
 Times the engine's own training step (`mmae.engine.siamese.SiameseTask.step`: keyed two-view augmentation on the device,
 forward of both views, loss, backward, LARS step, BYOL's EMA update) on a uint8 dataset held on
