@@ -311,10 +311,11 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
     graphed = GraphedStep(task, net, device, cfg.amp, cfg.clip_grad) if cfg.cuda_graphs else None
     dist.barrier()
 
-    def save(step: int, epoch_sums, epoch_s: float) -> None:
+    def save(step: int, epoch_sums, epoch_s: float, state_checked: bool = False) -> None:
         nonlocal rotate
         guard.check(f"before the checkpoint at step {step}")  # raises before anything is written
-        guard.check_state(task.model, task.optimizer, f"before the checkpoint at step {step}")
+        if not state_checked:  # an epoch's end checked the state already, before its evaluation
+            guard.check_state(task.model, task.optimizer, f"before the checkpoint at step {step}")
         if epoch_sums is not None and dist.is_distributed():
             epoch_sums = epoch_sums.clone()
             torch.distributed.all_reduce(epoch_sums)  # kept by rank 0 on resume
@@ -401,7 +402,7 @@ def fit(task: Task, cfg: TrainConfig, data: TrainBatches, rd: RunDir, device: to
                 log.log(record)
                 stop, due = control.poll()
                 if stop or due or (epoch + 1) % cfg.ckpt_every == 0 or epoch + 1 == cfg.epochs:
-                    save(it, None, 0.0)
+                    save(it, None, 0.0, state_checked=True)
                 if stop:  # the last epoch too: the rerun resumes after it, with the final evaluation
                     raise Preempted(f"stopped by signal after epoch {epoch + 1} (step {it} of {total}); checkpoint "
                                     f"written to {rd.ckpt_path}; rerun the same command to resume")
