@@ -209,3 +209,21 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             C.resolve_device("cuda")
+
+
+def test_the_latest_checkpoint_stays_in_place_while_it_becomes_the_previous(tmp_path, monkeypatch):
+    # a reader (or a resume after a kill) must find checkpoint.pt at every moment of a rotation
+    path = tmp_path / "checkpoint.pt"
+    C.save_checkpoint_keeping_previous(path, {"step": 1})
+    present, real = [], C.os.replace
+
+    def replace(src, dst):
+        present.append(path.exists())
+        real(src, dst)
+
+    monkeypatch.setattr(C.os, "replace", replace)
+    C.save_checkpoint_keeping_previous(path, {"step": 2})
+    assert present and all(present)
+    assert C.load_checkpoint(path)["step"] == 2
+    assert C.load_checkpoint(tmp_path / "checkpoint.prev.pt")["step"] == 1
+    assert not list(tmp_path.glob(".*.tmp"))

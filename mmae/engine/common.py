@@ -96,7 +96,7 @@ def _atomic_file(path: Path, previous: Path | None = None):
             f.flush()
             os.fsync(f.fileno())
         if previous is not None and path.exists():
-            os.replace(path, previous)
+            _keep_as(path, previous)
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
@@ -107,6 +107,21 @@ def _atomic_file(path: Path, previous: Path | None = None):
 
 
 TMP_SUFFIX = ".tmp"  # the temporary files of `_atomic_file`: `.NAME.RANDOM.tmp`
+
+
+def _keep_as(path: Path, previous: Path) -> None:
+    """Make `previous` a copy of `path` while `path` stays in place: a hard link under a temporary
+    name replaces `previous` atomically, so a reader (or a resume after a kill) finds `path` at every
+    moment. Where the file system has no hard links, `path` is moved (a moment without it)."""
+    link = previous.with_name(f".{previous.name}.{os.getpid()}{TMP_SUFFIX}")
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(link)
+        os.link(path, link)
+    except OSError:
+        os.replace(path, previous)
+        return
+    os.replace(link, previous)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
