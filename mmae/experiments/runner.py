@@ -55,29 +55,63 @@ def machine(device: str = "auto", jobs: int = 1) -> str:
     return f"CPU {cpu}, {threads} thread{'s' if threads > 1 else ''}{procs}{at_once}"
 
 
-def _record_provenance(stage: Stage, seconds: float, device: str, command: str | None, jobs: int = 1) -> None:
-    import datetime
+def source_revision() -> dict:
+    """The git revision of the code that runs and whether its tree had uncommitted changes
+    (`{"revision": None}` outside a git checkout, e.g. an installed wheel)."""
+    import subprocess
+    root = Path(__file__).resolve().parents[2]
+    try:
+        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        changes = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"revision": None, "dirty": None}
+    return {"revision": rev, "dirty": bool(changes.strip())}
+
+
+def environment(device: str = "auto", jobs: int = 1) -> dict:
+    """What a result depends on besides its configuration: the code's revision, the library
+    versions, the hardware and the threads (see "Determinism" in `docs/reproducing.md`)."""
+    import platform
+    import numpy
     import torch
+    return {"machine": machine(device, jobs), **source_revision(), "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": numpy.__version__, "threads": torch.get_num_threads(),
+            "device": "cuda" if device != "cpu" and torch.cuda.is_available() else "cpu",
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def _utc(t: float) -> str:
+    import datetime
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _record_provenance(stage: Stage, seconds: float, device: str, command: str | None, jobs: int = 1) -> None:
     from .. import dist
     if dist.is_main():
         stage.run_dir.mkdir(parents=True, exist_ok=True)
+        end = time.time()
         write_json_atomic(stage.run_dir / PROVENANCE, {
-            "machine": machine(device, jobs), "torch": torch.__version__, "command": command,
-            "seconds": round(seconds, 1),
-            "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")})
+            **environment(device, jobs), "command": command, "seconds": round(seconds, 1),
+            "started": _utc(end - seconds), "finished": _utc(end)})
 
 
 def provenance(target: Target) -> dict:
-    """Where the target's stages ran, by which commands, and their summed wall-clock time, from the
-    run directories' records (a stage run before records were kept counts as unrecorded)."""
+    """Where, with which code and by which commands the target's stages ran, and their summed
+    wall-clock time, from the run directories' records (a stage run before records were kept counts
+    as unrecorded; older records lack the revision and versions)."""
     recs = []
     for s in target.stages:
         path = s.run_dir / PROVENANCE
         if path.exists():
             recs.append(json.loads(path.read_text()))
-    uniq = lambda key: list(dict.fromkeys(r[key] for r in recs if r.get(key)))  # noqa: E731
-    return {"machines": uniq("machine"), "commands": uniq("command"), "torch": uniq("torch"),
+    uniq = lambda key: list(dict.fromkeys(r[key] for r in recs if r.get(key) is not None))  # noqa: E731
+    return {"machines": uniq("machine"), "commands": uniq("command"), "revisions": uniq("revision"),
+            "dirty": any(r.get("dirty") for r in recs), "torch": uniq("torch"), "numpy": uniq("numpy"),
+            "threads": uniq("threads"), "devices": uniq("device"), "cpu_capability": uniq("cpu_capability"),
             "seconds": round(sum(r["seconds"] for r in recs), 1), "recorded": len(recs), "stages": len(target.stages),
+            "started": min((r["started"] for r in recs if r.get("started")), default=None),
             "finished": max((r["finished"] for r in recs), default=None)}
 
 
