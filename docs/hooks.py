@@ -12,7 +12,8 @@ What they add to a plain MkDocs build, so that ``mkdocs build`` alone produces t
   ignored folder) and copied into the site, so that math renders offline;
 * a few ``<!-- mmae:... -->`` directives in hand-written pages, expanded from the repository at
   build time (README commands, the source of a function and links to its lines, verdicts and
-  their badges, the home page's findings, the claims table, benchmark figures);
+  their badges, the home page's findings, the claims table, benchmark figures, a number of a
+  committed result: ``<!-- mmae:value table1@small minutes -->``, see `mmae.pages.value`);
 * cross-links: each API entry that a check computes with links to its statements.
 """
 from __future__ import annotations
@@ -675,6 +676,12 @@ def on_page_markdown(markdown: str, page, config, files):
             return _gpu_hours()
         if name == "experiments":
             return _experiments(url)
+        if name == "value":  # a number of a committed result in a sentence: `mmae.pages.value`
+            from mmae.pages import value
+            try:
+                return value(arg, root=ROOT / "results")
+            except ValueError as e:
+                raise PluginError(f"{url}: {e}") from None
         if name == "verdict":
             st_url = link(arg)
             if st_url is None:

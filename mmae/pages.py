@@ -259,6 +259,10 @@ def baseline_summary(report: dict) -> str:
     return " ".join(lines)
 
 
+# What each kind of test compares, in words (a summary's verdicts name their test).
+_TEST_TEXT = {"ordering": "the final values compared over the seeds",
+              "trend": "the rank correlation (Spearman) of each seed's curve with the epoch, averaged over the "
+                       "seeds, with the fall from the curve's peak to its final value beside it"}
 _FORMAT = re.compile(r"[+ ]?\.\d+[fg%]|[+ ]?d")
 _PLACEHOLDER = re.compile(r"\{\{\s*(.+?)\s*\}\}")
 
@@ -279,17 +283,22 @@ def _run(token: str, key: str | None, root) -> dict:
 
 
 def _path(node, parts: list[str], spec: str) -> list:
-    """The values at a `/`-separated path: `*` takes every key or item, `[text]` every item of a list
-    whose claim contains `text`."""
+    """The values at a `/`-separated path: a key, an index of a list (`0`, `-1`), `*` every key or
+    item, `[text]` every item of a list whose claim contains `text` (any case), `min` or `max` the
+    extreme of a list of numbers."""
     if not parts:
         return [node]
     head, rest = parts[0], parts[1:]
     if head == "*":
         items = list(node.values()) if isinstance(node, dict) else list(node)
     elif head.startswith("[") and head.endswith("]") and isinstance(node, list):
-        items = [x for x in node if head[1:-1] in x.get("claim", "")]
+        items = [x for x in node if head[1:-1].lower() in x.get("claim", "").lower()]
     elif isinstance(node, dict) and head in node:
         items = [node[head]]
+    elif isinstance(node, list) and re.fullmatch(r"-?\d+", head) and -len(node) <= int(head) < len(node):
+        items = [node[int(head)]]
+    elif isinstance(node, list) and head in ("min", "max") and node:
+        items = [(min if head == "min" else max)(node)]
     else:
         raise ValueError(f"placeholder {spec!r}: no {head!r} in the summary")
     out = [v for x in items for v in _path(x, rest, spec)]
@@ -306,8 +315,11 @@ def value(spec: str, key: str | None = None, root: str | Path | None = None) -> 
       `*` takes every key, `[text]` every verdict or check whose claim contains `text`; several values
       show as their range, `72.9–73.2`;
     - `verdict CLAIM`: the site's word for the claim's outcome; `claim CLAIM`: its numbers (`verdict_lines`);
-    - `checks TEXT`: how many of the baseline checks whose claim contains TEXT are significant, `2 of 6`;
-    - `seeds`: their number; `minutes`: the stages' recorded wall-clock time, summed.
+    - `outcomes [TEXT]`: how many of the claims (whose words contain TEXT) have each outcome, `1 contradicted,
+      7 inconclusive`; `checks TEXT`: how many of the baseline checks whose claim contains TEXT are
+      significant, `2 of 6`;
+    - `seeds`: their number; `minutes`: the stages' recorded wall-clock time, summed; `tests`: what the
+      verdicts' tests compare, in words.
 
     A placeholder that finds nothing is a ValueError naming it, so a page cannot show a stale number."""
     token, _, what = spec.strip().partition(" ")
@@ -324,20 +336,30 @@ def value(spec: str, key: str | None = None, root: str | Path | None = None) -> 
         if not hit:
             raise ValueError(f"placeholder {spec!r}: no baseline check {arg!r} in {token}")
         return f"{sum(outcome(c) == 'yes' for c in hit)} of {len(hit)}"
+    if word == "outcomes":
+        hit = [v for v in report.get("verdicts") or [] if arg.lower() in v.get("claim", "").lower()]
+        if not hit:
+            raise ValueError(f"placeholder {spec!r}: no claim {arg!r} in {token}")
+        return count_outcomes(hit)
     if word == "seeds":
         return str(len(report["setup"]["seeds"]))
+    if word == "tests":
+        return "; ".join(dict.fromkeys(_TEST_TEXT.get(v.get("test"), v.get("test", "")) + (
+            f" ({v['method']})" if v.get("method") else "") for v in report.get("verdicts") or []))
     if word == "minutes":
         return f"{(report.get('provenance') or {})['seconds'] / 60:,.0f}"
     fmt = ""
     if " " in what and _FORMAT.fullmatch(what.rsplit(" ", 1)[1]):
         what, fmt = what.rsplit(" ", 1)
-    values = _path(report, re.split(r"/(?![^\[]*\])", what), spec)
+    values = [x for v in _path(report, re.split(r"/(?![^\[]*\])", what), spec)
+              for x in (v if isinstance(v, list) else [v])]
     if not all(isinstance(x, (int, float)) for x in values):
-        return ", ".join(str(x) for x in values)
+        return ", ".join(dict.fromkeys(outcome(x) if "verdict" in what.rsplit("/", 1)[-1] else str(x)
+                                       for x in values))
     fmt = fmt or (",d" if all(isinstance(x, int) for x in values) else ".1f")
     shown = sorted(set(values))
     lo, hi = _num(shown[0], fmt), _num(shown[-1], fmt)
-    return lo if lo == hi else (f"{lo}–{hi}" if shown[0] >= 0 else f"{lo} to {hi}")
+    return lo if lo == hi else (f"{lo}–{hi}" if re.fullmatch(r"[\d.,%]+", lo + hi) else f"{lo} to {hi}")
 
 
 def fill(text: str, key: str | None = None, root: str | Path | None = None) -> str:
@@ -345,9 +367,17 @@ def fill(text: str, key: str | None = None, root: str | Path | None = None) -> s
     return _PLACEHOLDER.sub(lambda m: value(m.group(1), key, root), text)
 
 
-def say(text: str, key: str | None = None, root: str | Path | None = None) -> None:
-    """Display a notebook's paragraph of Markdown whose numbers are placeholders (`fill`)."""
+def say(text: str, key: str | None = None, root: str | Path | None = None, expect: dict | None = None) -> None:
+    """Display a notebook's paragraph of Markdown whose numbers are placeholders (`fill`). `expect`:
+    what the paragraph's words take for granted, `{spec: value}`; where the results now give
+    another value the page fails to build (a ValueError naming both) rather than say what they do
+    not support."""
     from IPython.display import Markdown, display
+    for spec, want in (expect or {}).items():
+        got = value(spec, key, root)
+        if got != want:
+            raise ValueError(f"the page's words take {spec!r} to be {want!r}, but the results give {got!r}: "
+                             "rewrite them")
     display(Markdown(fill(text, key, root)))
 
 
