@@ -345,7 +345,7 @@ def value(spec: str, key: str | None = None, root: str | Path | None = None) -> 
         return str(len(report["setup"]["seeds"]))
     if word == "tests":
         return "; ".join(dict.fromkeys(_TEST_TEXT.get(v.get("test"), v.get("test", "")) + (
-            f" ({v['method']})" if v.get("method") else "") for v in report.get("verdicts") or []))
+            f", by a {v['method']}" if v.get("method") else "") for v in report.get("verdicts") or []))
     if word == "minutes":
         return f"{(report.get('provenance') or {})['seconds'] / 60:,.0f}"
     fmt = ""
