@@ -165,7 +165,7 @@ def _evidence(v: dict) -> str:
         parts.append(f"peak to final {_num(-100 * v['peak_drop'], '+.0f')}%")
     stat = []
     if isinstance(v.get("statistic"), (int, float)):
-        stat.append(f"t({v['df'] if v.get('df') is not None else v.get('n', 1) - 1}) = {_num(v['statistic'])}")
+        stat.append(f"t({v['df'] if v.get('df') is not None else v.get('n', 1) - 1}) = {_num(v['statistic'], '.2f')}")
     for key, label in (("p_holm", "Holm p"), ("p_permutation", "permutation p"), ("p_value", "one-sided p")):
         if isinstance(v.get(key), (int, float)):
             stat.append(f"{label} = {v[key]:.3g}")

@@ -307,6 +307,14 @@ def test_the_trust_summary_counts_each_piece_of_evidence_once(results):
         len({T.VERDICT_TONE[w] for w in pages.OUTCOMES}) == len({T.VERDICT_ICON[w] for w in pages.OUTCOMES}) == 4
 
 
+def test_the_pages_words_are_the_results_words():
+    """`mmae.pages` restates the outcomes of `mmae.experiments.stats` (a page does not import torch)."""
+    from mmae import pages
+    from mmae.experiments import stats
+    assert pages.OUTCOMES == stats.OUTCOMES and pages.CHECKS == stats.CHECKS
+    assert set(pages.OUTCOMES) | set(pages.CHECKS) <= set(pages.OUTCOME_STYLE)
+
+
 def test_the_home_pages_findings_count_the_outcomes(results, monkeypatch):
     root, _ = results
     H = _hooks()
