@@ -22,7 +22,8 @@ from .targets import (PAPER, TARGETS, MIM_TARGETS, METHODS_MIM, METHODS_SIAMESE,
                       build_target, check_data, imagenet_root, RECIPE_KINDS, recipe_text, plan_text, config_value,
                       stage_value, read_log, target_dir)
 from .runner import PROVENANCE, machine, environment, provenance, run_target, dependencies, auto_jobs, run_stage
-from .stats import ALPHA, OUTCOMES, CHECKS, METHOD, paired_test, sign_flip_p, holm, ordering, trend, judge, verdict_counts
+from .stats import (ALPHA, OUTCOMES, CHECKS, METHOD, paired_test, sign_flip_p, holm, ordering, trend, judge,
+                    verdict_counts, tally)
 from .claims import summarize
 from .cost import (ASSUMED_GPU_STEP_S, CPU_FLOPS_MEASURED, CPU_STAGE_OVERHEAD_S, H200_BF16_PEAK, ASSUMED_MFU,
                    RESNET18_CIFAR_FLOPS, stage_flops, stage_steps, cost_text)
@@ -32,7 +33,7 @@ __all__ = ["PAPER", "TARGETS", "MIM_TARGETS", "METHODS_MIM", "METHODS_SIAMESE", 
            "Target", "with_epochs", "BASELINES", "build_target", "check_data", "imagenet_root", "RECIPE_KINDS",
            "recipe_text", "plan_text", "config_value", "stage_value", "read_log", "target_dir", "PROVENANCE",
            "machine", "environment", "provenance", "run_target", "dependencies", "auto_jobs", "run_stage", "ALPHA", "OUTCOMES",
-           "CHECKS", "METHOD", "paired_test", "sign_flip_p", "holm", "ordering", "trend", "judge", "verdict_counts",
+           "CHECKS", "METHOD", "paired_test", "sign_flip_p", "holm", "ordering", "trend", "judge", "verdict_counts", "tally",
            "summarize", "ASSUMED_GPU_STEP_S", "CPU_FLOPS_MEASURED",
            "CPU_STAGE_OVERHEAD_S", "H200_BF16_PEAK", "ASSUMED_MFU", "RESNET18_CIFAR_FLOPS", "stage_flops",
            "stage_steps", "cost_text"]

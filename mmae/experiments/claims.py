@@ -1,6 +1,10 @@
 """A target's summary: its table or figure from the stages' metrics and logs, beside the paper's
 published values (`paper_results.json`, which never stand in for a measurement), with a verdict on
-each of the paper's claims it concerns.
+each of the paper's claims it concerns (`WORDING`: the paper's sentences), in the paper's terms:
+the orderings it states and the trends it sees ([`stats`][mmae.experiments.stats]).
+
+The verdicts are computed from the summary's own stored values, every cell and curve kept per
+seed, so that `rejudge` recomputes them from the file alone.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from .stats import _fmt, _per_seed, _seed_stats, _verdict_md, CHECKS, judge, ord
 from .targets import (_has_mim, config_value, METHOD_LABEL, METHODS_MIM, MU_GRID, PAPER, SCALES, Stage, stage_value,
                       Target, target_dir)
 
-__all__ = ["summarize", "WORDING"]
+__all__ = ["summarize", "rejudge", "WORDING"]
 
 
 # The paper's own sentences behind the claims tested (Sections 4-5 and Appendix C of the paper).
@@ -104,9 +108,11 @@ def summarize(target: Target, scale_name: str, out: str | Path) -> dict:
 _SCALE_NOTE = {
     "paper": "Measured values are the mean over seeds (± sample standard deviation when there are several).",
     "mini": ("A miniature on scikit-learn's digits with tiny models: the measured values are not comparable "
-             "to the paper's, which are shown as references. Mean ± sample standard deviation over seeds."),
+             "to the paper's, which are shown as references; the paper's differences between methods are the effect "
+             "sizes a verdict compares with. Mean ± sample standard deviation over seeds."),
     "small": ("Fashion-MNIST (real 28x28 images) with the mini models: the measured values are not comparable "
-              "to the paper's, which are shown as references. Mean ± sample standard deviation over seeds."),
+              "to the paper's, which are shown as references; the paper's differences between methods are the "
+              "effect sizes a verdict compares with. Mean ± sample standard deviation over seeds."),
     "smoke": "Test-only scale (one epoch per stage): the numbers check the pipeline, not the method.",
 }
 

@@ -40,7 +40,7 @@ from ..engine.common import RunDir
 from .targets import Stage
 
 __all__ = ["ALPHA", "OUTCOMES", "CHECKS", "METHOD", "paired_test", "sign_flip_p", "holm", "ordering", "trend",
-           "judge", "verdict_counts"]
+           "judge", "verdict_counts", "tally"]
 
 
 ALPHA = 0.05   # family-wise level of the verdicts (Holm), and 1 - the intervals' coverage
@@ -197,6 +197,20 @@ def verdict_counts(claims: Iterable[dict], words: tuple[str, ...] = OUTCOMES) ->
     """`{outcome: count}` in the order of `words` (outcomes that do not occur omitted)."""
     claims = list(claims)
     return {w: n for w in words if (n := sum(c["verdict"] == w for c in claims))}
+
+
+def tally(report: dict) -> str:
+    """A summary's verdicts in one line: the count of each outcome among the paper's claims (by
+    kind), and among the comparisons with the baselines."""
+    def counts(claims, words):
+        return ", ".join(f"{n} {w}" for w, n in verdict_counts(claims, words).items()) or "none"
+    vs, checks = report.get("verdicts") or [], report.get("baseline_checks") or []
+    kinds = [(k, [v for v in vs if v.get("kind") == k]) for k in ("accuracy", "mechanism")]
+    parts = [f"{k} claims: {counts(c, OUTCOMES)}" for k, c in kinds if c]
+    if checks:
+        parts.append(f"against the baselines: {counts(checks, CHECKS)}")
+    return f"Verdicts ({len(vs)} claims of the paper, Holm within them): " + "; ".join(parts) + "." if vs else \
+        "No claim of the paper tested here."
 
 
 def _p(p: float | None) -> str:
