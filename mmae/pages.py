@@ -99,10 +99,16 @@ def setup_md(report: dict) -> str:
     prov = report.get("provenance") or {}
     ran = []
     if prov.get("recorded"):
-        ran = [f"- **Ran on**: {'; '.join(prov['machines'])} (torch {', '.join(prov['torch'])}), by "
+        libs = ", ".join(f"{lib} {', '.join(prov[lib])}" for lib in ("torch", "numpy") if prov.get(lib))
+        revs = prov.get("revisions") or []
+        code = (f"code at revision {', '.join(r[:12] for r in revs)}" + (" with uncommitted changes" if prov.get("dirty")
+                                                                         else "") if revs else
+                "no code revision recorded: these stages ran before revisions were")
+        when = f"from {prov['started']} to {prov['finished']}" if prov.get("started") else f"the last finished {prov['finished']}"
+        ran = [f"- **Ran on**: {'; '.join(prov['machines'])} ({libs}; {code}), by "
                + ", ".join(f"`{c}`" for c in prov["commands"])
                + f"; {prov['recorded']} of {prov['stages']} stages recorded, {prov['seconds'] / 60:,.1f} min of "
-               f"wall-clock time in all, the last finished {prov['finished']}."]
+               f"wall-clock time in all, {when}."]
     return "\n".join([f"- **Scale**: `{s['scale']}` — {data}.",
                       *([f"- **Models**: {models}."] if models else []),
                       *([f"- **Feature**: the {s['feature']}; its effective rank is at most {s['erank_max']}."]
