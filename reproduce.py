@@ -160,10 +160,11 @@ def main(argv: list[str] | None = None) -> int:
                 ex.run_target(t, device=args.device, log=say, command=command, jobs=jobs, verbose=args.verbose,
                               live=info.rank == 0 and sys.stdout.isatty())
                 if info.rank == 0:
-                    ex.summarize(t, args.scale, args.out)
+                    report = ex.summarize(t, args.scale, args.out)
                     say("")
                     where = ex.target_dir(args.out, args.scale, t.key, t.epochs)
                     say((where / f"{t.key}.md").read_text())
+                    say(ex.tally(report))
                     say(f"written: {where}")
         together = True
     except Preempted as e:  # SIGTERM / SIGUSR1: the stage's checkpoint is written

@@ -7,7 +7,7 @@ One module per job:
   what, in which run directory), the data check and the plan;
 - [`runner`][mmae.experiments.runner]: running the stages, one at a time or in parallel, resumably,
   with their provenance;
-- [`stats`][mmae.experiments.stats]: seeds' spread, paired tests and verdicts;
+- [`stats`][mmae.experiments.stats]: seeds' spread, paired tests and trend tests, Holm, the four outcomes;
 - [`claims`][mmae.experiments.claims]: each target's summary (its table or figure beside the paper's
   values) and the verdicts on the paper's claims;
 - [`plots`][mmae.experiments.plots]: the figures' curves;
@@ -21,8 +21,9 @@ from .targets import (PAPER, TARGETS, MIM_TARGETS, METHODS_MIM, METHODS_SIAMESE,
                       MU_GRID, TEMPERATURES, SMALL_PATCH, SMALL_RECIPE, SCALES, Stage, Target, with_epochs, BASELINES,
                       build_target, check_data, imagenet_root, RECIPE_KINDS, recipe_text, plan_text, config_value,
                       stage_value, read_log, target_dir)
-from .runner import PROVENANCE, machine, provenance, run_target, dependencies, auto_jobs, run_stage
-from .stats import ALPHA, VERDICTS, CHECKS, paired_test, verdict
+from .runner import PROVENANCE, machine, environment, provenance, run_target, dependencies, auto_jobs, run_stage
+from .stats import (ALPHA, OUTCOMES, CHECKS, METHOD, paired_test, sign_flip_p, holm, ordering, trend, judge,
+                    verdict_counts, tally)
 from .claims import summarize
 from .cost import (ASSUMED_GPU_STEP_S, CPU_FLOPS_MEASURED, CPU_STAGE_OVERHEAD_S, H200_BF16_PEAK, ASSUMED_MFU,
                    RESNET18_CIFAR_FLOPS, stage_flops, stage_steps, cost_text)
@@ -31,7 +32,8 @@ __all__ = ["PAPER", "TARGETS", "MIM_TARGETS", "METHODS_MIM", "METHODS_SIAMESE", 
            "DEFAULT_RECIPE", "MU_GRID", "TEMPERATURES", "SMALL_PATCH", "SMALL_RECIPE", "SCALES", "Stage",
            "Target", "with_epochs", "BASELINES", "build_target", "check_data", "imagenet_root", "RECIPE_KINDS",
            "recipe_text", "plan_text", "config_value", "stage_value", "read_log", "target_dir", "PROVENANCE",
-           "machine", "provenance", "run_target", "dependencies", "auto_jobs", "run_stage", "ALPHA", "VERDICTS",
-           "CHECKS", "paired_test", "verdict", "summarize", "ASSUMED_GPU_STEP_S", "CPU_FLOPS_MEASURED",
+           "machine", "environment", "provenance", "run_target", "dependencies", "auto_jobs", "run_stage", "ALPHA", "OUTCOMES",
+           "CHECKS", "METHOD", "paired_test", "sign_flip_p", "holm", "ordering", "trend", "judge", "verdict_counts", "tally",
+           "summarize", "ASSUMED_GPU_STEP_S", "CPU_FLOPS_MEASURED",
            "CPU_STAGE_OVERHEAD_S", "H200_BF16_PEAK", "ASSUMED_MFU", "RESNET18_CIFAR_FLOPS", "stage_flops",
            "stage_steps", "cost_text"]

@@ -23,8 +23,10 @@ def _curves(stages: list[Stage], key: str, by: str) -> dict:
             continue
         ep = [r["epoch"] for r in logs[0][:n]]
         vals = np.array([[r[key] for r in l[:n]] for l in logs], dtype=float)
+        seeds = [s.labels["seed"] for s in stages if s.labels[by] == label]
         out[str(label)] = {"epoch": ep, "mean": vals.mean(0).tolist(),
-                           "std": (vals.std(0, ddof=1) if len(vals) > 1 else np.zeros(n)).tolist(), "seeds": len(vals)}
+                           "std": (vals.std(0, ddof=1) if len(vals) > 1 else np.zeros(n)).tolist(), "seeds": len(vals),
+                           "per_seed": {str(sd): v.tolist() for sd, v in zip(seeds, vals)}}
     return out
 
 
@@ -72,13 +74,3 @@ def _curve_md(curves: dict, label: Callable[[str], str], what: str) -> str:
     rows = [f"| {label(k)} | {c['mean'][0]:.4f} (epoch {c['epoch'][0]}) | {c['mean'][-1]:.4f} (epoch {c['epoch'][-1]}) |"
             for k, c in curves.items()]
     return "\n".join([f"| run | {what}, first logged | {what}, last logged |", "|---|---|---|"] + rows)
-
-
-def _logged(stages: list[Stage], key: str, by: str, which: int = -1) -> dict:
-    """`{group: {seed: value}}`: the first (`which=0`) or last logged value of `key` per run."""
-    out = {}
-    for s in stages:
-        rows = [r[key] for r in read_log(s) if r.get(key) is not None]
-        if rows:
-            out.setdefault(str(s.labels[by]), {})[s.labels["seed"]] = float(rows[which])
-    return out

@@ -28,7 +28,7 @@ from ..engine.stop import Preempted, StopSignals
 from .cost import stage_seconds
 from .targets import _engine_class, imagenet_root, Stage, Target
 
-__all__ = ["PROVENANCE", "machine", "provenance", "run_target", "dependencies", "auto_jobs", "run_stage", "Status"]
+__all__ = ["PROVENANCE", "machine", "source_revision", "environment", "provenance", "run_target", "dependencies", "auto_jobs", "run_stage", "Status"]
 
 
 PROVENANCE = "provenance.json"   # in a run directory: where, by which command and in how long it ran
