@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["results_root", "load", "setup_md", "body_md", "verdict_summary", "baseline_summary", "show", "result",
-           "pretrain_epochs", "setting_text", "COMMAND", "VERDICT_WORD", "TESTED"]
+__all__ = ["results_root", "load", "setup_md", "body_md", "part", "verdict_summary", "baseline_summary", "show",
+           "show_part", "result", "pretrain_epochs", "setting_text", "COMMAND", "MODULE_COMMAND", "VERDICT_WORD",
+           "TESTED"]
 
 COMMAND = {"table1": "--table 1", "table2": "--table 2", "table3": "--table 3", "figure1": "--figure 1",
            "figure2": "--figure 2", "figure3": "--figure 3", "figure4": "--figure 4", "figure5": "--figure 5"}
+# the summaries that a module of `mmae.experiments` writes, not `reproduce.py`
+MODULE_COMMAND = {"powered": "python -m mmae.experiments.powered --out results"}
 _KIND = {"pretrain": "pretraining", "linprobe": "linear probe", "finetune": "fine-tuning", "pixels": "raw-pixel probe",
          "siamese": "Siamese training"}
 # The words a reader sees for a results file's verdict of a claim, on every page (the home page
@@ -29,7 +32,9 @@ TESTED = {"table1": "the paper's ordering M-MAE > U-MAE > MAE in linear probing 
           "figure2": "that the matrix joint entropy between the branches rises while Siamese methods train",
           "figure3": "that a lower SimCLR temperature gives more matrix information (and accuracy)",
           "figure4": "that the effective rank orders M-MAE > U-MAE > MAE and that M-MAE's rises during pretraining",
-          "figure5": "that the matrix JS divergence between the branches rises while Siamese methods train"}
+          "figure5": "that the matrix JS divergence between the branches rises while Siamese methods train",
+          "powered": "the paper's linear-probe ordering M-MAE > U-MAE > MAE (its Table 1, ViT-Base) with ten seeds "
+                     "per method and a logistic-regression probe solved exactly"}
 # Stand-in models: which of the paper's encoders each tiny ViT plays.
 _STANDS_FOR = {"mini-b": "ViT-Base", "mini-l": "ViT-Large"}
 _DATA_SHORT = {"digits": "digits", "fashion-mnist": "Fashion-MNIST"}
@@ -53,7 +58,8 @@ def _dir(key: str, scale: str, root: str | Path | None, epochs: int | None) -> P
 
 
 def _command(key: str, scale: str, epochs: int | None) -> str:
-    return f"python reproduce.py {COMMAND[key]} --scale {scale}" + ("" if epochs is None else f" --epochs {epochs}")
+    base = MODULE_COMMAND.get(key) or f"python reproduce.py {COMMAND[key]} --scale {scale}"
+    return base + ("" if epochs is None else f" --epochs {epochs}")
 
 
 def load(key: str, scale: str, root: str | Path | None = None, epochs: int | None = None) -> dict | None:
@@ -80,6 +86,11 @@ def setup_md(report: dict) -> str:
                + ", ".join(f"`{c}`" for c in prov["commands"])
                + f"; {prov['recorded']} of {prov['stages']} stages recorded, {prov['seconds'] / 60:,.1f} min of "
                f"wall-clock time in all, the last finished {prov['finished']}."]
+    if prov.get("probe"):   # a summary computed after its stages (`mmae.experiments.powered`)
+        p = prov["probe"]
+        ran.append(f"- **Probe step**: {p['machine']} (torch {p['torch']}, revision `{(p.get('revision') or '?')[:10]}`"
+                   f"{', uncommitted changes' if p.get('dirty') else ''}), by `{p['command']}`, {p['seconds'] / 60:,.1f} "
+                   f"min from {p['started']} to {p['finished']}.")
     return "\n".join([f"- **Scale**: `{s['scale']}` — {data}.",
                       *([f"- **Models**: {models}."] if models else []),
                       *([f"- **Feature**: the {s['feature']}; its effective rank is at most {s['erank_max']}."]
@@ -87,7 +98,7 @@ def setup_md(report: dict) -> str:
                       f"- **Seeds**: {len(seeds)} ({', '.join(map(str, seeds))}); a seed fixes the data order, "
                       f"the masks and the augmentations, so runs of one seed are paired.",
                       f"- **Schedules**: {sched}.",
-                      f"- **Command**: `{_command(report['target'], s['scale'], s.get('epochs'))}`",
+                      f"- **Command**: `{report.get('command') or _command(report['target'], s['scale'], s.get('epochs'))}`",
                       *ran])
 
 
@@ -195,8 +206,38 @@ def result(key: str, runs=(("mini", None), ("mini", 300), ("small", None)), root
     lines = [f"<b>Tested</b>: {TESTED.get(key, key)}" + (f", {max(n)} claims per run" if n and max(n) else "") + ".",
              f"<b>Scale</b>: {where}; nothing at the paper's scale.",
              f"<b>Showed</b>: {'; '.join(showed) or 'nothing yet'}."]
+    lines += [f"<b>In numbers</b>: {_html(r['summary']).removeprefix('<p>').removesuffix('</p>')}"
+              for _, _, r in found if r.get("summary")]
     display(HTML('<div class="admonition abstract mmae-result"><p class="admonition-title">Result</p>'
                  + "".join(f"<p>{l}</p>" for l in lines) + "</div>"))
+
+
+def part(report: dict, *titles: str) -> str:
+    """The paragraphs of a summary's Markdown under the bold headings that start with one of
+    `titles` (each up to the next bold heading), verdicts in the site's words."""
+    keep, out = False, []
+    for block in body_md(report).split("\n\n"):
+        if block.startswith("**"):
+            keep = block.startswith(tuple(f"**{t}" for t in titles))
+        if keep:
+            out.append(block)
+    return "\n\n".join(out)
+
+
+def _missing(key: str, scale: str, root, epochs: int | None) -> str:
+    return (f"*Not run at the `{scale}` scale yet*: `{_command(key, scale, epochs)}` writes "
+            f"`results/{scale}/{_dir(key, scale, root, epochs).name}/`.")
+
+
+def show_part(key: str, scale: str, *titles: str, root: str | Path | None = None, epochs: int | None = None) -> None:
+    """Display the parts of a target's committed summary headed by `titles` (`part`); `"provenance"`
+    is the setup and the provenance (`setup_md`)."""
+    from IPython.display import Markdown, display
+    report = load(key, scale, root, epochs)
+    if report is None:
+        display(Markdown(_missing(key, scale, root, epochs)))
+    else:
+        display(Markdown("\n\n".join(setup_md(report) if t == "provenance" else part(report, t) for t in titles)))
 
 
 def show(key: str, scale: str = "mini", root: str | Path | None = None, epochs: int | None = None,
@@ -209,8 +250,7 @@ def show(key: str, scale: str = "mini", root: str | Path | None = None, epochs: 
     report = load(key, scale, root, epochs)
     where = _dir(key, scale, root, epochs)
     if report is None:
-        display(Markdown(f"*Not run at the `{scale}` scale yet*: `{_command(key, scale, epochs)}` "
-                         f"writes `results/{scale}/{where.name}/`."))
+        display(Markdown(_missing(key, scale, root, epochs)))
         return
     table, stats = _split(body_md(report))
     png = where / f"{key}.png"

@@ -155,3 +155,16 @@ def test_bad_input_is_one_line_and_exit_code_2(run, tmp_path, capsys, args, word
     code = P.main(["--out", str(tmp_path), "--data", data, *ARGS, *args])
     err = capsys.readouterr().err
     assert code == 2 and words in err and err.count("\n") == 1
+
+
+def test_the_page_shows_each_part_of_the_summary(run):
+    """`docs/experiments/table-1-powered.ipynb` shows the summary's parts by their headings."""
+    from mmae import pages
+    r = run[2]
+    seeds = pages.part(r, "Per seed")
+    assert seeds.startswith("**Per seed**") and "| seed 0 | seed 1 |" in seeds and "Choosing" not in seeds
+    verdicts = pages.part(r, "Verdicts")
+    assert verdicts.count("\n- **") == 3 and "Holm" in verdicts and "Against the baselines" not in verdicts
+    assert pages.part(r, "Choosing", "Convergence").count("**") == 4
+    prov = pages.setup_md(r)
+    assert "- **Probe step**:" in prov and r["command"] in prov and "Seeds**: 2 (0, 1)" in prov
