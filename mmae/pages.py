@@ -79,6 +79,7 @@ def setup_md(report: dict) -> str:
                       for kind, v in sorted(s["schedule"].items(), key=lambda kv: list(_KIND).index(kv[0])
                                             if kv[0] in _KIND else len(_KIND)))
     seeds = s["seeds"]
+    command = report.get("command") or _command(report["target"], s["scale"], s.get("epochs"))
     prov = report.get("provenance") or {}
     ran = []
     if prov.get("recorded"):
@@ -89,8 +90,8 @@ def setup_md(report: dict) -> str:
     if prov.get("probe"):   # a summary computed after its stages (`mmae.experiments.powered`)
         p = prov["probe"]
         ran.append(f"- **Probe step**: {p['machine']} (torch {p['torch']}, revision `{(p.get('revision') or '?')[:10]}`"
-                   f"{', uncommitted changes' if p.get('dirty') else ''}), by `{p['command']}`, {p['seconds'] / 60:,.1f} "
-                   f"min from {p['started']} to {p['finished']}.")
+                   f"{', uncommitted changes' if p.get('dirty') else ''}), by `{p['command']}`, "
+                   f"{p['seconds'] / 60:,.1f} min from {p['started']} to {p['finished']}.")
     return "\n".join([f"- **Scale**: `{s['scale']}` — {data}.",
                       *([f"- **Models**: {models}."] if models else []),
                       *([f"- **Feature**: the {s['feature']}; its effective rank is at most {s['erank_max']}."]
@@ -98,7 +99,7 @@ def setup_md(report: dict) -> str:
                       f"- **Seeds**: {len(seeds)} ({', '.join(map(str, seeds))}); a seed fixes the data order, "
                       f"the masks and the augmentations, so runs of one seed are paired.",
                       f"- **Schedules**: {sched}.",
-                      f"- **Command**: `{report.get('command') or _command(report['target'], s['scale'], s.get('epochs'))}`",
+                      f"- **Command**: `{command}`",
                       *ran])
 
 

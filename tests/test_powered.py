@@ -1,5 +1,6 @@
 """The powered comparison (`mmae.experiments.powered`) end to end on generated Fashion-MNIST files
-(the four IDX files, 1,100 training and 200 test images: one global batch of the probe engine), two seeds pretrained for one epoch."""
+(the four IDX files; 1,100 training images, one global batch of the probe engine, and 200 test
+images), two seeds pretrained for one epoch."""
 import json
 import shutil
 from pathlib import Path

@@ -52,8 +52,8 @@ from .stats import CHECKS, _fmt, _seed_stats, _verdict_md, judge, ordering, tall
 from .targets import METHOD_LABEL, METHODS_MIM, PAPER, Stage, Target, build_target, check_data, target_dir
 
 __all__ = ["KEY", "SEEDS", "C_GRID", "TOL", "MAX_ITER", "SOLVER", "N_VAL", "PAIRS", "plan", "Data", "cache_path",
-           "encoder_features", "fit_probe", "logistic_probe", "choose_c", "compare", "claims", "report_of", "summary", "write",
-           "main"]
+           "encoder_features", "fit_probe", "logistic_probe", "choose_c", "compare", "claims", "report_of", "summary",
+           "write", "main"]
 
 KEY, SCALE, MODEL = "powered", "small", "mini-b"   # Table 1's ViT-Base column at the small scale
 TITLE = "Table 1, powered: the linear-probe ordering over {} seeds, probed by logistic regression"
@@ -80,8 +80,8 @@ def plan(out: str | Path, *, seeds: int = SEEDS, data_root: str | None = None,
     for i, st in enumerate(t1.stages):
         if st.kind == "linprobe" and len(deps[i]) != 1:
             raise RuntimeError(f"the probe {st.run_dir} reads {len(deps[i])} stages, expected its encoder's alone")
-    target = Target(KEY, TITLE.format(seeds), [st for st in t1.stages if st.kind in ("pretrain", "init")], recipe=t1.recipe,
-                    epochs=epochs)
+    sources = [st for st in t1.stages if st.kind in ("pretrain", "init")]
+    target = Target(KEY, TITLE.format(seeds), sources, recipe=t1.recipe, epochs=epochs)
     return (target, [st for st in t1.stages if st.kind == "linprobe"],
             next(st for st in t1.stages if st.kind == "pixels"))
 
@@ -200,8 +200,8 @@ def choose_c(train: dict, y: np.ndarray, *, grid=C_GRID, n_val: int = N_VAL) -> 
     stronger regularisation). Returns the grid, every accuracy, their means, the choice and the fits."""
     from ..data.idx import validation_mask
     held = validation_mask(len(y), n_val)
-    fits = {f"{c:g}": {str(s): logistic_probe(f[~held], y[~held], f[held], y[held], c) for s, f in sorted(train.items())}
-            for c in grid}
+    fits = {f"{c:g}": {str(s): logistic_probe(f[~held], y[~held], f[held], y[held], c)
+                       for s, f in sorted(train.items())} for c in grid}
     mean = {c: float(np.mean([r["top1"] for r in v.values()])) for c, v in fits.items()}
     best = max(grid, key=lambda c: (mean[f"{c:g}"], -c))
     return {"grid": list(grid), "n_val": n_val, "n_fit": int((~held).sum()), "seeds": sorted(train),
@@ -265,7 +265,8 @@ def claims(report: dict) -> tuple[list[dict], list[dict]]:
                          paper_wording=WORDING["table1" if a == "mmae" else "table1-umae"])
                 for a, b in PAIRS if a in m and b in m]
     refs = {"the random-init encoder's": _seeds(base["random_init"])}
-    for key, what in (("pca", f"the pixels' {base['pca']['width']} principal components'"), ("raw_pixels", "the raw pixels'")):
+    for key, what in (("pca", f"the pixels' {base['pca']['width']} principal components'"),
+                      ("raw_pixels", "the raw pixels'")):
         refs[what] = {s: base[key]["top1"] for s in _seeds(base["random_init"])}
     checks = [ordering(f"{MODEL}: {METHOD_LABEL[x]} probe above {what}", SCALE, _seeds(m[x]), ref, kind="baseline")
               for x in METHODS_MIM if x in m for what, ref in refs.items()]
@@ -301,7 +302,8 @@ def report_of(target: Target, r: dict, *, out: str | Path, command: str, device:
     pre = provenance(target)
     pre["commands"] = [_portable(c, out) for c in pre["commands"]]
     probe = {**environment(device), "command": command, **r["timing"]}
-    cell = lambda per_seed: {**_seed_stats(per_seed), "per_seed": {str(s): v for s, v in sorted(per_seed.items())}}  # noqa: E731
+    def cell(per_seed):
+        return {**_seed_stats(per_seed), "per_seed": {str(s): v for s, v in sorted(per_seed.items())}}
     report = {
         "target": KEY, "title": target.title, "scale": SCALE, "recipe": target.recipe, "command": command,
         "paper": {"linprobe_top1": {m: v["vit_base"] for m, v in PAPER["table1"]["linprobe_top1"].items()},
@@ -334,9 +336,10 @@ def summary(report: dict) -> str:
     vs = "; ".join(f"{v['claim'].split(': ', 1)[1].replace(' > ', ' − ')} = {v['difference']:+.2f} points (95% CI "
                    f"{v['ci95'][0]:+.2f} to {v['ci95'][1]:+.2f}; the paper's {v['paper_effect']:+.1f}), "
                    f"*{v['verdict']}*" for v in report["verdicts"] if v["ci95"])
-    names = {"random_init": "the random-init encoder", "pca": f"the pixels' {base['pca']['width']} principal components",
-             "raw_pixels": "the raw pixels"}
-    ref = {"random_init": base["random_init"]["mean"], "pca": base["pca"]["top1"], "raw_pixels": base["raw_pixels"]["top1"]}
+    names = {"random_init": "the random-init encoder",
+             "pca": f"the pixels' {base['pca']['width']} principal components", "raw_pixels": "the raw pixels"}
+    ref = {"random_init": base["random_init"]["mean"], "pca": base["pca"]["top1"],
+           "raw_pixels": base["raw_pixels"]["top1"]}
     means_m = [m[x]["mean"] for x in m]
     against = ", ".join(f"{min(means_m) - ref[k]:+.2f} to {max(means_m) - ref[k]:+.2f} points against {names[k]}"
                         for k in names)
@@ -357,7 +360,8 @@ def _markdown(report: dict, seeds: list) -> str:
             + "---|" * (len(seeds) + 4))
     rows = [row(METHOD_LABEL[k], m[k], f"{paper[k]:.1f}") for k in METHODS_MIM if k in m]
     rows.append(row("random-init encoder", base["random_init"]))
-    vhead = "| $C$ | " + " | ".join(f"seed {s}" for s in val["seeds"]) + " | mean | |\n|" + "---|" * (len(val["seeds"]) + 3)
+    vhead = ("| $C$ | " + " | ".join(f"seed {s}" for s in val["seeds"]) + " | mean | |\n|"
+             + "---|" * (len(val["seeds"]) + 3))
     vrows = [f"| {k} | " + " | ".join(f"{v[str(s)]:.2f}" for s in val["seeds"]) + f" | {val['mean'][k]:.2f} | "
              + ("chosen" if float(k) == c else "") + " |" for k, v in val["accuracy"].items()]
     t = report["provenance"]
@@ -377,9 +381,9 @@ def _markdown(report: dict, seeds: list) -> str:
         f"**Convergence**: {conv['converged']} of {conv['fits']} fits stopped at {conv['solver']}'s tolerance "
         f"({conv['tol']:g}), the longest after {conv['most_iterations']} of at most {conv['max_iter']:,} iterations.",
         "", _verdict_md(report["verdicts"]), "", _verdict_md(report["baseline_checks"], "Against the baselines"), "",
-        f"**Time**: the probe step {t['probe']['seconds'] / 60:.1f} min (features {t['probe']['features_seconds']:.0f} s, "
-        f"fits {t['probe']['fits_seconds']:.0f} s), the pretraining {t['seconds'] / 60:.1f} min summed over its "
-        f"{t['recorded']} stages{wall}."])
+        f"**Time**: the probe step {t['probe']['seconds'] / 60:.1f} min (features "
+        f"{t['probe']['features_seconds']:.0f} s, fits {t['probe']['fits_seconds']:.0f} s), the pretraining "
+        f"{t['seconds'] / 60:.1f} min summed over its {t['recorded']} stages{wall}."])
 
 
 def write(report: dict, out: str | Path) -> Path:
