@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="authors (default: the published code's behaviour, which produced the paper's numbers) or "
                         "paper (the method as the paper writes it); see --plan for the settings that differ")
     p.add_argument("--data", default=None, help="data root for --scale paper (default: $MMAE_DATA); for --scale "
-                   "small the folder of Fashion-MNIST's four IDX files (default: /usr/share/datasets/fashion-mnist)")
+                   "small the folder of Fashion-MNIST's four IDX files (default: /usr/share/datasets/fashion-mnist); "
+                   "for --scale mini a validation split's folder (python -m mmae.data.digits --validation-split)")
     p.add_argument("--out", default="results", help="output directory (default: results/)")
     p.add_argument("--only", default=None, help="run only one kind of stage: pretrain, linprobe, finetune or siamese")
     p.add_argument("--methods", default=None, help="comma-separated subset, e.g. mae,mmae or simclr,byol")
@@ -115,10 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--epochs must be a positive integer, got {args.epochs}")
         if args.seeds is not None and args.seeds < 1:
             raise ValueError(f"--seeds must be a positive integer, got {args.seeds}")
-        # small: the folder of Fashion-MNIST's IDX files (default: Debian's dataset-fashion-mnist)
+        # small: the folder of Fashion-MNIST's IDX files (default: Debian's dataset-fashion-mnist); mini:
+        # the folder of the digits' validation split (default: the bundled digits)
         data = args.data or (os.environ.get("MMAE_DATA") if args.scale == "paper" else None)
-        if args.scale in ("mini", "smoke") and args.data:
-            raise ValueError(f"--data is for --scale paper or small; the {args.scale} scale uses the bundled digits")
+        if args.scale == "smoke" and args.data:
+            raise ValueError("--data is for --scale paper, small or mini; the smoke scale uses the bundled digits")
         jobs = _jobs(args.jobs)
         _check_out(args.out)
 
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                                    recipe=args.recipe or ex.DEFAULT_RECIPE)
                    for k in keys]
         for t in targets:
-            if args.scale in ("paper", "small") and not args.plan:  # a plan needs no data
+            if (args.scale in ("paper", "small") or data) and not args.plan:  # a plan needs no data
                 ex.check_data(t, data)
     except ValueError as e:
         if args.debug:

@@ -18,6 +18,9 @@ reader would see as broken:
 * a formula in plain text (code included) inside a verdict box or a table of the Theory,
   Verification and Errata pages without its typeset form beside it;
 * an experiment page whose first element after its heading is not its Result box;
+* a verdict badge whose words are not a verdict of the site (`VERDICT_ICON` of docs/theory.py:
+  the statements' verdicts, the experiments' four outcomes, a baseline check's yes / no /
+  inconclusive, "not tested"), e.g. a results file's word that no page should show;
 * the home page's "What we found" box not starting on the first screen, at 1280 px and at 390 px.
 
 The search index must hold no raw LaTeX (a preview shows it as it is), and a query without
@@ -167,6 +170,9 @@ SEARCH_READY = r"""() => { const m = document.querySelector('.md-search-result__
   return !m || !/Initializing/i.test(m.textContent); }"""
 PLAIN_FORMULA_SCOPE = ("theory/", "errata/", "verification/")   # pages where a plain-text formula fails
 WIDTHS = {"desktop": (1280, 900), "mobile": (390, 844)}
+# the words of every verdict badge on a page
+BADGE_PROBE = r"""() => [...document.querySelectorAll('.mmae-badge')].map(el => el.textContent.trim())"""
+
 # (file name, page path or statement name) of the screenshots
 SCREENSHOTS = (("home", ""), ("theorem-4-3", "Theorem 4.3"), ("proposition-4-7", "Proposition 4.7"),
                ("errata", "errata/"), ("table-1", "experiments/table-1/"), ("figure-4", "experiments/figure-4/"),
@@ -251,6 +257,7 @@ def main(argv=None) -> int:
     pages = site_pages(site)
     statements = expected_statements()
     with_math = {f"theory/{st.slug}/" for st in T.scan_proofs(ROOT)}  # not the twins' pointer pages
+    known_badges = set(T.VERDICT_ICON) | {"not checked yet"}  # docs/hooks.py's headline, before a check exists
     links = Links(site, base)
     failures: list[str] = []
     failed_units: set[str] = set()  # a page, a statement, a screenshot or the search
@@ -312,6 +319,9 @@ def main(argv=None) -> int:
                 if ascii_formulas:
                     problems.append(f"{len(ascii_formulas)} plain-text formula(s) in verdict boxes or tables without "
                                     f"their typeset form, e.g. {ascii_formulas[:3]}")
+            unknown = sorted({w for w in page.evaluate(BADGE_PROBE) if w not in known_badges})
+            if unknown:
+                problems.append(f"verdict badge(s) with words that are no verdict of the site: {unknown[:4]}")
             if path.startswith("experiments/") and path != "experiments/":
                 if not page.query_selector(".jupyter-wrapper"):
                     problems.append("experiment page without a rendered notebook")

@@ -12,7 +12,8 @@ What they add to a plain MkDocs build, so that ``mkdocs build`` alone produces t
   ignored folder) and copied into the site, so that math renders offline;
 * a few ``<!-- mmae:... -->`` directives in hand-written pages, expanded from the repository at
   build time (README commands, the source of a function and links to its lines, verdicts and
-  their badges, the home page's findings, the claims table, benchmark figures);
+  their badges, the home page's findings, the claims table, benchmark figures, a number of a
+  committed result: ``<!-- mmae:value table1@small minutes -->``, see `mmae.pages.value`);
 * cross-links: each API entry that a check computes with links to its statements.
 """
 from __future__ import annotations
@@ -423,21 +424,23 @@ def claim_rows(root: Path = ROOT) -> list[dict]:
     """The paper's experimental claims with their verdicts, one row per distinct piece of evidence.
 
     Every target of ``mmae/paper_results.json`` is "not tested" unless a results file judges its
-    claims: ``results/<scale>/<target>[-epN]/<target>.json`` carries ``"verdicts"``, a list of
-    ``{"claim", "verdict", "scale", "statistic", "p_value", "n", "test"}`` (`mmae.experiments`).
-    A row's evidence is the runs it compares: the scale, the pretraining length, the model and the
-    claim (with the model's name taken out of it). Two targets that judge the same claim on the
-    same runs (Table 3 reads Table 1's `mini-b` runs) share one row that names both; the same claim
-    pretrained for 15 and for 300 epochs is two rows."""
-    from mmae.pages import VERDICT_WORD, pretrain_epochs, setting_text  # no torch: safe at build time
+    claims: ``results/<scale>/<target>[-epN]/<target>.json`` carries ``"verdicts"`` (`mmae.experiments`).
+    A row is a claim at one scale and one pretraining length on one set of runs. Two targets judge
+    the same evidence when their verdicts hold the same per-seed values (Table 3 reads Table 1's
+    `mini-b` runs at the mini and small scales); a summary without per-seed values is matched by
+    the model and the claim with the model's name taken out of it. Such a row names both targets,
+    links to each one's verdict line, and where Holm's correction (within each target's family) or
+    the paper's effect size (each table's own) gives the two different outcomes, shows both and
+    counts as the less decided one. The same claim pretrained for 15 and for 300 epochs is two rows."""
+    from mmae.pages import claim_kind, outcome, pretrain_epochs, setting_text, verdict_id  # no torch at build time
     rows: dict[tuple, dict] = {}
     paper = root / "mmae" / "paper_results.json"
     untested = {}
     for key, value in (json.loads(paper.read_text()) if paper.is_file() else {}).items():
         if isinstance(value, dict) and "caption" in value:
-            untested[key] = {"targets": [_target_name(key)], "what": value["caption"], "verdict": "not tested",
-                             "scale": "", "epochs": None,
-                             "setting": "", "group": "not tested", "dirs": [key]}
+            untested[key] = {"targets": [_target_name(key)], "links": [(_target_name(key), None)],
+                             "what": value["caption"], "verdict": "not tested", "verdicts": {}, "scale": "",
+                             "epochs": None, "setting": "", "group": "not tested", "dirs": [key]}
     for path in sorted((root / "results").glob("*/*/*.json")):
         try:
             report = json.loads(path.read_text())
@@ -450,28 +453,44 @@ def claim_rows(root: Path = ROOT) -> list[dict]:
         setup = report.get("setup") or {}
         models = list(setup.get("models") or {})
         epochs = pretrain_epochs(report)
+        name = _target_name(report["target"])
         for v in verdicts:
             claim = v.get("claim", "")
             m = re.search(r",\s*(" + "|".join(map(re.escape, models)) + r")\b", claim) if models else None
             model = m.group(1) if m else (models[0] if len(models) == 1 else "")
             what = claim[:m.start()] + claim[m.end():] if m else claim
             scale = v.get("scale") or report.get("scale", "")
-            key = (scale, epochs, model, what)
-            stat = (f"{v.get('test', 'test')}: statistic {v['statistic']:.2f}, p = {v['p_value']:.3g}, n = {v['n']}"
-                    if isinstance(v.get("statistic"), (int, float)) and isinstance(v.get("p_value"), (int, float))
-                    else (f"n = {v['n']}" if v.get("n") is not None else ""))
-            row = rows.setdefault(key, {
-                "targets": [], "dirs": [], "what": what, "detail": stat,
-                "verdict": VERDICT_WORD.get(v.get("verdict"), v.get("verdict") or "not tested"),
-                "setting": setting_text(report, model), "scale": scale, "epochs": epochs,
-                "group": "accuracy" if re.search(r"top-1|accuracy|kNN", what, re.I) else "mechanism"})
-            name = _target_name(report["target"])
+            per_seed = v.get("per_seed")
+            evidence = (v.get("test"), json.dumps(per_seed, sort_keys=True)) if per_seed else (model, what)
+            row = rows.setdefault((scale, epochs, evidence), {
+                "targets": [], "links": [], "dirs": [], "what": what, "detail": _claim_numbers(v),
+                "verdicts": {}, "setting": setting_text(report, model), "scale": scale, "epochs": epochs,
+                "group": claim_kind(v)})
             if name not in row["targets"]:
                 row["targets"].append(name)
+                row["links"].append((name, verdict_id(report, v)))
                 row["dirs"].append(path.parent.name)
+                row["verdicts"][name] = outcome(v)
+    for row in rows.values():
+        row["verdict"] = min(row["verdicts"].values(), key=lambda w: _DECIDED.get(w, 0))
     out = list(rows.values()) + list(untested.values())
     return sorted(out, key=lambda c: (_notebook_key(Path(T.name_slug(c["targets"][0]))), c.get("scale", ""),
                                       c.get("epochs") or 0, c["what"]))
+
+
+# How much an outcome decides, for a row whose targets judge one piece of evidence differently.
+_DECIDED = {"inconclusive": 0, "effect smaller than the paper's": 1, "reproduced": 2, "contradicted": 2}
+
+
+def _claim_numbers(v: dict) -> str:
+    """A row's statistics in a few words (a summary written before Holm's correction gives its
+    one-sided test's)."""
+    if isinstance(v.get("statistic"), (int, float)):
+        p = next(((label, v[k]) for k, label in (("p_holm", "Holm p"), ("p_value", "p"))
+                  if isinstance(v.get(k), (int, float))), None)
+        return (f"{v.get('test', 'test')}: t = {v['statistic']:.2f}" + (f", {p[0]} = {p[1]:.3g}" if p else "")
+                + (f", n = {v['n']}" if v.get("n") is not None else ""))
+    return f"n = {v['n']}" if v.get("n") is not None else ""
 
 
 def _target_name(key: str) -> str:
@@ -491,7 +510,9 @@ CLAIM_GROUPS = (("accuracy", "Accuracy claims", "the paper's orderings of the me
 
 def claims_table(page_url: str, root: Path = ROOT) -> str:
     """The experiments' claims, grouped (accuracy, mechanism, not tested), one row per piece of
-    evidence, with one line of counts per group."""
+    evidence linking to its verdict line on each page that shows it, with one line of counts per
+    group."""
+    from mmae.pages import count_outcomes
     up = "../" * page_url.count("/")
     rows = claim_rows(root)
     parts = []
@@ -499,17 +520,20 @@ def claims_table(page_url: str, root: Path = ROOT) -> str:
         rs = [r for r in rows if r["group"] == group]
         if not rs:
             continue
-        counts: dict = {}
+        table = ["| claim | shown on | setting | verdict |", "| --- | --- | --- | --- |"]
         for r in rs:
-            counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
-        line = ", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-        table = ["| claim | targets | setting | verdict |", "| --- | --- | --- | --- |"]
-        for r in rs:
-            links = ", ".join(f"[{t}]({up}experiments/{T.name_slug(t)}.ipynb)" for t in r["targets"])
+            links = ", ".join(f"[{t}]({up}experiments/{T.name_slug(t)}.ipynb{'#' + a if a else ''})"
+                              for t, a in r["links"])
             detail = f" — {T._md_text(str(r['detail']))}" if r.get("detail") else ""
+            verdict = T.verdict_badge(r["verdict"])
+            if len(set(r["verdicts"].values())) > 1:
+                verdict += " (" + "; ".join(f"{t}: {w}" for t, w in r["verdicts"].items()) + ")"
             table.append(f"| {T._md_text(r['what'])}{detail} | {links} | {T._md_text(r['setting']) or '–'} | "
-                         f"{T.verdict_badge(r['verdict'])} |")
-        parts.append(f"**{title}** ({what}): {len(rs)} rows, {line}.\n\n" + "\n".join(table))
+                         f"{verdict} |")
+        count = (f"{len(rs)} target{'s' * (len(rs) != 1)}" if group == "not tested"
+                 else f"{len(rs)} pieces of evidence: "
+                 f"{count_outcomes([r['verdict'] for r in rs], every=True, sep=' · ')}")
+        parts.append(f"**{title}** ({what}): {count}.\n\n" + "\n".join(table))
     return "\n\n".join(parts)
 
 
@@ -548,12 +572,14 @@ def _findings(page_url: str, root: Path = ROOT) -> str:
         rs = [r for r in rows if r["group"] == group]
         if not rs:
             continue
+        n = lambda w: sum(r["verdict"] == w for r in rs)  # noqa: E731
         good = [r for r in rs if r["verdict"] == "reproduced"]
-        bad = [r for r in rs if r["verdict"] == "not reproduced"]
         where = sorted({r["scale"] + ("" if not r.get("epochs") else f" ({r['epochs']} epochs)") for r in good})
-        bullets.append(f"**{title}** ({len(rs)} tested at the {' and '.join(scales)} scales): "
-                       f"{len(good)} reproduced" + (f" (at {', '.join(where)})" if where else "")
-                       + f", {len(bad)} not reproduced, {len(rs) - len(good) - len(bad)} inconclusive "
+        smaller = n("effect smaller than the paper's")
+        bullets.append(f"**{title}** ({len(rs)} pieces of evidence at the {' and '.join(scales)} scales): "
+                       f"{n('reproduced')} reproduced" + (f" (at {', '.join(where)})" if where else "")
+                       + f", {smaller} with an effect smaller than the "
+                       f"paper's, {n('inconclusive')} inconclusive, {n('contradicted')} contradicted "
                        f"([claims table]({up}experiments/index.md#the-papers-claims)).")
     if not any("paper" in s for s in scales):
         bullets[-1] += (" Nothing has run on ImageNet or at the paper's scale "
@@ -654,6 +680,12 @@ def on_page_markdown(markdown: str, page, config, files):
             return _gpu_hours()
         if name == "experiments":
             return _experiments(url)
+        if name == "value":  # a number of a committed result in a sentence: `mmae.pages.value`
+            from mmae.pages import value
+            try:
+                return value(arg, root=ROOT / "results")
+            except ValueError as e:
+                raise PluginError(f"{url}: {e}") from None
         if name == "verdict":
             st_url = link(arg)
             if st_url is None:

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmae.pages import OUTCOME_STYLE  # plain Python, no torch
+
 
 
 def _check_kinds() -> tuple[str, ...]:
@@ -47,16 +49,11 @@ VERDICT_ICON = {
     "false as printed": ":material-close-octagon:",
     "check failed": ":material-bug:",
     "not checked": ":material-help-circle-outline:",
-    # verdicts of the paper's experimental claims (results/*.json)
-    "reproduced": ":material-check-circle:",
-    "partly reproduced": ":material-alert:",
-    "not reproduced": ":material-close-octagon:",
-    "inconclusive": ":material-scale-unbalanced:",
-    "not tested": ":material-help-circle-outline:",
+    # the outcomes of the paper's experimental claims (results/*.json), styled in their one home
+    **{word: icon for word, (_, icon) in OUTCOME_STYLE.items()},
 }
-VERDICT_TONE = {"holds": "good", "reproduced": "good", "holds under a condition": "warn",
-                "partly reproduced": "warn", "false as printed": "bad", "not reproduced": "bad",
-                "check failed": "bad"}
+VERDICT_TONE = {"holds": "good", "holds under a condition": "warn", "false as printed": "bad", "check failed": "bad",
+                **{word: tone for word, (tone, _) in OUTCOME_STYLE.items()}}
 # Nav groups, in the paper's order.
 SECTION_TITLES = {
     "3": "3 · Matrix information theory",

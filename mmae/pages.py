@@ -1,17 +1,23 @@
 """The documentation's experiment pages: what `reproduce.py` wrote under `results/`, laid out for a reader.
 
-Every number a page shows comes from `results/<scale>/<target>/<target>.json`, the file
+Every measured number a page shows comes from `results/<scale>/<target>/<target>.json`, the file
 `mmae.experiments.summarize` writes, so two pages (or a page and the reproducing guide) cannot
-disagree. A target that has not been run at a scale is said to be missing, with the command that
-produces it; nothing is computed while the page is built.
+disagree: tables, figures and verdicts are laid out by `show` and `result`, and a number in a
+sentence is written as a placeholder that `value` reads from the file when the page is built
+(`say` in a notebook, the `mmae:value` directive in a Markdown page). A target that has not been
+run at a scale is said to be missing, with the command that produces it; nothing is computed while
+the page is built.
 """
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 
-__all__ = ["results_root", "load", "setup_md", "body_md", "part", "verdict_summary", "baseline_summary", "show",
-           "show_part", "result", "pretrain_epochs", "setting_text", "COMMAND", "MODULE_COMMAND", "VERDICT_WORD",
+__all__ = ["results_root", "load", "setup_md", "body_md", "verdict_summary", "baseline_summary", "show", "result",
+           "pretrain_epochs", "setting_text", "outcome", "claim_kind", "count_outcomes", "verdict_id",
+           "verdict_lines", "badge_html", "value", "fill", "say", "part", "show_part", "COMMAND", "MODULE_COMMAND", "OUTCOMES", "CHECKS", "OUTCOME_STYLE",
            "TESTED"]
 
 COMMAND = {"table1": "--table 1", "table2": "--table 2", "table3": "--table 3", "figure1": "--figure 1",
@@ -20,10 +26,26 @@ COMMAND = {"table1": "--table 1", "table2": "--table 2", "table3": "--table 3", 
 MODULE_COMMAND = {"powered": "python -m mmae.experiments.powered --out results"}
 _KIND = {"pretrain": "pretraining", "linprobe": "linear probe", "finetune": "fine-tuning", "pixels": "raw-pixel probe",
          "siamese": "Siamese training"}
-# The words a reader sees for a results file's verdict of a claim, on every page (the home page
-# and the claims table included).
-VERDICT_WORD = {"reproduces": "reproduced", "does not reproduce": "not reproduced",
-                "inconclusive at this scale": "inconclusive"}
+# The outcomes of a claim (Holm-adjusted two-sided paired tests, and the paper's effect size where
+# it gives one) and of a comparison with a baseline, in the words of the results files and of every
+# page: `mmae.experiments.stats.OUTCOMES` and `CHECKS`, restated so that a page does not import torch.
+OUTCOMES = ("reproduced", "contradicted", "effect smaller than the paper's", "inconclusive")
+CHECKS = ("yes", "no", "inconclusive")
+# Results files written before these words, read in them ("does not reproduce" was a significant
+# difference against the paper's direction).
+_OLD_WORDS = {"reproduces": "reproduced", "does not reproduce": "contradicted",
+              "inconclusive at this scale": "inconclusive"}
+# How each outcome looks (docs/stylesheets/mmae.css): a tone (colour and outline) and an icon of its
+# own shape, so that neither colour nor icon is needed alone; the words say it too.
+OUTCOME_STYLE = {"reproduced": ("good", ":material-check-circle:"),
+                 "contradicted": ("bad", ":material-close-octagon:"),
+                 "effect smaller than the paper's": ("smaller", ":material-arrow-collapse-down:"),
+                 "inconclusive": ("open", ":material-scale-unbalanced:"),
+                 "not tested": ("none", ":material-help-circle-outline:"),
+                 "yes": ("good", ":material-check-circle:"), "no": ("bad", ":material-close-octagon:")}
+# Claims about what the regulariser or training does to the representation, not about accuracy:
+# how a summary written before claims carried their "kind" is read.
+_MECHANISM = re.compile(r"effective rank|matrix|mutual information|joint entropy|JS divergence|entropy", re.I)
 # What each target tests, in a line (the Result box that opens its page).
 TESTED = {"table1": "the paper's ordering M-MAE > U-MAE > MAE in linear probing and fine-tuning (its Table 1)",
           "table2": "that M-MAE's linear probe is best at the paper's $\\mu = 1$ (its Table 2)",
@@ -83,15 +105,21 @@ def setup_md(report: dict) -> str:
     prov = report.get("provenance") or {}
     ran = []
     if prov.get("recorded"):
-        ran = [f"- **Ran on**: {'; '.join(prov['machines'])} (torch {', '.join(prov['torch'])}), by "
+        libs = ", ".join(f"{lib} {', '.join(prov[lib])}" for lib in ("torch", "numpy") if prov.get(lib))
+        revs = prov.get("revisions") or []
+        code = (f"code at revision {', '.join(r[:12] for r in revs)}" + (" with uncommitted changes" if prov.get("dirty")
+                                                                         else "") if revs else
+                "no code revision recorded: these stages ran before revisions were")
+        when = f"from {prov['started']} to {prov['finished']}" if prov.get("started") else f"the last finished {prov['finished']}"
+        ran = [f"- **Ran on**: {'; '.join(prov['machines'])} ({libs}; {code}), by "
                + ", ".join(f"`{c}`" for c in prov["commands"])
                + f"; {prov['recorded']} of {prov['stages']} stages recorded, {prov['seconds'] / 60:,.1f} min of "
-               f"wall-clock time in all, the last finished {prov['finished']}."]
+               f"wall-clock time in all, {when}."]
     if prov.get("probe"):   # a summary computed after its stages (`mmae.experiments.powered`)
         p = prov["probe"]
-        ran.append(f"- **Probe step**: {p['machine']} (torch {p['torch']}, revision `{(p.get('revision') or '?')[:10]}`"
-                   f"{', uncommitted changes' if p.get('dirty') else ''}), by `{p['command']}`, "
-                   f"{p['seconds'] / 60:,.1f} min from {p['started']} to {p['finished']}.")
+        ran.append(f"- **Probe step**: {p['machine']} (torch {p['torch']}, numpy {p['numpy']}; code at revision "
+                   f"{(p.get('revision') or '?')[:12]}{' with uncommitted changes' if p.get('dirty') else ''}), by "
+                   f"`{p['command']}`, {p['seconds'] / 60:,.1f} min from {p['started']} to {p['finished']}.")
     return "\n".join([f"- **Scale**: `{s['scale']}` — {data}.",
                       *([f"- **Models**: {models}."] if models else []),
                       *([f"- **Feature**: the {s['feature']}; its effective rank is at most {s['erank_max']}."]
@@ -104,12 +132,84 @@ def setup_md(report: dict) -> str:
 
 
 def body_md(report: dict) -> str:
-    """The summary's table (measured beside the paper's values, with the baselines) and verdicts,
-    verdicts in the site's words; the figure is left to `show`."""
+    """The summary's table (measured beside the paper's values, with the baselines) and verdicts
+    (a summary written before the site's words, in them); the figure is left to `show`."""
     text = "\n".join(l for l in report["markdown"].splitlines() if not l.startswith("!["))
-    for old, new in VERDICT_WORD.items():
+    for old, new in _OLD_WORDS.items():
         text = text.replace(f"**{old}**", f"**{new}**")
     return text
+
+
+def outcome(verdict: dict | str | None) -> str:
+    """The site's word for the outcome of a claim or a baseline check (a verdict's dict or its word)."""
+    word = verdict.get("verdict") if isinstance(verdict, dict) else verdict
+    return _OLD_WORDS.get(word, word) if word else "not tested"
+
+
+def claim_kind(verdict: dict) -> str:
+    """"accuracy" or "mechanism": the claim's `kind`, or for a summary without it, "mechanism" where
+    the claim is about effective rank or a matrix-information quantity."""
+    return verdict.get("kind") or ("mechanism" if _MECHANISM.search(verdict.get("claim", "")) else "accuracy")
+
+
+def _slug(text: str) -> str:
+    text = text.replace(">", " gt ").replace("<", " lt ")
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def verdict_id(report: dict, verdict: dict) -> str:
+    """The HTML id of a claim's verdict line on its target's page (`verdict_lines`): target, scale,
+    pretraining length of an `--epochs` run and claim, so that every run a page shows has its own."""
+    epochs = (report.get("setup") or {}).get("epochs")
+    return _slug(f"{report['target']} {report.get('scale', '')} {f'ep{epochs}' if epochs else ''} "
+                 f"{verdict.get('claim', '')}")
+
+
+def _num(x, fmt: str = "+.2f") -> str:
+    return "–" if not isinstance(x, (int, float)) or not math.isfinite(x) else format(x, fmt).replace("-", "−")
+
+
+def _evidence(v: dict) -> str:
+    """A claim's numbers in a few words: the paired difference with its 95% interval (or the mean
+    rank correlation of a trend), the paper's effect beside it, the test and its p-values."""
+    unit = f" {v['unit']}" if v.get("unit") and v.get("test") != "trend" else ""
+    lo, hi = (v.get("ci95") or [None, None])[:2]
+    what = "mean Spearman ρ with the epoch" if v.get("test") == "trend" else "difference"
+    parts = [f"{what} {_num(v.get('difference'))}{unit} (95% CI {_num(lo)} to {_num(hi)})"]
+    if isinstance(v.get("paper_effect"), (int, float)):
+        parts.append(f"paper {_num(v['paper_effect'])}{unit}")
+    if isinstance(v.get("peak_drop"), (int, float)):
+        parts.append(f"peak to final {_num(-100 * v['peak_drop'], '+.0f')}%")
+    stat = []
+    if isinstance(v.get("statistic"), (int, float)):
+        stat.append(f"t({v['df'] if v.get('df') is not None else v.get('n', 1) - 1}) = {_num(v['statistic'], '.2f')}")
+    for key, label in (("p_holm", "Holm p"), ("p_permutation", "permutation p"), ("p_value", "one-sided p")):
+        if isinstance(v.get(key), (int, float)):
+            stat.append(f"{label} = {v[key]:.3g}")
+    if v.get("n") is not None:
+        stat.append(f"n = {v['n']}")
+    return ", ".join(parts) + (f"; {', '.join(stat)}" if stat else "")
+
+
+def badge_html(word: str) -> str:
+    """An outcome's badge in HTML, for the notebooks' outputs (the Markdown pages use the icons of
+    `OUTCOME_STYLE` through docs/theory.py's `verdict_badge`)."""
+    from html import escape
+    tone = OUTCOME_STYLE.get(word, ("none", ""))[0]
+    return f'<span class="mmae-badge mmae-badge--{tone}">{escape(word)}</span>'
+
+
+def verdict_lines(report: dict) -> str:
+    """The verdict of every claim a summary tests, one line each with its id (`verdict_id`, which the
+    claims table links to): the outcome's badge, the claim, its numbers and the paper's own words."""
+    from html import escape
+    items = []
+    for v in report.get("verdicts") or []:
+        quote = (f' <span class="mmae-paper-wording">The paper: “{escape(v["paper_wording"])}”</span>'
+                 if v.get("paper_wording") else "")
+        items.append(f'<li id="{verdict_id(report, v)}">{badge_html(outcome(v))} {escape(v.get("claim", ""))}: '
+                     f'{escape(_evidence(v))}.{quote}</li>')
+    return f'<ul class="mmae-verdicts">{"".join(items)}</ul>' if items else ""
 
 
 def _split(md: str) -> tuple[str, str]:
@@ -149,11 +249,15 @@ def verdict_summary(report: dict) -> str:
     vs = report.get("verdicts") or []
     if not vs:
         return "This target tests none of the paper's claims with a paired test."
-    counts = {}
-    for v in vs:
-        counts[v["verdict"]] = counts.get(v["verdict"], 0) + 1
-    return (f"Of the {len(vs)} claims tested here at the `{report['scale']}` scale: "
-            + ", ".join(f"{n} {VERDICT_WORD.get(w, w)}" for w, n in counts.items()) + ".")
+    return f"Of the {len(vs)} claims tested here at the `{report['scale']}` scale: {count_outcomes(vs)}."
+
+
+def count_outcomes(verdicts: list, every: bool = False, sep: str = ", ") -> str:
+    """How many verdicts (dicts or words) have each outcome, in the order of `OUTCOMES`; `every`:
+    name the outcomes no verdict has too."""
+    words = [outcome(v) for v in verdicts]
+    order = list(OUTCOMES) + [w for w in dict.fromkeys(words) if w not in OUTCOMES]
+    return sep.join(f"{words.count(w)} {w}" for w in order if every or w in words)
 
 
 def baseline_summary(report: dict) -> str:
@@ -170,6 +274,128 @@ def baseline_summary(report: dict) -> str:
                          f"{len(vs)} (method, model) pairs, significantly worse in {no}, undecided in "
                          f"{len(vs) - yes - no}.")
     return " ".join(lines)
+
+
+# What each kind of test compares, in words (a summary's verdicts name their test).
+_TEST_TEXT = {"ordering": "the final values compared over the seeds",
+              "trend": "the rank correlation (Spearman) of each seed's curve with the epoch, averaged over the "
+                       "seeds, with the fall from the curve's peak to its final value beside it"}
+_FORMAT = re.compile(r"[+ ]?\.\d+[fg%]|[+ ]?d")
+_PLACEHOLDER = re.compile(r"\{\{\s*(.+?)\s*\}\}")
+
+
+def _run(token: str, key: str | None, root) -> dict:
+    """The summary a placeholder reads: `[target@]scale[-epN]`, e.g. `small`, `mini-ep300`, `table1@small`."""
+    target, _, where = token.rpartition("@")
+    target = target or key
+    m = re.fullmatch(r"([a-z]+)(?:-ep(\d+))?", where)
+    if not target or not m:
+        raise ValueError(f"placeholder run {token!r}: expected [target@]scale[-epN]"
+                         + ("" if target else " with a target"))
+    epochs = int(m.group(2)) if m.group(2) else None
+    report = load(target, m.group(1), root, epochs)
+    if report is None:
+        raise ValueError(f"placeholder run {token!r}: no summary (`{_command(target, m.group(1), epochs)}` writes it)")
+    return report
+
+
+def _path(node, parts: list[str], spec: str) -> list:
+    """The values at a `/`-separated path: a key, an index of a list (`0`, `-1`), `*` every key or
+    item, `[text]` every item of a list whose claim contains `text` (any case), `min` or `max` the
+    extreme of a list of numbers."""
+    if not parts:
+        return [node]
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        items = list(node.values()) if isinstance(node, dict) else list(node)
+    elif head.startswith("[") and head.endswith("]") and isinstance(node, list):
+        items = [x for x in node if head[1:-1].lower() in x.get("claim", "").lower()]
+    elif isinstance(node, dict) and head in node:
+        items = [node[head]]
+    elif isinstance(node, list) and re.fullmatch(r"-?\d+", head) and -len(node) <= int(head) < len(node):
+        items = [node[int(head)]]
+    elif isinstance(node, list) and head in ("min", "max") and node:
+        items = [(min if head == "min" else max)(node)]
+    else:
+        raise ValueError(f"placeholder {spec!r}: no {head!r} in the summary")
+    out = [v for x in items for v in _path(x, rest, spec)]
+    if not out:
+        raise ValueError(f"placeholder {spec!r}: nothing matches {head!r}")
+    return out
+
+
+def value(spec: str, key: str | None = None, root: str | Path | None = None) -> str:
+    """One number (or word) of a committed result, as a sentence shows it. `spec` is
+    `RUN WHAT`, RUN being `[target@]scale[-epN]` (`key`: the target when RUN names none) and WHAT one of
+
+    - a `/`-separated path into the summary, then optionally a format: `measured/linprobe_top1/mae/mini-b/mean .1f`;
+      `*` takes every key, `[text]` every verdict or check whose claim contains `text`; several values
+      show as their range, `72.9–73.2`;
+    - `verdict CLAIM`: the site's word for the claim's outcome; `claim CLAIM`: its numbers (`verdict_lines`);
+    - `outcomes [TEXT]`: how many of the claims (whose words contain TEXT) have each outcome, `1 contradicted,
+      7 inconclusive`; `checks TEXT`: how many of the baseline checks whose claim contains TEXT are
+      significant, `2 of 6`;
+    - `seeds`: their number; `minutes`: the stages' recorded wall-clock time, summed; `tests`: what the
+      verdicts' tests compare, in words.
+
+    A placeholder that finds nothing is a ValueError naming it, so a page cannot show a stale number."""
+    token, _, what = spec.strip().partition(" ")
+    report = _run(token, key, root)
+    what = what.strip()
+    word, _, arg = what.partition(" ")
+    if word in ("verdict", "claim"):
+        hit = [v for v in report.get("verdicts") or [] if v.get("claim") == arg]
+        if not hit:
+            raise ValueError(f"placeholder {spec!r}: no claim {arg!r} in {token}")
+        return outcome(hit[0]) if word == "verdict" else _evidence(hit[0])
+    if word == "checks":
+        hit = [c for c in report.get("baseline_checks") or [] if arg in c.get("claim", "")]
+        if not hit:
+            raise ValueError(f"placeholder {spec!r}: no baseline check {arg!r} in {token}")
+        return f"{sum(outcome(c) == 'yes' for c in hit)} of {len(hit)}"
+    if word == "outcomes":
+        hit = [v for v in report.get("verdicts") or [] if arg.lower() in v.get("claim", "").lower()]
+        if not hit:
+            raise ValueError(f"placeholder {spec!r}: no claim {arg!r} in {token}")
+        return count_outcomes(hit)
+    if word == "seeds":
+        return str(len(report["setup"]["seeds"]))
+    if word == "tests":
+        return "; ".join(dict.fromkeys(_TEST_TEXT.get(v.get("test"), v.get("test", "")) + (
+            f", by a {v['method']}" if v.get("method") else "") for v in report.get("verdicts") or []))
+    if word == "minutes":
+        return f"{(report.get('provenance') or {})['seconds'] / 60:,.0f}"
+    fmt = ""
+    if " " in what and _FORMAT.fullmatch(what.rsplit(" ", 1)[1]):
+        what, fmt = what.rsplit(" ", 1)
+    values = [x for v in _path(report, re.split(r"/(?![^\[]*\])", what), spec)
+              for x in (v if isinstance(v, list) else [v])]
+    if not all(isinstance(x, (int, float)) for x in values):
+        return ", ".join(dict.fromkeys(outcome(x) if "verdict" in what.rsplit("/", 1)[-1] else str(x)
+                                       for x in values))
+    fmt = fmt or (",d" if all(isinstance(x, int) for x in values) else ".1f")
+    shown = sorted(set(values))
+    lo, hi = _num(shown[0], fmt), _num(shown[-1], fmt)
+    return lo if lo == hi else (f"{lo}–{hi}" if re.fullmatch(r"[\d.,%]+", lo + hi) else f"{lo} to {hi}")
+
+
+def fill(text: str, key: str | None = None, root: str | Path | None = None) -> str:
+    """`text` with every `{{ spec }}` replaced by `value(spec)`."""
+    return _PLACEHOLDER.sub(lambda m: value(m.group(1), key, root), text)
+
+
+def say(text: str, key: str | None = None, root: str | Path | None = None, expect: dict | None = None) -> None:
+    """Display a notebook's paragraph of Markdown whose numbers are placeholders (`fill`). `expect`:
+    what the paragraph's words take for granted, `{spec: value}`; where the results now give
+    another value the page fails to build (a ValueError naming both) rather than say what they do
+    not support."""
+    from IPython.display import Markdown, display
+    for spec, want in (expect or {}).items():
+        got = value(spec, key, root)
+        if got != want:
+            raise ValueError(f"the page's words take {spec!r} to be {want!r}, but the results give {got!r}: "
+                             "rewrite them")
+    display(Markdown(fill(text, key, root)))
 
 
 def _html(md: str) -> str:
@@ -197,25 +423,24 @@ def result(key: str, runs=(("mini", None), ("mini", 300), ("small", None)), root
     where = "; ".join(f"{setting_text(r)}" for _, _, r in found) or "not run yet"
     showed = []
     for scale, epochs, r in found:
-        counts: dict = {}
-        for v in r.get("verdicts") or []:
-            w = VERDICT_WORD.get(v["verdict"], v["verdict"])
-            counts[w] = counts.get(w, 0) + 1
+        vs = r.get("verdicts") or []
+        kinds = {k: [v for v in vs if claim_kind(v) == k] for k in ("accuracy", "mechanism")}
         seeds = len((r.get("setup") or {}).get("seeds") or [])
         label = f"{scale}" + (f", {pretrain_epochs(r)} epochs" if pretrain_epochs(r) else "")
-        showed.append(f"{label} ({seeds} seeds): " + (", ".join(f"{c} {w}" for w, c in counts.items()) or "no claim tested"))
+        said = "; ".join(f"{k} claims {count_outcomes(ks)}" for k, ks in kinds.items() if ks)
+        showed.append(f"{label} ({seeds} seeds): " + (said or "no claim tested"))
     lines = [f"<b>Tested</b>: {TESTED.get(key, key)}" + (f", {max(n)} claims per run" if n and max(n) else "") + ".",
              f"<b>Scale</b>: {where}; nothing at the paper's scale.",
              f"<b>Showed</b>: {'; '.join(showed) or 'nothing yet'}."]
     lines += [f"<b>In numbers</b>: {_html(r['summary']).removeprefix('<p>').removesuffix('</p>')}"
-              for _, _, r in found if r.get("summary")]
+              for _, _, r in found if r.get("summary")]   # a summary that states its result in a sentence
     display(HTML('<div class="admonition abstract mmae-result"><p class="admonition-title">Result</p>'
                  + "".join(f"<p>{l}</p>" for l in lines) + "</div>"))
 
 
 def part(report: dict, *titles: str) -> str:
     """The paragraphs of a summary's Markdown under the bold headings that start with one of
-    `titles` (each up to the next bold heading), verdicts in the site's words."""
+    `titles` (each up to the next bold heading), in the site's words."""
     keep, out = False, []
     for block in body_md(report).split("\n\n"):
         if block.startswith("**"):
@@ -231,14 +456,19 @@ def _missing(key: str, scale: str, root, epochs: int | None) -> str:
 
 
 def show_part(key: str, scale: str, *titles: str, root: str | Path | None = None, epochs: int | None = None) -> None:
-    """Display the parts of a target's committed summary headed by `titles` (`part`); `"provenance"`
-    is the setup and the provenance (`setup_md`)."""
-    from IPython.display import Markdown, display
+    """Display the parts of a target's committed summary headed by `titles` (`part`): `"verdicts"`
+    is every claim's line with its badge (`verdict_lines`), `"provenance"` the setup and the
+    provenance (`setup_md`)."""
+    from IPython.display import HTML, Markdown, display
     report = load(key, scale, root, epochs)
     if report is None:
         display(Markdown(_missing(key, scale, root, epochs)))
-    else:
-        display(Markdown("\n\n".join(setup_md(report) if t == "provenance" else part(report, t) for t in titles)))
+        return
+    for t in titles:
+        if t == "verdicts":
+            display(HTML(verdict_lines(report)))
+        else:
+            display(Markdown(setup_md(report) if t == "provenance" else part(report, t)))
 
 
 def show(key: str, scale: str = "mini", root: str | Path | None = None, epochs: int | None = None,
@@ -263,6 +493,8 @@ def show(key: str, scale: str = "mini", root: str | Path | None = None, epochs: 
                      f'src="data:image/png;base64,{data}">'))
     if table:
         display(Markdown(table))
+    if report.get("verdicts"):
+        display(HTML(verdict_lines(report)))
     summary = " ".join(x for x in (verdict_summary(report), baseline_summary(report)) if x)
     display(HTML(f'<details class="mmae-stats"><summary>Statistics: {summary}</summary>'
                  + _html(stats) + "</details>"))

@@ -167,8 +167,9 @@ def test_every_proofs_file_renders_without_leftover_rest():
 
 
 # ----------------------------------------------------------------------------- claims (docs/hooks.py)
-# Regenerated from a fixture of results files: one row per claim, scale, pretraining length and
-# set of runs.
+# The trust summary regenerated from a fixture of results files: two pretraining lengths, two targets
+# judging the same runs, accuracy and mechanism claims, a summary in the words used before the
+# four outcomes, and a target no file judges.
 
 def _hooks():
     pytest.importorskip("mkdocs")
@@ -176,84 +177,173 @@ def _hooks():
 
 
 VIT = {"embed_dim": 32, "depth": 3, "heads": 2, "patch_size": 2, "probed_feature": "CLS token"}
+PROBE = "Linear probing top-1, {}: M-MAE > U-MAE"
 
 
-def _verdict(claim, scale, verdict, t):
-    return {"claim": claim, "scale": scale, "verdict": verdict, "statistic": t, "p_value": 0.5, "n": 3,
-            "test": "paired t"}
+def _verdict(claim, scale, verdict, kind, per_seed, p_holm=0.5, test="ordering"):
+    """A claim's verdict as `mmae.experiments.stats` writes it (the fields the summary reads)."""
+    return {"claim": claim, "scale": scale, "verdict": verdict, "kind": kind, "test": test, "n": 3,
+            "difference": -1.0, "ci95": [-2.0, 0.5], "statistic": -1.5, "df": 2, "p_two_sided": p_holm / 2,
+            "p_holm": p_holm, "p_permutation": 0.25, "per_seed": per_seed, "unit": "points"}
 
 
-def _write(root, scale, folder, target, models, epochs, verdicts, patch=2):
+def _seeds(*pairs):
+    return {str(s): list(p) for s, p in enumerate(pairs)}
+
+
+def _write(root, scale, folder, target, models, epochs, verdicts, patch=2, run_epochs=None):
     d = root / "results" / scale / folder
     d.mkdir(parents=True)
-    report = {"target": target, "scale": scale, "verdicts": verdicts,
-              "setup": {"scale": scale, "datasets": ["digits" if scale == "mini" else "fashion-mnist"],
-                        "models": {m: dict(VIT, patch_size=patch) for m in models},
-                        "schedule": {"pretrain": {"epochs": epochs, "batch_size": 128}}, "seeds": [0, 1, 2]}}
+    setup = {"scale": scale, "datasets": ["digits" if scale == "mini" else "fashion-mnist"],
+             "models": {m: dict(VIT, patch_size=patch) for m in models},
+             "schedule": {"pretrain": {"epochs": epochs, "batch_size": 128}}, "seeds": [0, 1, 2]}
+    if run_epochs:
+        setup["epochs"] = run_epochs   # a run with --epochs, summarised in <target>-epN
+    report = {"target": target, "scale": scale, "verdicts": verdicts, "setup": setup}
     (d / f"{target}.json").write_text(json.dumps(report))
+    return report
 
 
 @pytest.fixture
 def results(tmp_path):
     (tmp_path / "mmae").mkdir()
     (tmp_path / "mmae" / "paper_results.json").write_text(json.dumps(
-        {"table1": {"caption": "Table 1"}, "table2": {"caption": "M-MAE across mu"}, "note": "x"}))
-    probe = "Linear probing top-1, {}: M-MAE > U-MAE"
+        {"table1": {"caption": "Table 1"}, "figure1": {"caption": "Matrix mutual information"}, "note": "x"}))
+    b15, l15, b300, l300 = (_seeds((80.0 + k, 81.0), (82.0, 82.5 + k), (79.0, 80.0)) for k in range(4))
+    reports = {}
     # Table 1 at 15 and at 300 epochs of pretraining: two pieces of evidence per claim
-    _write(tmp_path, "mini", "table1", "table1", ["mini-b", "mini-l"], 15,
-           [_verdict(probe.format("mini-b"), "mini", "inconclusive at this scale", -0.76),
-            _verdict(probe.format("mini-l"), "mini", "inconclusive at this scale", 0.30)])
-    _write(tmp_path, "mini", "table1-ep300", "table1", ["mini-b", "mini-l"], 300,
-           [_verdict(probe.format("mini-b"), "mini", "does not reproduce", -6.00),
-            _verdict(probe.format("mini-l"), "mini", "inconclusive at this scale", 1.0)])
-    # Table 3 reads Table 1's mini-b runs: the same evidence, not a second row
-    _write(tmp_path, "mini", "table3", "table3", ["mini-b"], 15,
-           [_verdict("Linear probing top-1: M-MAE > U-MAE", "mini", "inconclusive at this scale", -0.76)])
-    # a mechanism claim on Table 3's pretraining runs
-    _write(tmp_path, "mini", "figure4", "figure4", ["mini-b"], 15,
-           [_verdict("final effective rank: M-MAE > U-MAE", "mini", "reproduces", 5.0)])
+    reports["t1"] = _write(tmp_path, "mini", "table1", "table1", ["mini-b", "mini-l"], 15, [
+        _verdict(PROBE.format("mini-b"), "mini", "inconclusive", "accuracy", b15),
+        _verdict(PROBE.format("mini-l"), "mini", "effect smaller than the paper's", "accuracy", l15)])
+    reports["t1-300"] = _write(tmp_path, "mini", "table1-ep300", "table1", ["mini-b", "mini-l"], 300, [
+        _verdict(PROBE.format("mini-b"), "mini", "contradicted", "accuracy", b300, p_holm=0.04),
+        _verdict(PROBE.format("mini-l"), "mini", "reproduced", "accuracy", l300, p_holm=0.01)], run_epochs=300)
+    # Table 3 reads Table 1's mini-b runs at both lengths: the same evidence, not a second row; at 300
+    # epochs Holm's correction within Table 3's family leaves it undecided
+    reports["t3"] = _write(tmp_path, "mini", "table3", "table3", ["mini-b"], 15, [
+        _verdict("Linear probing top-1: M-MAE > U-MAE", "mini", "inconclusive", "accuracy", b15)])
+    reports["t3-300"] = _write(tmp_path, "mini", "table3-ep300", "table3", ["mini-b"], 300, [
+        _verdict("Linear probing top-1: M-MAE > U-MAE", "mini", "inconclusive", "accuracy", b300, p_holm=0.08)],
+        run_epochs=300)
+    # an accuracy claim whose words name neither top-1 nor accuracy: its kind says what it is
+    _write(tmp_path, "mini", "table2", "table2", ["mini-b"], 15, [
+        _verdict("M-MAE linear probe: mu = 1 (the paper's optimum) > mu = 0.5", "mini", "inconclusive", "accuracy",
+                 _seeds((80.0, 79.0), (81.0, 81.5), (79.0, 79.0)))])
+    # mechanism claims on Table 3's pretraining runs, an ordering and a trend over training
+    _write(tmp_path, "mini", "figure4", "figure4", ["mini-b"], 15, [
+        _verdict("final effective rank: M-MAE > U-MAE", "mini", "reproduced", "mechanism",
+                 _seeds((9.0, 7.0), (9.5, 7.2), (8.8, 6.9)), p_holm=0.01),
+        _verdict("M-MAE's effective rank rises during pretraining", "mini", "inconclusive", "mechanism",
+                 {"0": {"rho": 0.4}, "1": {"rho": -0.1}, "2": {"rho": 0.3}}, test="trend")])
+    # a summary written before the four outcomes: no kind, no per-seed values, the old words
+    (tmp_path / "results" / "mini" / "figure5").mkdir()
+    (tmp_path / "results" / "mini" / "figure5" / "figure5.json").write_text(json.dumps({
+        "target": "figure5", "scale": "mini", "setup": {"scale": "mini", "datasets": ["digits"], "models": {},
+                                                         "schedule": {"siamese": {"epochs": 30}}, "seeds": [0, 1, 2]},
+        "verdicts": [{"claim": "SimCLR: Matrix JS divergence JS(K1 || K2) rises during training", "scale": "mini",
+                      "verdict": "reproduces", "statistic": 5.0, "p_value": 0.01, "n": 3, "test": "paired t"}]}))
     # the small scale runs a model also called mini-b, on other data
-    _write(tmp_path, "small", "table1", "table1", ["mini-b"], 20,
-           [_verdict(probe.format("mini-b"), "small", "inconclusive at this scale", 0.1)], patch=7)
-    return tmp_path
+    _write(tmp_path, "small", "table1", "table1", ["mini-b"], 20, [
+        _verdict(PROBE.format("mini-b"), "small", "effect smaller than the paper's", "accuracy",
+                 _seeds((73.0, 72.9), (73.1, 73.2), (72.8, 73.0)))], patch=7)
+    return tmp_path, reports
 
 
-def test_rows_are_keyed_by_claim_scale_length_and_runs(results):
+def test_the_trust_summary_counts_each_piece_of_evidence_once(results):
+    root, reports = results
     H = _hooks()
-    rows = H.claim_rows(results)
-    key = lambda r: (r["scale"], r.get("epochs"), r["what"], r["setting"])
-    assert len({key(r) for r in rows}) == len(rows)
-    probe = [r for r in rows if r["what"] == "Linear probing top-1: M-MAE > U-MAE"]
-    mini15 = [r for r in probe if r["scale"] == "mini" and r["epochs"] == 15]
-    mini300 = [r for r in probe if r["scale"] == "mini" and r["epochs"] == 300]
+    from mmae import pages
+    rows = H.claim_rows(root)
+    acc = [r for r in rows if r["group"] == "accuracy"]
+    mech = [r for r in rows if r["group"] == "mechanism"]
+    untested = [r for r in rows if r["group"] == "not tested"]
+    # 5 Table 1 / Table 3 rows (two lengths x two models at mini, one at small) and Table 2's
+    assert len(acc) == 6 and len(mech) == 3 and [r["targets"] for r in untested] == [["Figure 1"]]
+    assert "M-MAE linear probe: mu = 1 (the paper's optimum) > mu = 0.5" in {r["what"] for r in acc}
+    assert {r["what"] for r in mech} == {"final effective rank: M-MAE > U-MAE",
+                                         "M-MAE's effective rank rises during pretraining",
+                                         "SimCLR: Matrix JS divergence JS(K1 || K2) rises during training"}
+    probe = [r for r in acc if r["what"] == "Linear probing top-1: M-MAE > U-MAE"]
+    by = {(r["scale"], r["epochs"], "ViT-Base" in r["setting"] or r["scale"] == "small"): r for r in probe}
+    assert len(by) == len(probe) == 5
     # 300 epochs do not replace the 15-epoch verdicts
-    assert len(mini15) == 2 and len(mini300) == 2
-    assert {r["verdict"] for r in mini15} == {"inconclusive"}
-    assert sorted(r["verdict"] for r in mini300) == ["inconclusive", "not reproduced"]
-    # Table 3's claim is Table 1's mini-b evidence: one row that names both pages
-    shared = [r for r in mini15 if "Table 3" in r["targets"]]
-    assert len(shared) == 1 and shared[0]["targets"] == ["Table 1", "Table 3"]
-    assert "ViT-Base stand-in" in shared[0]["setting"]
+    assert by["mini", 15, False]["verdict"] == "effect smaller than the paper's"
+    assert by["mini", 300, False]["verdict"] == "reproduced"
+    # Table 3's claims are Table 1's mini-b evidence: one row at each length, naming and linking both
+    shared15, shared300 = by["mini", 15, True], by["mini", 300, True]
+    for row, t1, t3 in ((shared15, "t1", "t3"), (shared300, "t1-300", "t3-300")):
+        assert row["targets"] == ["Table 1", "Table 3"]
+        for (name, anchor), key in zip(row["links"], (t1, t3)):
+            v = reports[key]["verdicts"][0]
+            assert anchor == pages.verdict_id(reports[key], v) and f'id="{anchor}"' in pages.verdict_lines(reports[key])
+    assert len({a for r in probe for _, a in r["links"]}) == 7       # every verdict line its own anchor
+    # judged differently by the two families: both outcomes shown, counted as the less decided
+    assert shared300["verdicts"] == {"Table 1": "contradicted", "Table 3": "inconclusive"}
+    assert shared300["verdict"] == "inconclusive" and shared15["verdict"] == "inconclusive"
     # the small scale's row is labelled by its scale and data, not by the mini model's name
-    small, = [r for r in probe if r["scale"] == "small"]
+    small = by["small", 20, True]
     assert small["setting"].startswith("small: Fashion-MNIST") and "mini" not in small["setting"]
-    assert "7x7 patches" in small["setting"] and small["epochs"] == 20
-    # accuracy and mechanism claims apart; a target no results file judges is "not tested"
-    groups = {r["what"]: r["group"] for r in rows}
-    assert groups["final effective rank: M-MAE > U-MAE"] == "mechanism"
-    assert groups["Linear probing top-1: M-MAE > U-MAE"] == "accuracy"
-    untested, = [r for r in rows if r["group"] == "not tested"]
-    assert untested["targets"] == ["Table 2"] and untested["verdict"] == "not tested"
-    assert len(rows) == 7  # 5 probe rows, 1 mechanism row, 1 untested target
+    assert "7x7 patches" in small["setting"]
+    # the summary written before the four outcomes is read in the site's words
+    old, = [r for r in mech if r["what"].startswith("SimCLR")]
+    assert old["verdict"] == "reproduced" and old["links"] == [("Figure 5", pages.verdict_id(
+        json.loads((root / "results/mini/figure5/figure5.json").read_text()), {"claim": old["what"]}))]
 
-
-def test_claims_table_counts_each_piece_of_evidence_once(results):
-    md = _hooks().claims_table("experiments/index.md", results)
-    assert "**Accuracy claims**" in md and "**Mechanism claims**" in md and "**Not tested**" in md
-    accuracy = md.split("**Mechanism claims**")[0]
-    assert "5 rows, 4 inconclusive, 1 not reproduced." in accuracy
+    md = H.claims_table("experiments/index.md", root)
+    accuracy, mechanism = md.split("**Mechanism claims**")
+    assert ("**Accuracy claims** (the paper's orderings of the methods by linear probing, fine-tuning or kNN "
+            "accuracy): 6 pieces of evidence: 1 reproduced · 0 contradicted · 2 effect smaller than the paper's "
+            "· 3 inconclusive.") in accuracy
+    assert "3 pieces of evidence: 2 reproduced · 0 contradicted · 0 effect smaller than the paper's · 1 inconclusive." \
+        in mechanism
+    assert "**Not tested** (claims no results file judges yet): 1 target." in mechanism
     assert accuracy.count("| Linear probing top-1: M-MAE > U-MAE") == 5
-    assert "[Table 1](../experiments/table-1.ipynb), [Table 3](../experiments/table-3.ipynb)" in accuracy
+    a1, a3 = (a for _, a in shared300["links"])
+    assert f"[Table 1](../experiments/table-1.ipynb#{a1}), [Table 3](../experiments/table-3.ipynb#{a3})" in accuracy
+    assert "(Table 1: contradicted; Table 3: inconclusive)" in accuracy
+    for word in ("reproduced", "effect smaller than the paper's", "inconclusive"):
+        assert T.verdict_badge(word) in accuracy
+    assert len({T.verdict_badge(w) for w in pages.OUTCOMES}) == 4 and \
+        len({T.VERDICT_TONE[w] for w in pages.OUTCOMES}) == len({T.VERDICT_ICON[w] for w in pages.OUTCOMES}) == 4
+
+
+def test_the_pages_words_are_the_results_words():
+    """`mmae.pages` restates the outcomes of `mmae.experiments.stats` (a page does not import torch)."""
+    from mmae import pages
+    from mmae.experiments import stats
+    assert pages.OUTCOMES == stats.OUTCOMES and pages.CHECKS == stats.CHECKS
+    assert set(pages.OUTCOMES) | set(pages.CHECKS) <= set(pages.OUTCOME_STYLE)
+
+
+def test_the_home_pages_findings_count_the_outcomes(results, monkeypatch):
+    root, _ = results
+    H = _hooks()
+    monkeypatch.setattr(H, "ERRATA_FINDINGS", ())
+    monkeypatch.setitem(H._S, "report", {"statements": [{"statement": "Theorem 9.9", "verdict": "holds"}]})
+    box = H._findings("index.md", root)
+    assert ("**Accuracy claims** (6 pieces of evidence at the mini and small scales): 1 reproduced (at mini "
+            "(300 epochs)), 2 with an effect smaller than the paper's, 3 inconclusive, 0 contradicted") in box
+    assert "**Mechanism claims** (3 pieces of evidence at the mini and small scales): 2 reproduced (at mini " \
+           "(15 epochs), mini (30 epochs)), 0 with an effect smaller than the paper's, 1 inconclusive, " \
+           "0 contradicted" in box
+
+
+def test_prose_numbers_are_read_from_the_results(results):
+    """`mmae.pages.value`: the placeholders of the pages' sentences, and a clear error where a
+    placeholder finds nothing."""
+    root, _ = results
+    from mmae import pages
+    v = lambda spec: pages.value(spec, "table1", root / "results")  # noqa: E731
+    assert v("mini verdict " + PROBE.format("mini-l")) == "effect smaller than the paper's"
+    assert v("table3@mini-ep300 verdict Linear probing top-1: M-MAE > U-MAE") == "inconclusive"
+    assert v("mini-ep300 verdicts/*/p_holm .2f") == "0.01–0.04"
+    assert v("mini-ep300 verdicts/[mini-b]/difference +.1f") == "−1.0"
+    assert v("small seeds") == "3"
+    text = "p = {{ mini-ep300 verdicts/[mini-l]/p_holm .2f }}; {{mini seeds}} seeds"
+    assert pages.fill(text, "table1", root / "results") == "p = 0.01; 3 seeds"
+    for bad in ("mini verdict no such claim", "mini-ep15 seeds", "mini verdicts/[mini-x]/p_holm", "mini nothing"):
+        with pytest.raises(ValueError, match="placeholder"):
+            v(bad)
 
 
 def test_every_searched_inequality_has_a_latex_form_beside_its_code_form():

@@ -28,7 +28,9 @@ def run(*args, cwd=None, env=None):
     (["--table", "1", "--epochs", "0"], "--epochs must be a positive integer, got 0"),
     (["--table", "1", "--seeds", "-1"], "--seeds must be a positive integer, got -1"),
     (["--table", "1", "--scale", "huge"], "unknown scale 'huge': use paper, small or mini"),
-    (["--table", "1", "--scale", "mini", "--data", "/somewhere"], "--data is for --scale paper"),
+    (["--table", "1", "--scale", "mini", "--data", "/somewhere"], "digits folder missing: /somewhere (write the "
+                                                                   "folder with python -m mmae.data.digits"),
+    (["--table", "1", "--scale", "smoke", "--data", "/somewhere"], "--data is for --scale paper, small or mini"),
     (["--table", "1", "--scale", "mini", "--methods", "mae,dino"], "unknown method(s) dino for table1"),
     (["--figure", "1", "--scale", "mini", "--methods", "mae"], "unknown method(s) mae for figure1"),
     (["--table", "1", "--scale", "mini", "--models", "vit_huge"], "unknown model(s) vit_huge"),

@@ -64,10 +64,11 @@ def data_info(name: str) -> DataInfo:
 def load_tensors(name: str, split: str, root: str | None = None):
     """`(images uint8 (N, C, H, W), labels int64 (N,))` of a small data set; `split` is
     "train" or "test" (for CIFAR, `root` holds the python pickles; for Fashion-MNIST the four
-    IDX files, by default `mmae.data.idx.DEFAULT_ROOT`)."""
+    IDX files, by default `mmae.data.idx.DEFAULT_ROOT`; for the digits, a validation split's
+    folder, `mmae.data.digits.write_validation_split`, by default the bundled split)."""
     if name == "digits":
         from .digits import load_digits_split
-        return load_digits_split(split)
+        return load_digits_split(split, root or None)
     if name == "fashion-mnist":
         from .idx import load_fashion_mnist
         return load_fashion_mnist(root or None, split)

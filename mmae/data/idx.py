@@ -25,8 +25,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-__all__ = ["DEFAULT_ROOT", "FILES", "read_idx", "write_idx", "validation_mask", "write_validation_split",
-           "load_fashion_mnist", "NUM_CLASSES", "FASHION_MEAN", "FASHION_STD"]
+__all__ = ["DEFAULT_ROOT", "FILES", "read_idx", "write_idx", "validation_mask", "write_validation_split", "write_split",
+           "read_split", "load_fashion_mnist", "NUM_CLASSES", "FASHION_MEAN", "FASHION_STD"]
 
 DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"  # where Debian's dataset-fashion-mnist puts the files
 FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -65,25 +65,30 @@ def read_idx(path: str) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
-def _find(root: str, name: str) -> str:
+_FASHION_HINT = "install Debian's dataset-fashion-mnist, or give the folder holding the four IDX files"
+
+
+def _find(root: str, name: str, what: str = "Fashion-MNIST", hint: str = _FASHION_HINT) -> str:
     for candidate in (os.path.join(root, name + ".gz"), os.path.join(root, name)):
         if os.path.isfile(candidate):
             return candidate
-    raise ValueError(f"Fashion-MNIST file missing: {os.path.join(root, name)}.gz (install Debian's "
-                     f"dataset-fashion-mnist, or give the folder holding the four IDX files)")
+    raise ValueError(f"{what} file missing: {os.path.join(root, name)}.gz ({hint})")
 
 
 @lru_cache(maxsize=4)
-def _load(root: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    images_path, labels_path = (_find(root, n) for n in FILES[split])
+def read_split(root: str, split: str, size: int = 28, what: str = "Fashion-MNIST",
+          hint: str = _FASHION_HINT) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of `split` from the four files in `root`, checked (images `size` x `size`,
+    one label in 0..9 per image); errors name the data set `what`."""
+    images_path, labels_path = (_find(root, n, what, hint) for n in FILES[split])
     images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ValueError(f"Fashion-MNIST file malformed: {images_path} (shape {images.shape}, expected (N, 28, 28))")
+    if images.ndim != 3 or images.shape[1:] != (size, size):
+        raise ValueError(f"{what} file malformed: {images_path} (shape {images.shape}, expected (N, {size}, {size}))")
     if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-        raise ValueError(f"Fashion-MNIST files disagree: {labels_path} holds {labels.shape} labels for "
+        raise ValueError(f"{what} files disagree: {labels_path} holds {labels.shape} labels for "
                          f"{images.shape[0]} images in {images_path}")
     if labels.size and labels.max() >= NUM_CLASSES:
-        raise ValueError(f"Fashion-MNIST labels out of range 0..{NUM_CLASSES - 1} in {labels_path}: max {labels.max()}")
+        raise ValueError(f"{what} labels out of range 0..{NUM_CLASSES - 1} in {labels_path}: max {labels.max()}")
     return images, labels
 
 
@@ -96,7 +101,7 @@ def load_fashion_mnist(root: str | None = None, split: str = "train") -> tuple[t
     if not os.path.isdir(root):
         raise ValueError(f"Fashion-MNIST folder missing: {root} (install Debian's dataset-fashion-mnist, "
                          f"or give the folder holding the four IDX files)")
-    images, labels = _load(os.path.abspath(root), split)
+    images, labels = read_split(os.path.abspath(root), split)
     return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
 
 
@@ -124,8 +129,13 @@ def write_validation_split(out: str, n_val: int = 10_000, root: str | None = Non
     """Divide the training split of the files in `root` (default `DEFAULT_ROOT`): `n_val` images
     drawn at random (`seed`) become the `test` files of the folder `out`, the rest its `train` files,
     in their original order. The real test split is not read."""
-    images, labels = _load(os.path.abspath(os.fspath(root or DEFAULT_ROOT)), "train")
-    held = validation_mask(len(labels), n_val, seed)
+    images, labels = read_split(os.path.abspath(os.fspath(root or DEFAULT_ROOT)), "train")
+    write_split(out, images, labels, validation_mask(len(labels), n_val, seed))
+
+
+def write_split(out: str, images: np.ndarray, labels: np.ndarray, held: np.ndarray) -> None:
+    """The folder `out` of four IDX files: the images and labels where `held` is true as its `test`
+    split, the others as its `train` split, each in their original order."""
     os.makedirs(out, exist_ok=True)
     for split, keep in (("train", ~held), ("test", held)):
         for name, a in zip(FILES[split], (images[keep], labels[keep])):

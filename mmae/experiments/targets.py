@@ -367,7 +367,11 @@ def check_data(target: Target, data_root: str | None) -> None:
     """Fail fast, with one line naming what is missing where, before any stage starts."""
     datasets = sorted({st.config["dataset"] for st in target.stages})
     for ds in datasets:
-        if ds == "digits":
+        if ds == "digits":  # bundled, or a validation split's folder (a ValueError names a bad file)
+            if data_root:
+                from ..data.digits import load_digits_split
+                for split in ("train", "test"):
+                    load_digits_split(split, data_root)
             continue
         if ds == "fashion-mnist":  # reads and checks the four IDX files (a ValueError names the bad one)
             from ..data.idx import load_fashion_mnist
