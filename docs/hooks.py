@@ -494,6 +494,10 @@ def _claim_numbers(v: dict) -> str:
 
 
 def _target_name(key: str) -> str:
+    """A summary's target as a page names it ("Table 1"; `powered`, Table 1's powered comparison:
+    "Table 1 (powered)", whose page is `experiments/table-1-powered.ipynb`)."""
+    if key == "powered":
+        return "Table 1 (powered)"
     return re.sub(r"^(table|figure)(\d+)$", lambda m: f"{m[1].title()} {m[2]}", key)
 
 

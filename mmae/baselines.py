@@ -33,7 +33,7 @@ from mmae.data.transforms import GpuAugment
 from mmae.engine.batches import Batch
 from mmae.engine.common import LARS, RunDir, save_checkpoint, seed_everything
 from mmae.engine.config import base_lr
-from mmae.engine.linprobe import LinProbeConfig, probe_stats
+from mmae.engine.linprobe import LinProbeConfig, probe_augment, probe_stats
 from mmae.engine.loop import Task, fit, open_run
 from mmae.engine.mim import evaluate_topk, train_test_data
 
@@ -56,8 +56,7 @@ class _PixelProbeTask(Task):
         nn.init.zeros_(linear.bias)
         self.model = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(d, affine=False, eps=1e-6), linear).to(device)
         self.optimizer = LARS(self.model.parameters(), lr=base_lr(cfg), weight_decay=cfg.weight_decay)
-        self.aug = GpuAugment("linprobe", info.mean, info.std, info.img_size, crop=cfg.dataset != "imagenet",
-                              flip=info.flip, scale=(cfg.crop_scale_min, 1.0))
+        self.aug = probe_augment(cfg)
         self.plain = GpuAugment("eval", info.mean, info.std, info.img_size)
 
     def step(self, net, batch: Batch) -> dict:

@@ -17,11 +17,13 @@ from pathlib import Path
 
 __all__ = ["results_root", "load", "setup_md", "body_md", "verdict_summary", "baseline_summary", "show", "result",
            "pretrain_epochs", "setting_text", "outcome", "claim_kind", "count_outcomes", "verdict_id",
-           "verdict_lines", "badge_html", "value", "fill", "say", "COMMAND", "OUTCOMES", "CHECKS", "OUTCOME_STYLE",
+           "verdict_lines", "badge_html", "value", "fill", "say", "part", "show_part", "COMMAND", "MODULE_COMMAND", "OUTCOMES", "CHECKS", "OUTCOME_STYLE",
            "TESTED"]
 
 COMMAND = {"table1": "--table 1", "table2": "--table 2", "table3": "--table 3", "figure1": "--figure 1",
            "figure2": "--figure 2", "figure3": "--figure 3", "figure4": "--figure 4", "figure5": "--figure 5"}
+# the summaries that a module of `mmae.experiments` writes, not `reproduce.py`
+MODULE_COMMAND = {"powered": "python -m mmae.experiments.powered --out results"}
 _KIND = {"pretrain": "pretraining", "linprobe": "linear probe", "finetune": "fine-tuning", "pixels": "raw-pixel probe",
          "siamese": "Siamese training"}
 # The outcomes of a claim (Holm-adjusted two-sided paired tests, and the paper's effect size where
@@ -52,7 +54,9 @@ TESTED = {"table1": "the paper's ordering M-MAE > U-MAE > MAE in linear probing 
           "figure2": "that the matrix joint entropy between the branches rises while Siamese methods train",
           "figure3": "that a lower SimCLR temperature gives more matrix information (and accuracy)",
           "figure4": "that the effective rank orders M-MAE > U-MAE > MAE and that M-MAE's rises during pretraining",
-          "figure5": "that the matrix JS divergence between the branches rises while Siamese methods train"}
+          "figure5": "that the matrix JS divergence between the branches rises while Siamese methods train",
+          "powered": "the paper's linear-probe ordering M-MAE > U-MAE > MAE (its Table 1, ViT-Base) with ten seeds "
+                     "per method and a logistic-regression probe solved exactly"}
 # Stand-in models: which of the paper's encoders each tiny ViT plays.
 _STANDS_FOR = {"mini-b": "ViT-Base", "mini-l": "ViT-Large"}
 _DATA_SHORT = {"digits": "digits", "fashion-mnist": "Fashion-MNIST"}
@@ -76,7 +80,8 @@ def _dir(key: str, scale: str, root: str | Path | None, epochs: int | None) -> P
 
 
 def _command(key: str, scale: str, epochs: int | None) -> str:
-    return f"python reproduce.py {COMMAND[key]} --scale {scale}" + ("" if epochs is None else f" --epochs {epochs}")
+    base = MODULE_COMMAND.get(key) or f"python reproduce.py {COMMAND[key]} --scale {scale}"
+    return base + ("" if epochs is None else f" --epochs {epochs}")
 
 
 def load(key: str, scale: str, root: str | Path | None = None, epochs: int | None = None) -> dict | None:
@@ -96,6 +101,7 @@ def setup_md(report: dict) -> str:
                       for kind, v in sorted(s["schedule"].items(), key=lambda kv: list(_KIND).index(kv[0])
                                             if kv[0] in _KIND else len(_KIND)))
     seeds = s["seeds"]
+    command = report.get("command") or _command(report["target"], s["scale"], s.get("epochs"))
     prov = report.get("provenance") or {}
     ran = []
     if prov.get("recorded"):
@@ -109,6 +115,11 @@ def setup_md(report: dict) -> str:
                + ", ".join(f"`{c}`" for c in prov["commands"])
                + f"; {prov['recorded']} of {prov['stages']} stages recorded, {prov['seconds'] / 60:,.1f} min of "
                f"wall-clock time in all, {when}."]
+    if prov.get("probe"):   # a summary computed after its stages (`mmae.experiments.powered`)
+        p = prov["probe"]
+        ran.append(f"- **Probe step**: {p['machine']} (torch {p['torch']}, numpy {p['numpy']}; code at revision "
+                   f"{(p.get('revision') or '?')[:12]}{' with uncommitted changes' if p.get('dirty') else ''}), by "
+                   f"`{p['command']}`, {p['seconds'] / 60:,.1f} min from {p['started']} to {p['finished']}.")
     return "\n".join([f"- **Scale**: `{s['scale']}` — {data}.",
                       *([f"- **Models**: {models}."] if models else []),
                       *([f"- **Feature**: the {s['feature']}; its effective rank is at most {s['erank_max']}."]
@@ -116,7 +127,7 @@ def setup_md(report: dict) -> str:
                       f"- **Seeds**: {len(seeds)} ({', '.join(map(str, seeds))}); a seed fixes the data order, "
                       f"the masks and the augmentations, so runs of one seed are paired.",
                       f"- **Schedules**: {sched}.",
-                      f"- **Command**: `{_command(report['target'], s['scale'], s.get('epochs'))}`",
+                      f"- **Command**: `{command}`",
                       *ran])
 
 
@@ -421,8 +432,43 @@ def result(key: str, runs=(("mini", None), ("mini", 300), ("small", None)), root
     lines = [f"<b>Tested</b>: {TESTED.get(key, key)}" + (f", {max(n)} claims per run" if n and max(n) else "") + ".",
              f"<b>Scale</b>: {where}; nothing at the paper's scale.",
              f"<b>Showed</b>: {'; '.join(showed) or 'nothing yet'}."]
+    lines += [f"<b>In numbers</b>: {_html(r['summary']).removeprefix('<p>').removesuffix('</p>')}"
+              for _, _, r in found if r.get("summary")]   # a summary that states its result in a sentence
     display(HTML('<div class="admonition abstract mmae-result"><p class="admonition-title">Result</p>'
                  + "".join(f"<p>{l}</p>" for l in lines) + "</div>"))
+
+
+def part(report: dict, *titles: str) -> str:
+    """The paragraphs of a summary's Markdown under the bold headings that start with one of
+    `titles` (each up to the next bold heading), in the site's words."""
+    keep, out = False, []
+    for block in body_md(report).split("\n\n"):
+        if block.startswith("**"):
+            keep = block.startswith(tuple(f"**{t}" for t in titles))
+        if keep:
+            out.append(block)
+    return "\n\n".join(out)
+
+
+def _missing(key: str, scale: str, root, epochs: int | None) -> str:
+    return (f"*Not run at the `{scale}` scale yet*: `{_command(key, scale, epochs)}` writes "
+            f"`results/{scale}/{_dir(key, scale, root, epochs).name}/`.")
+
+
+def show_part(key: str, scale: str, *titles: str, root: str | Path | None = None, epochs: int | None = None) -> None:
+    """Display the parts of a target's committed summary headed by `titles` (`part`): `"verdicts"`
+    is every claim's line with its badge (`verdict_lines`), `"provenance"` the setup and the
+    provenance (`setup_md`)."""
+    from IPython.display import HTML, Markdown, display
+    report = load(key, scale, root, epochs)
+    if report is None:
+        display(Markdown(_missing(key, scale, root, epochs)))
+        return
+    for t in titles:
+        if t == "verdicts":
+            display(HTML(verdict_lines(report)))
+        else:
+            display(Markdown(setup_md(report) if t == "provenance" else part(report, t)))
 
 
 def show(key: str, scale: str = "mini", root: str | Path | None = None, epochs: int | None = None,
@@ -435,8 +481,7 @@ def show(key: str, scale: str = "mini", root: str | Path | None = None, epochs: 
     report = load(key, scale, root, epochs)
     where = _dir(key, scale, root, epochs)
     if report is None:
-        display(Markdown(f"*Not run at the `{scale}` scale yet*: `{_command(key, scale, epochs)}` "
-                         f"writes `results/{scale}/{where.name}/`."))
+        display(Markdown(_missing(key, scale, root, epochs)))
         return
     table, stats = _split(body_md(report))
     png = where / f"{key}.png"

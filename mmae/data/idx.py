@@ -25,8 +25,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-__all__ = ["DEFAULT_ROOT", "FILES", "read_idx", "write_idx", "write_validation_split", "write_split", "read_split",
-           "load_fashion_mnist", "NUM_CLASSES", "FASHION_MEAN", "FASHION_STD"]
+__all__ = ["DEFAULT_ROOT", "FILES", "read_idx", "write_idx", "validation_mask", "write_validation_split", "write_split",
+           "read_split", "load_fashion_mnist", "NUM_CLASSES", "FASHION_MEAN", "FASHION_STD"]
 
 DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"  # where Debian's dataset-fashion-mnist puts the files
 FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -115,16 +115,22 @@ def write_idx(path: str, array: np.ndarray) -> None:
         f.write(head + a.tobytes())
 
 
+def validation_mask(n: int, n_val: int = 10_000, seed: int = 0) -> np.ndarray:
+    """Which of `n` training images the validation split holds out: `n_val` of them drawn at random
+    (`seed`), as a boolean mask (`write_validation_split` writes the same split as files)."""
+    if not 0 < n_val < n:
+        raise ValueError(f"the validation split needs 0 < n_val < {n} images, got {n_val}")
+    held = np.zeros(n, bool)
+    held[np.random.default_rng(seed).permutation(n)[:n_val]] = True
+    return held
+
+
 def write_validation_split(out: str, n_val: int = 10_000, root: str | None = None, seed: int = 0) -> None:
     """Divide the training split of the files in `root` (default `DEFAULT_ROOT`): `n_val` images
     drawn at random (`seed`) become the `test` files of the folder `out`, the rest its `train` files,
     in their original order. The real test split is not read."""
     images, labels = read_split(os.path.abspath(os.fspath(root or DEFAULT_ROOT)), "train")
-    if not 0 < n_val < len(labels):
-        raise ValueError(f"the validation split needs 0 < n_val < {len(labels)} images, got {n_val}")
-    held = np.zeros(len(labels), bool)
-    held[np.random.default_rng(seed).permutation(len(labels))[:n_val]] = True
-    write_split(out, images, labels, held)
+    write_split(out, images, labels, validation_mask(len(labels), n_val, seed))
 
 
 def write_split(out: str, images: np.ndarray, labels: np.ndarray, held: np.ndarray) -> None:

@@ -34,7 +34,8 @@ from mmae.engine.loop import Task, fit, open_run
 from mmae.engine.mim import MIMConfig, evaluate_topk, load_pretrained, train_test_data
 from mmae.models import VisionTransformer, build_vit, load_encoder_weights
 
-__all__ = ["LinProbeConfig", "ProbeTask", "run", "main", "build_probe", "probe_stats"]
+__all__ = ["LinProbeConfig", "ProbeTask", "run", "main", "build_probe", "probe_encoder", "probe_augment",
+           "frozen_features", "probe_stats"]
 
 
 @dataclass
@@ -80,6 +81,30 @@ def build_probe(size: str, patch_size: int, dataset: str, state: dict | None = N
     return model
 
 
+def probe_encoder(cfg: LinProbeConfig, device: torch.device) -> tuple[VisionTransformer, str]:
+    """`(probe, model size)` of `cfg` on `device`: its pretrained (or randomly initialised) encoder,
+    frozen, with a fresh head (`build_probe`)."""
+    state, size, patch = load_pretrained(cfg.pretrained, cfg.model, cfg.patch_size, cfg.dataset)
+    return build_probe(size, patch, cfg.dataset, state).to(device), size
+
+
+def probe_augment(cfg: LinProbeConfig) -> GpuAugment:
+    """The probe's training augmentation: RandomResizedCrop (`crop_scale_min`) and the data set's flip;
+    `deterministic` when neither draws (the crop off, no flip), as at the mini and small scales."""
+    info = data_info(cfg.dataset)
+    return GpuAugment("linprobe", info.mean, info.std, info.img_size, crop=cfg.dataset != "imagenet",
+                      flip=info.flip, scale=(cfg.crop_scale_min, 1.0))
+
+
+@torch.no_grad()
+def frozen_features(model: VisionTransformer, aug: GpuAugment, x: torch.Tensor, device: torch.device,
+                    chunk: int = 1024) -> torch.Tensor:
+    """What the probe's head reads: the frozen encoder's CLS feature after the final norm, in float32,
+    of the uint8 images `x` augmented by `aug` (deterministic: the feature of an image, computed once)."""
+    with autocast(device):
+        return torch.cat([model.forward_features(aug(x[i:i + chunk])).float() for i in range(0, len(x), chunk)])
+
+
 class _Probe(nn.Module):
     """Frozen encoder (no graph, eval mode) + trainable head: only the head sees gradients."""
 
@@ -99,21 +124,16 @@ class ProbeTask(Task):
     def __init__(self, cfg: LinProbeConfig, device: torch.device, data, test):
         info = data_info(cfg.dataset)
         self.cfg, self.device, self.test = cfg, device, test
-        state, self.size, patch = load_pretrained(cfg.pretrained, cfg.model, cfg.patch_size, cfg.dataset)
-        self.model = build_probe(self.size, patch, cfg.dataset, state).to(device)
+        self.model, self.size = probe_encoder(cfg, device)
         self.probe = _Probe(self.model)
         self.optimizer = LARS(self.model.head.parameters(), lr=base_lr(cfg), weight_decay=cfg.weight_decay)
-        self.aug = GpuAugment("linprobe", info.mean, info.std, info.img_size, crop=cfg.dataset != "imagenet",
-                              flip=info.flip, scale=(cfg.crop_scale_min, 1.0))
+        self.aug = probe_augment(cfg)
         self.plain = GpuAugment("eval", info.mean, info.std, info.img_size)
         self.cached = False
         if self.aug.deterministic and hasattr(data.source, "x"):
             # no augmentation draws randomness (digits: no flip, no crop) and the encoder is frozen:
             # every epoch would compute the same features, so compute them once (the same training)
-            src = data.source
-            with torch.no_grad(), autocast(device):
-                src.x = torch.cat([self.model.forward_features(self.aug(src.x[i:i + 1024])).float()
-                                   for i in range(0, len(src.x), 1024)])
+            data.source.x = frozen_features(self.model, self.aug, data.source.x, device)
             self.cached = True
 
     @property

@@ -11,7 +11,9 @@ One module per job:
 - [`claims`][mmae.experiments.claims]: each target's summary (its table or figure beside the paper's
   values) and the verdicts on the paper's claims;
 - [`plots`][mmae.experiments.plots]: the figures' curves;
-- [`cost`][mmae.experiments.cost]: what a target costs before it runs.
+- [`cost`][mmae.experiments.cost]: what a target costs before it runs;
+- [`powered`][mmae.experiments.powered]: Table 1's linear-probe ordering at the small scale over ten
+  seeds, probed by logistic regression (`python -m mmae.experiments.powered`).
 
 `reproduce.py` is the command line over them.
 """
