@@ -47,7 +47,8 @@ import numpy as np
 
 from ..engine.common import atomic_write_bytes, write_json_atomic
 from .claims import WORDING, _SCALE_NOTE, _seeds, _setup
-from .runner import _engine_config, _utc, auto_jobs, dependencies, environment, provenance, run_target
+from .runner import (_collect_warnings, _engine_config, _utc, auto_jobs, dependencies, environment, provenance,
+                     run_target)
 from .stats import CHECKS, _fmt, _seed_stats, _verdict_md, judge, ordering, tally
 from .targets import METHOD_LABEL, METHODS_MIM, PAPER, Stage, Target, build_target, check_data, target_dir
 
@@ -225,10 +226,13 @@ def compare(probes: list[Stage], pixels: Stage, *, data_root: str | None = None,
     data = Data(pixels.config["dataset"], data_root)
     y, yt = data.y.numpy(), data.yt.numpy()
     feats, cached = {}, 0
-    for st in probes:
-        tr, te, hit = encoder_features(st, data, device)
-        feats[st.labels["method"], st.labels["seed"]] = (tr, te)
-        cached += hit
+    with _collect_warnings() as warned:   # the same warning of every checkpoint's loading, shown once
+        for st in probes:
+            tr, te, hit = encoder_features(st, data, device)
+            feats[st.labels["method"], st.labels["seed"]] = (tr, te)
+            cached += hit
+    for text in dict.fromkeys(text for _, text in warned):
+        log(f"[{KEY}] warning: {text}")
     features_s = time.perf_counter() - t0
     log(f"[{KEY}] features of {len(feats)} encoders ({cached} from the cache) in {features_s:.0f} s")
 
@@ -386,7 +390,10 @@ def _markdown(report: dict, seeds: list) -> str:
         f"images and scored on the {val['n_val']:,} that `mmae.data.idx.validation_mask` holds out; the test split "
         f"is not read. The best mean wins.", "", vhead, *vrows, "",
         f"**Convergence**: {conv['converged']} of {conv['fits']} fits stopped at {conv['solver']}'s tolerance "
-        f"({conv['tol']:g}), the longest after {conv['most_iterations']} of at most {conv['max_iter']:,} iterations.",
+        f"({conv['tol']:g}), the longest after {conv['most_iterations']} of at most {conv['max_iter']:,} iterations"
+        + ("" if base["raw_pixels"]["converged"] else
+           f"; the raw pixels' fit (ill-conditioned) stopped at its cap of {base['raw_pixels']['n_iter']} iterations "
+           f"short of the tolerance") + ".",
         "", _verdict_md(report["verdicts"]), "", _verdict_md(report["baseline_checks"], "Against the baselines"), "",
         f"**Time**: the probe step {t['probe']['seconds'] / 60:.1f} min (features "
         f"{t['probe']['features_seconds']:.0f} s, fits {t['probe']['fits_seconds']:.0f} s), the pretraining "
