@@ -55,7 +55,9 @@ def test_the_command_writes_every_seed_baseline_verdict_and_its_provenance(run):
     assert [v["paper_effect"] for v in r["verdicts"]] == pytest.approx([62.4 - 58.5, 62.4 - 55.4, 58.5 - 55.4])
     assert all(v["verdict"] in OUTCOMES and v["family"] == 3 for v in r["verdicts"])
     assert len(r["baseline_checks"]) == 9 and all(c["verdict"] in CHECKS for c in r["baseline_checks"])
-    assert r["convergence"]["converged"] == r["convergence"]["fits"] == 7 * 2 + 8 + 2
+    # every fit on an encoder's feature converges; the raw pixels' may stop at its cap (PIXEL_MAX_ITER)
+    conv = r["convergence"]
+    assert conv["fits"] == 7 * 2 + 8 + 2 and conv["converged"] >= conv["fits"] - 1 and conv["pixel_max_iter"] == 15
     probe = r["provenance"]["probe"]
     for key in ("revision", "dirty", "torch", "numpy", "machine", "threads", "started", "finished", "seconds"):
         assert key in probe
