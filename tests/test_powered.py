@@ -58,7 +58,7 @@ def test_the_command_writes_every_seed_baseline_verdict_and_its_provenance(run):
     # every fit converges but the raw pixels', which may stop at its cap and then says so
     pixels = r["baselines"]["raw_pixels"]
     assert pixels["n_iter"] <= P.PIXEL_MAX_ITER and pixels["converged"] == (pixels["n_iter"] < P.PIXEL_MAX_ITER)
-    assert r["convergence"]["fits"] == 7 * 2 + 8 + 2
+    assert r["convergence"]["fits"] == 7 * 2 + 8 + 2 and r["convergence"]["pixel_max_iter"] == P.PIXEL_MAX_ITER
     assert r["convergence"]["converged"] == r["convergence"]["fits"] - (not pixels["converged"])
     probe = r["provenance"]["probe"]
     for key in ("revision", "dirty", "torch", "numpy", "machine", "threads", "started", "finished", "seconds"):
