@@ -53,9 +53,8 @@ from .stats import CHECKS, _fmt, _seed_stats, _verdict_md, judge, ordering, tall
 from .targets import METHOD_LABEL, METHODS_MIM, PAPER, Stage, Target, build_target, check_data, target_dir
 
 __all__ = ["KEY", "SEEDS", "C_GRID", "TOL", "MAX_ITER", "PIXEL_MAX_ITER", "SOLVER", "N_VAL", "PAIRS", "plan", "Data",
-           "cache_path",
-           "encoder_features", "fit_probe", "logistic_probe", "choose_c", "compare", "claims", "report_of", "summary",
-           "write", "main"]
+           "cache_path", "encoder_features", "fit_probe", "logistic_probe", "choose_c", "compare", "claims", "report_of",
+           "summary", "write", "main"]
 
 KEY, SCALE, MODEL = "powered", "small", "mini-b"   # Table 1's ViT-Base column at the small scale
 TITLE = "Table 1, powered: the linear-probe ordering over {} seeds, probed by logistic regression"
